@@ -1,0 +1,194 @@
+#include "common/event_loop.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <latch>
+#include <system_error>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+namespace sp {
+namespace {
+constexpr int kMaxEvents = 256;
+}
+
+Handler::~Handler() {
+  if (deferred_on_) deferred_on_->forget(this);
+}
+
+EventLoop::EventLoop()
+    : epoll_(::epoll_create1(EPOLL_CLOEXEC)), wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (!epoll_) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  if (!wake_fd_) throw std::system_error(errno, std::generic_category(), "eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLET;
+  ev.data.ptr = nullptr;  // the wake-up is the only registration without a handler
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &ev) != 0)
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl(eventfd)");
+  now_ns_ = now_ns();
+}
+
+EventLoop::~EventLoop() {
+  // Handlers still on the ready list must not reach back into a dead loop.
+  for (Handler* h : ready_)
+    if (h) h->deferred_on_ = nullptr;
+  graveyard_.clear();
+}
+
+void EventLoop::add(int fd, uint32_t events, Handler* handler) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = handler;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl(ADD)");
+}
+
+void EventLoop::modify(int fd, uint32_t events, Handler* handler) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = handler;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) != 0)
+    throw std::system_error(errno, std::generic_category(), "epoll_ctl(MOD)");
+}
+
+void EventLoop::remove(int fd) { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+void EventLoop::defer(Handler* handler) {
+  if (handler->deferred_on_) return;
+  handler->deferred_on_ = this;
+  ready_.push_back(handler);
+}
+
+void EventLoop::forget(Handler* handler) {
+  std::replace(ready_.begin(), ready_.end(), handler, static_cast<Handler*>(nullptr));
+  handler->deferred_on_ = nullptr;
+}
+
+void EventLoop::dispose(std::unique_ptr<Disposable> object) { graveyard_.push_back(std::move(object)); }
+
+EventLoop::TimerId EventLoop::run_after(int64_t delay_ns, Task task) {
+  TimerId id = next_timer_id_++;
+  timer_heap_.push(Timer{now_ns() + std::max<int64_t>(delay_ns, 0), id});
+  timers_.emplace(id, std::move(task));
+  return id;
+}
+
+void EventLoop::cancel(TimerId id) { timers_.erase(id); }
+
+void EventLoop::post(Task task) {
+  posted_.push(std::move(task));
+  wake();
+}
+
+void EventLoop::stop() {
+  stop_.store(true, std::memory_order_release);
+  wake();
+}
+
+void EventLoop::wake() {
+  // One eventfd write per batch of posts: later posters see the flag and skip the syscall.
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  uint64_t one = 1;
+  ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
+  (void)n;  // EAGAIN only when the counter is saturated, which still wakes the loop
+}
+
+void EventLoop::run_posted() {
+  wake_pending_.store(false, std::memory_order_release);
+  uint64_t drained;
+  ssize_t n = ::read(wake_fd_.get(), &drained, sizeof drained);
+  (void)n;
+  Task task;
+  while (posted_.try_pop(task)) task();
+}
+
+int EventLoop::next_timeout_ms() const {
+  if (!ready_.empty() || !posted_.empty()) return 0;
+  if (timer_heap_.empty()) return -1;
+  int64_t wait = timer_heap_.top().deadline - now_ns();
+  if (wait <= 0) return 0;
+  return static_cast<int>(std::min<int64_t>((wait + kNsPerMs - 1) / kNsPerMs, 60'000));
+}
+
+void EventLoop::run_timers() {
+  while (!timer_heap_.empty() && timer_heap_.top().deadline <= now_ns_) {
+    TimerId id = timer_heap_.top().id;
+    timer_heap_.pop();
+    auto it = timers_.find(id);
+    if (it == timers_.end()) continue;  // cancelled
+    Task task = std::move(it->second);
+    timers_.erase(it);
+    task();
+  }
+  // Cancelled timers stay in the heap until their deadline; purge when they dominate it so a
+  // loop that arms and cancels a connect timeout per connection keeps bounded memory.
+  if (timer_heap_.size() > 1024 && timer_heap_.size() > 4 * timers_.size()) {
+    std::vector<Timer> live;
+    while (!timer_heap_.empty()) {
+      if (timers_.count(timer_heap_.top().id)) live.push_back(timer_heap_.top());
+      timer_heap_.pop();
+    }
+    for (auto& t : live) timer_heap_.push(t);
+  }
+}
+
+void EventLoop::run_ready() {
+  // Only the handlers deferred before this pass run now; ones they defer again wait a turn.
+  for (size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
+    Handler* h = ready_.front();
+    ready_.pop_front();
+    if (!h) continue;
+    h->deferred_on_ = nullptr;
+    h->on_ready();
+  }
+}
+
+void EventLoop::run() {
+  owner_.store(std::this_thread::get_id());
+  epoll_event events[kMaxEvents];
+  while (!stop_.load(std::memory_order_acquire)) {
+    int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, next_timeout_ms());
+    if (n < 0 && errno != EINTR) {
+      log::error("epoll_wait: ", log::errno_text(errno));
+      break;
+    }
+    now_ns_ = now_ns();
+    ++iterations_;
+    for (int i = 0; i < n; ++i) {
+      auto* h = static_cast<Handler*>(events[i].data.ptr);
+      if (h) h->on_events(events[i].events);
+      else run_posted();
+    }
+    if (!posted_.empty()) run_posted();
+    run_timers();
+    run_ready();
+    graveyard_.clear();
+  }
+  run_posted();
+  graveyard_.clear();
+}
+
+LoopThread::LoopThread(std::function<void(EventLoop&)> on_start) {
+  std::latch started(1);
+  thread_ = std::thread([this, &started, on_start = std::move(on_start)] {
+    tid_.store(static_cast<int>(::gettid()));
+    if (on_start) on_start(loop_);
+    started.count_down();
+    loop_.run();
+  });
+  started.wait();
+}
+
+LoopThread::~LoopThread() { stop_and_join(); }
+
+void LoopThread::stop_and_join() {
+  if (!thread_.joinable()) return;
+  loop_.stop();
+  thread_.join();
+}
+
+}  // namespace sp

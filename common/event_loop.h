@@ -1,0 +1,128 @@
+// One epoll event loop per thread: fd readiness, a cross-thread task queue woken by an eventfd,
+// timers, a ready list for fairness and deferred destruction. Every program runs on it.
+//
+// Thread context: post(), stop() and wake() are safe from any thread; everything else must be
+// called on the loop's own thread (the one inside run()).
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <tbb/concurrent_queue.h>
+
+#include "common/fd.h"
+
+namespace sp {
+
+class EventLoop;
+
+// Receives readiness for one registered fd. Registration is edge-triggered and made once, so a
+// handler must consume until EAGAIN or call EventLoop::defer() to be resumed later.
+class Handler {
+ public:
+  virtual ~Handler();
+  virtual void on_events(uint32_t events) = 0;
+  // Called for a handler put on the ready list with defer(): continue the work left unfinished.
+  virtual void on_ready() {}
+
+ private:
+  friend class EventLoop;
+  EventLoop* deferred_on_ = nullptr;  // set while on a loop's ready list
+};
+
+// An object whose destruction waits until the current batch of events is done (see dispose()).
+class Disposable {
+ public:
+  virtual ~Disposable() = default;
+};
+
+class EventLoop {
+ public:
+  using Task = std::function<void()>;
+  using TimerId = uint64_t;
+  static constexpr uint32_t kEdgeAll = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Runs until stop(). Binds the loop to the calling thread.
+  void run();
+  // Any thread: makes run() return after the current iteration.
+  void stop();
+  // Any thread: the one cross-thread entry point. Tasks run on the loop thread in FIFO order.
+  void post(Task task);
+  bool stopping() const { return stop_.load(std::memory_order_acquire); }
+
+  // Loop thread only.
+  void add(int fd, uint32_t events, Handler* handler);  // throws std::system_error
+  void modify(int fd, uint32_t events, Handler* handler);
+  void remove(int fd);
+  // Puts a handler that hit its work budget on the ready list; on_ready() runs after the pending
+  // events of this iteration, so every busy connection gets a turn.
+  void defer(Handler* handler);
+  // Destroys the object after the current batch, when no event for it can still be pending.
+  void dispose(std::unique_ptr<Disposable> object);
+  TimerId run_after(int64_t delay_ns, Task task);
+  void cancel(TimerId id);  // no-op for a timer that already ran
+  // Monotonic time at the start of the current iteration (cheap).
+  int64_t now() const { return now_ns_; }
+  bool in_loop_thread() const { return std::this_thread::get_id() == owner_.load(); }
+  uint64_t iterations() const { return iterations_; }
+
+ private:
+  struct Timer {
+    int64_t deadline;
+    TimerId id;
+    bool operator>(const Timer& o) const { return deadline != o.deadline ? deadline > o.deadline : id > o.id; }
+  };
+  friend class Handler;
+  void forget(Handler* handler);
+  void wake();
+  void run_posted();
+  void run_timers();
+  void run_ready();
+  int next_timeout_ms() const;
+
+  Fd epoll_;
+  Fd wake_fd_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> wake_pending_{false};
+  std::atomic<std::thread::id> owner_{};
+  tbb::concurrent_queue<Task> posted_;
+  std::deque<Handler*> ready_;
+  std::vector<std::unique_ptr<Disposable>> graveyard_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timer_heap_;
+  std::unordered_map<TimerId, Task> timers_;
+  TimerId next_timer_id_ = 1;
+  int64_t now_ns_ = 0;
+  uint64_t iterations_ = 0;
+};
+
+// A thread that runs its own EventLoop; stop() then join in the destructor.
+class LoopThread {
+ public:
+  explicit LoopThread(std::function<void(EventLoop&)> on_start = nullptr);
+  ~LoopThread();
+  EventLoop& loop() { return loop_; }
+  // The kernel thread id (for /proc/self/task/TID), valid once the constructor returns.
+  int tid() const { return tid_.load(); }
+  void stop_and_join();
+
+ private:
+  EventLoop loop_;
+  std::atomic<int> tid_{0};
+  std::thread thread_;
+};
+
+}  // namespace sp

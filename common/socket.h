@@ -1,0 +1,35 @@
+// Thin, error-reporting wrappers over the socket calls every program makes.
+#pragma once
+
+#include <string>
+
+#include "common/address.h"
+#include "common/fd.h"
+
+namespace sp {
+
+// Non-blocking, close-on-exec listener with SO_REUSEADDR (a killed proxy restarts at once) and,
+// if asked, SO_REUSEPORT. Throws std::system_error naming the address: "bind 0.0.0.0:9998: ...".
+Fd listen_tcp(const SocketAddress& addr, int backlog = 4096, bool reuseport = false);
+
+// Starts a non-blocking connect. On success the Fd is valid and the connect may still be in
+// progress (wait for writability, then check socket_error()); on failure *err is the errno.
+Fd connect_nonblocking(const SocketAddress& addr, int* err);
+
+// Blocking connect with a timeout, for tools and tests. Throws std::system_error naming addr.
+Fd connect_blocking(const SocketAddress& addr, int timeout_ms = 5000);
+
+// accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC; invalid Fd and *err set when nothing was accepted.
+Fd accept_nonblocking(int listen_fd, int* err, SocketAddress* peer = nullptr);
+
+int socket_error(int fd);              // SO_ERROR, clearing it
+void set_nodelay(int fd, bool on = true);
+void set_reset_on_close(int fd);       // SO_LINGER {1, 0}: close() sends RST, propagating a reset
+void set_nonblocking(int fd, bool on = true);
+SocketAddress local_address(int fd);
+SocketAddress peer_address(int fd);
+
+// "connect 127.0.0.1:9999: Connection refused"
+std::string describe_error(const std::string& what, const SocketAddress& addr, int err);
+
+}  // namespace sp

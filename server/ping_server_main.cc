@@ -1,0 +1,55 @@
+// tcp_ping_server: an epoll echo server (or sink, or source) for load tests.
+#include <signal.h>
+
+#include <cstdio>
+
+#include "common/flags.h"
+#include "common/log.h"
+#include "common/signals.h"
+#include "server/echo_session.h"
+#include "server/server.h"
+
+int main(int argc, char** argv) {
+  using namespace sp;
+  log::set_program("tcp_ping_server");
+  ServerOptions options;
+  options.workers = online_cpus();
+  std::string listen = "0.0.0.0";
+  uint16_t port = 9999;
+  ServeMode mode = ServeMode::kEcho;
+  PumpMode pump_mode = PumpMode::kReadWrite;
+  int64_t grace_ns = 5'000'000'000;
+  int verbosity = 0;
+
+  FlagParser p("tcp_ping_server", "Echo server for tcp_ping_client: echoes every byte back, or discards (--sink),\nor sends a continuous pattern (--source), on N epoll worker threads.");
+  p.add({'s', "listen", "ADDR", "listen address, HOST[:PORT] or [V6][:PORT]", "0.0.0.0",
+         [&](const std::string& v) { parse_host_port(v, 0), listen = v; }});
+  p.add({'p', "port", "PORT", "listen port when -s has none", "9999", [&](const std::string& v) { port = parse_port(v); }});
+  p.add({'w', "workers", "N", "worker threads", "online CPUs (" + std::to_string(online_cpus()) + ")",
+         [&](const std::string& v) { options.workers = static_cast<int>(parse_int(v, 1, 1024)); }});
+  p.add({0, "sink", "", "discard what clients send instead of echoing it", "",
+         [&](const std::string&) { mode = ServeMode::kSink; }});
+  p.add({0, "source", "", "send the test pattern continuously to every client (download tests)", "",
+         [&](const std::string&) { mode = ServeMode::kSource; }});
+  p.add({0, "splice", "", "echo through a pipe with splice(2) instead of read/write", "",
+         [&](const std::string&) { pump_mode = PumpMode::kSplice; }});
+  p.add({0, "grace", "SECONDS", "on SIGINT/SIGTERM, let live connections finish for this long", "5",
+         [&](const std::string& v) { grace_ns = parse_duration_ns(v, 0, 3600'000'000'000); }});
+  p.add({'v', "verbose", "", "log more (repeat for debug)", "", [&](const std::string&) { ++verbosity; }});
+  if (auto code = p.parse(argc, argv)) return *code;
+  log::set_level(verbosity >= 2 ? log::Level::kDebug : verbosity == 1 ? log::Level::kInfo : log::Level::kWarn);
+
+  block_signals({SIGINT, SIGTERM});
+  try {
+    options.listen.push_back(parse_host_port(listen, port));
+    SessionFactory factory = [&](WorkerEnv& env, Fd client, size_t) -> std::unique_ptr<Session> {
+      return std::make_unique<EchoSession>(env, std::move(client), mode, pump_mode);
+    };
+    Server server(options, factory);
+    for (const auto& addr : server.listen_addresses()) log::info("listening on ", addr.to_string());
+    return serve_until_signalled(server, grace_ns);
+  } catch (const std::exception& e) {
+    log::error(e.what());
+    return 1;
+  }
+}

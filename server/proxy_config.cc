@@ -1,0 +1,128 @@
+#include "server/proxy_config.h"
+
+#include <cstdio>
+#include <sstream>
+
+namespace sp {
+namespace {
+
+// Flags fill these first; ports given with -p/-c apply to addresses given without one.
+struct RawAddresses {
+  std::vector<std::string> listen;
+  std::optional<uint16_t> port;
+  std::string remote = "127.0.0.1";
+  std::optional<uint16_t> remote_port;
+};
+
+std::vector<int> parse_cpu_list(const std::string& text) {
+  std::vector<int> cpus;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    auto dash = item.find('-');
+    int first = static_cast<int>(parse_int(item.substr(0, dash), 0, 4095));
+    int last = dash == std::string::npos ? first : static_cast<int>(parse_int(item.substr(dash + 1), first, 4095));
+    for (int c = first; c <= last; ++c) cpus.push_back(c);
+  }
+  if (cpus.empty()) throw std::invalid_argument("empty CPU list (expected e.g. 0,2-3)");
+  return cpus;
+}
+
+FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
+  FlagParser p("proxy",
+               "TCP proxy: accepts on every -s address and forwards each connection to the remote,\n"
+               "moving bytes with splice(2) (-z) or read/write, on N epoll worker threads.");
+  p.add({'s', "listen", "ADDR", "listen address, HOST[:PORT] or [V6][:PORT]; repeat for several NICs",
+         "0.0.0.0", [&](const std::string& v) {
+           parse_host_port(v, 0);  // validate now, apply the port default later
+           raw.listen.push_back(v);
+         }});
+  p.add({'p', "port", "PORT", "listen port for -s addresses given without one", std::to_string(kProxyPort),
+         [&](const std::string& v) { raw.port = parse_port(v); }});
+  p.add({'r', "remote", "ADDR", "remote host name or address to forward to, HOST[:PORT]", "127.0.0.1",
+         [&](const std::string& v) {
+           parse_host_port(v, 0);
+           raw.remote = v;
+         }});
+  p.add({'c', "remote-port", "PORT", "remote port when -r has none", std::to_string(kRemotePort),
+         [&](const std::string& v) { raw.remote_port = parse_port(v); }});
+  p.add({'z', "splice", "", "use the splice pump (same as --mode splice)", "",
+         [&](const std::string&) { c.session.mode = PumpMode::kSplice; }});
+  p.add({0, "mode", "rw|splice", "how bytes move: read/write through a user buffer, or splice", "rw",
+         [&](const std::string& v) {
+           if (v == "rw") c.session.mode = PumpMode::kReadWrite;
+           else if (v == "splice") c.session.mode = PumpMode::kSplice;
+           else throw std::invalid_argument("invalid mode '" + v + "' (expected rw or splice)");
+         }});
+  p.add({'w', "workers", "N", "worker threads", "online CPUs (" + std::to_string(online_cpus()) + ")",
+         [&](const std::string& v) { c.server.workers = static_cast<int>(parse_int(v, 1, 1024)); }});
+  p.add({0, "pipe-size", "BYTES", "pipe size asked of F_SETPIPE_SZ in splice mode (K/M suffixes)", "1M",
+         [&](const std::string& v) { c.server.worker.pipe_size = parse_size(v, 4096, 1ULL << 30); }});
+  p.add({0, "buffer-size", "BYTES", "read/write buffer per direction while data is in flight", "64K",
+         [&](const std::string& v) { c.server.worker.buffer_size = parse_size(v, 512, 1ULL << 30); }});
+  p.add({0, "connect-timeout", "SECONDS", "give up connecting to the remote after this long", "5",
+         [&](const std::string& v) { c.session.connect_timeout_ns = parse_duration_ns(v, 1'000'000, 3600'000'000'000); }});
+  p.add({0, "idle-timeout", "SECONDS", "close a session with no traffic for this long; 0 = never", "0",
+         [&](const std::string& v) { c.session.idle_timeout_ns = parse_duration_ns(v, 0, 864000'000'000'000); }});
+  p.add({0, "grace", "SECONDS", "on SIGINT/SIGTERM, let live sessions finish for this long", "5",
+         [&](const std::string& v) { c.grace_ns = parse_duration_ns(v, 0, 3600'000'000'000); }});
+  p.add({0, "max-connections", "N", "refuse (accept and close) connections beyond N live ones; 0 = no limit",
+         "0", [&](const std::string& v) { c.server.max_connections = parse_int(v, 0, 100'000'000); }});
+  p.add({0, "balance", "POLICY", "worker choice: round-robin or least-connections", "round-robin",
+         [&](const std::string& v) {
+           if (v == "round-robin") c.server.balance = Balance::kRoundRobin;
+           else if (v == "least-connections") c.server.balance = Balance::kLeastConnections;
+           else throw std::invalid_argument("invalid policy '" + v + "' (expected round-robin or least-connections)");
+         }});
+  p.add({0, "pin", "CPU_LIST", "pin worker k to the k-th CPU of the list, e.g. 0,1 or 0-3", "not pinned",
+         [&](const std::string& v) { c.server.pin_cpus = parse_cpu_list(v); }});
+  p.add({0, "stats", "WHERE", "stats socket: HOST:PORT, unix:PATH, or off", kDefaultStats,
+         [&](const std::string& v) { c.stats = v; }});
+  p.add({0, "stats-interval", "SECONDS", "sampling interval for rates and CPU percentages", "1",
+         [&](const std::string& v) { c.stats_interval_ns = parse_duration_ns(v, 10'000'000, 3600'000'000'000); }});
+  p.add({0, "stats-log", "FILE", "append a JSON snapshot per interval to FILE (- for stdout)", "none",
+         [&](const std::string& v) { c.stats_log = v; }});
+  p.add({'v', "verbose", "", "log more: once for connections and signals, twice for debug", "",
+         [&](const std::string&) { ++c.verbosity; }});
+  return p;
+}
+
+void finish(ProxyConfig& c, const RawAddresses& raw) {
+  uint16_t port = raw.port.value_or(kProxyPort);
+  if (raw.listen.empty()) c.server.listen.push_back(HostPort{"0.0.0.0", port});
+  for (const auto& text : raw.listen) c.server.listen.push_back(parse_host_port(text, port));
+  c.remote = parse_host_port(raw.remote, raw.remote_port.value_or(kRemotePort));
+}
+
+}  // namespace
+
+std::variant<ProxyConfig, std::string> try_parse_proxy_command_line(int argc, const char* const* argv) {
+  ProxyConfig c;
+  c.server.workers = online_cpus();
+  RawAddresses raw;
+  FlagParser p = make_parser(c, raw);
+  if (auto err = p.try_parse(argc, argv)) return *err;
+  try {
+    finish(c, raw);
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  return c;
+}
+
+std::variant<ProxyConfig, int> parse_proxy_command_line(int argc, const char* const* argv) {
+  ProxyConfig c;
+  c.server.workers = online_cpus();
+  RawAddresses raw;
+  FlagParser p = make_parser(c, raw);
+  if (auto code = p.parse(argc, argv)) return *code;
+  try {
+    finish(c, raw);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "proxy: %s\n%s", e.what(), p.usage().c_str());
+    return 2;
+  }
+  return c;
+}
+
+}  // namespace sp

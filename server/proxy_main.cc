@@ -1,0 +1,37 @@
+// proxy: the splice / read-write TCP proxy.
+#include <signal.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "common/log.h"
+#include "common/signals.h"
+#include "server/proxy_config.h"
+#include "server/proxy_session.h"
+#include "server/remote.h"
+#include "server/server.h"
+
+int main(int argc, char** argv) {
+  using namespace sp;
+  log::set_program("proxy");
+  auto parsed = parse_proxy_command_line(argc, argv);
+  if (auto* code = std::get_if<int>(&parsed)) return *code;
+  ProxyConfig config = std::get<ProxyConfig>(std::move(parsed));
+  log::set_level(config.verbosity >= 2 ? log::Level::kDebug : config.verbosity == 1 ? log::Level::kInfo : log::Level::kWarn);
+  block_signals({SIGINT, SIGTERM});
+  try {
+    Remote remote(config.remote);
+    SessionFactory factory = [&](WorkerEnv& env, Fd client, size_t) -> std::unique_ptr<Session> {
+      return std::make_unique<ProxySession>(env, std::move(client), remote, config.session);
+    };
+    Server server(config.server, factory);
+    for (const auto& addr : server.listen_addresses())
+      log::info("listening on ", addr.to_string(), ", forwarding to ", config.remote.to_string(), " (",
+                config.session.mode == PumpMode::kSplice ? "splice" : "read/write", ", ",
+                config.server.workers, " workers)");
+    return serve_until_signalled(server, config.grace_ns);
+  } catch (const std::exception& e) {
+    log::error(e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,172 @@
+#include "server/proxy_session.h"
+
+#include <sys/epoll.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/socket.h"
+
+namespace sp {
+namespace {
+// Logs at most one connect failure per second per thread, so a dead remote under load cannot
+// flood the log; the counters keep the exact numbers.
+void log_connect_failure(const std::string& message) {
+  thread_local int64_t last_ns = 0;
+  thread_local uint64_t suppressed = 0;
+  int64_t now = now_ns();
+  if (now - last_ns < kNsPerSec) {
+    ++suppressed;
+    return;
+  }
+  log::warn(message, suppressed ? " (and " + std::to_string(suppressed) + " more)" : "");
+  last_ns = now;
+  suppressed = 0;
+}
+}  // namespace
+
+ProxySession::ProxySession(WorkerEnv& env, Fd client, Remote& remote, const ProxySessionOptions& options)
+    : env_(env), remote_(remote), options_(options), client_(std::move(client)) {}
+
+ProxySession::~ProxySession() {
+  if (timer_) env_.loop.cancel(timer_);
+}
+
+void ProxySession::start() {
+  env_.counters.connections_total.add();
+  set_nodelay(client_.get());
+  env_.loop.add(client_.get(), EventLoop::kEdgeAll, &client_side_);
+  addresses_ = remote_.current();
+  timer_ = env_.loop.run_after(options_.connect_timeout_ns, [this] {
+    timer_ = 0;
+    connect_failed(ETIMEDOUT, true);
+  });
+  connect_next();
+}
+
+void ProxySession::connect_next() {
+  while (address_index_ < addresses_->size()) {
+    const SocketAddress& addr = (*addresses_)[address_index_++];
+    int err = 0;
+    remote_fd_ = connect_nonblocking(addr, &err);
+    if (remote_fd_) {
+      env_.loop.add(remote_fd_.get(), EventLoop::kEdgeAll, &remote_side_);
+      return;
+    }
+    last_connect_error_ = err;
+  }
+  connect_failed(last_connect_error_, false);
+}
+
+void ProxySession::on_side_events(bool client, uint32_t events) {
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kConnecting) {
+    if (client) pending_client_events_ |= events;
+    else on_connect_result(events);
+    return;
+  }
+  if (client) {
+    to_remote_->source_events(events);
+    if (events & EPOLLOUT) to_client_->destination_writable();
+  } else {
+    to_client_->source_events(events);
+    if (events & EPOLLOUT) to_remote_->destination_writable();
+  }
+  pump();
+}
+
+void ProxySession::on_connect_result(uint32_t events) {
+  if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+  int err = socket_error(remote_fd_.get());
+  if (err == 0 && (events & EPOLLOUT)) {
+    connected();
+    return;
+  }
+  last_connect_error_ = err ? err : ECONNREFUSED;
+  if (address_index_ > 0)
+    log::debug(describe_error("connect", (*addresses_)[address_index_ - 1], last_connect_error_));
+  env_.loop.remove(remote_fd_.get());
+  remote_fd_.reset();
+  connect_next();  // the next address, if the name had several
+}
+
+void ProxySession::connected() {
+  if (timer_) env_.loop.cancel(timer_);
+  timer_ = 0;
+  set_nodelay(remote_fd_.get());
+  state_ = State::kOpen;
+  to_remote_ = std::make_unique<Pump>(client_.get(), remote_fd_.get(), options_.mode, env_.pumps,
+                                      env_.counters.bytes_in);
+  to_client_ = std::make_unique<Pump>(remote_fd_.get(), client_.get(), options_.mode, env_.pumps,
+                                      env_.counters.bytes_out);
+  // The remote's first edge carried EPOLLOUT, possibly EPOLLIN too (a server that speaks first):
+  // look at both, and replay what the client did while we were connecting.
+  to_client_->source_events(EPOLLIN);
+  to_remote_->source_events(pending_client_events_ | EPOLLIN);
+  if (options_.idle_timeout_ns > 0) arm_idle_timer();
+  pump();
+}
+
+void ProxySession::connect_failed(int err, bool timed_out) {
+  if (state_ != State::kConnecting) return;
+  (timed_out ? env_.counters.connect_timeout : env_.counters.connect_failed).add();
+  std::string where = remote_.where().to_string();
+  log_connect_failure("connect " + where + ": " + log::errno_text(err) + "; closing the client");
+  remote_.refresh();
+  close(true);
+}
+
+void ProxySession::pump() {
+  if (state_ != State::kOpen) return;
+  last_activity_ns_ = env_.loop.now();
+  Pump::Status up = to_remote_->run(options_.budget);
+  Pump::Status down = to_client_->run(options_.budget);
+  if (up == Pump::Status::kFailed || down == Pump::Status::kFailed) {
+    env_.counters.resets.add();
+    log::debug("session reset: ", log::errno_text(up == Pump::Status::kFailed ? to_remote_->error() : to_client_->error()));
+    close(true);
+    return;
+  }
+  if (to_remote_->finished() && to_client_->finished()) {
+    close(false);
+    return;
+  }
+  if (up == Pump::Status::kMoreWork || down == Pump::Status::kMoreWork) env_.loop.defer(&client_side_);
+}
+
+void ProxySession::arm_idle_timer() {
+  // One timer per idle period, re-armed lazily: activity only stamps last_activity_ns_.
+  int64_t due = last_activity_ns_ + options_.idle_timeout_ns - env_.loop.now();
+  if (last_activity_ns_ == 0) due = options_.idle_timeout_ns;
+  timer_ = env_.loop.run_after(due, [this] {
+    timer_ = 0;
+    if (env_.loop.now() - last_activity_ns_ >= options_.idle_timeout_ns && last_activity_ns_ != 0) {
+      env_.counters.idle_timeouts.add();
+      close(false);
+    } else {
+      arm_idle_timer();
+    }
+  });
+}
+
+void ProxySession::abort() { close(true); }
+
+void ProxySession::close(bool reset) {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  if (timer_) env_.loop.cancel(timer_);
+  timer_ = 0;
+  // A reset on one side is passed on as a reset on the other: the peer learns the stream broke.
+  for (Fd* fd : {&client_, &remote_fd_}) {
+    if (!*fd) continue;
+    env_.loop.remove(fd->get());
+    if (reset) set_reset_on_close(fd->get());
+  }
+  to_remote_.reset();  // pumps give their pipes and buffers back before the sockets close
+  to_client_.reset();
+  client_.reset();
+  remote_fd_.reset();
+  env_.counters.connections_closed.add();
+  env_.finished(this);
+}
+
+}  // namespace sp

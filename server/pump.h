@@ -1,0 +1,88 @@
+// Moves bytes one way, from a source socket to a destination socket, either through a kernel
+// pipe with splice(2) (no copy to user space) or through a user buffer with read/write.
+//
+// The pump tracks edge-triggered readiness itself: the owner reports readable/writable edges and
+// calls run(); run() moves bytes until a side would block, the source ends, or the byte budget is
+// spent (then the owner defers and calls run() again later). Bytes are read only when nothing is
+// held, so a slow destination stops the source being read (backpressure) and at most one pipe or
+// one buffer of data is in flight per direction. The pipe or buffer is taken from the worker's
+// pool on the first read and given back as soon as it is drained, so an idle pump holds neither.
+//
+// Thread context: owned by one worker thread; not thread safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "metrics/counters.h"
+#include "server/buffer_pool.h"
+#include "server/pipe_pool.h"
+
+namespace sp {
+
+enum class PumpMode { kReadWrite, kSplice };
+
+// What the pumps of one worker share: pools and the worker's counters.
+struct PumpContext {
+  PipePool& pipes;
+  BufferPool& buffers;
+  metrics::WorkerCounters& counters;
+};
+
+class Pump {
+ public:
+  enum class Status {
+    kWaiting,   // blocked on the source (no data) or the destination (full): wait for an event
+    kMoreWork,  // budget spent with work left: call run() again after other connections had a turn
+    kFinished,  // the source ended and everything was delivered; the destination was shut down
+    kFailed,    // a socket error (reset, broken pipe): error() tells which
+  };
+
+  // bytes_counter: the worker counter this direction adds to.
+  Pump(int src, int dst, PumpMode mode, PumpContext& ctx, metrics::Counter& bytes_counter);
+  ~Pump();
+  Pump(const Pump&) = delete;
+  Pump& operator=(const Pump&) = delete;
+
+  // Record epoll edges: events seen on the source fd, or writability of the destination fd.
+  void source_events(uint32_t events);
+  void destination_writable() { dst_ready_ = true; }
+
+  Status run(size_t budget);
+
+  bool finished() const { return finished_; }
+  bool holds_data() const { return held_ > 0; }
+  // True when run() could make progress right now.
+  bool has_work() const { return !finished_ && (held_ > 0 ? dst_ready_ : (src_ready_ || src_eof_)); }
+  int error() const { return error_; }
+  uint64_t bytes() const { return bytes_; }
+  PumpMode mode() const { return mode_; }
+
+ private:
+  ssize_t fill();   // source -> pipe/buffer: bytes, 0 at EOF, -1 with errno
+  ssize_t drain();  // pipe/buffer -> destination: bytes, or -1 with errno
+  void release_holding();
+
+  int src_;
+  int dst_;
+  PumpMode mode_;
+  PumpContext& ctx_;
+  metrics::Counter& bytes_counter_;
+
+  Pipe pipe_;                  // splice mode, only while bytes are in flight
+  BufferPool::Buffer buffer_;  // read/write mode, only while bytes are in flight
+  size_t offset_ = 0;          // read/write mode: first unsent byte in buffer_
+  size_t held_ = 0;            // bytes read from the source and not yet written
+  uint64_t bytes_ = 0;         // total delivered to the destination
+
+  bool src_ready_ = false;  // an edge said readable and we have not seen EAGAIN since
+  bool src_hup_ = false;    // the peer closed its side: read until EOF even after short reads
+  bool src_eof_ = false;
+  bool dst_ready_ = true;   // a fresh socket is writable; EAGAIN clears, EPOLLOUT sets
+  bool finished_ = false;
+  int error_ = 0;
+};
+
+}  // namespace sp

@@ -1,0 +1,63 @@
+// The shape every server here shares: listening sockets, an acceptor thread, N worker threads
+// and a graceful shutdown. The proxy and the ping server differ only in their SessionFactory.
+//
+// Thread context: construct, shut down and destroy from one (main) thread; the accessors used by
+// the stats thread are safe from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/address.h"
+#include "server/acceptor.h"
+#include "server/worker.h"
+
+namespace sp {
+
+enum class Balance { kRoundRobin, kLeastConnections };
+
+struct ServerOptions {
+  std::vector<HostPort> listen;
+  int workers = 1;
+  WorkerOptions worker;
+  std::vector<int> pin_cpus;  // worker k runs on pin_cpus[k % size]; empty: not pinned
+  Balance balance = Balance::kRoundRobin;
+  uint64_t max_connections = 0;  // 0: no limit
+};
+
+class Server {
+ public:
+  // Binds every listen address (throws std::system_error naming the address) and starts the
+  // workers and the acceptor.
+  Server(const ServerOptions& options, SessionFactory factory);
+  ~Server();
+
+  // Stops accepting; live sessions carry on.
+  void stop_accepting();
+  // Ends every live session now.
+  void abort_sessions();
+  uint64_t active() const;
+
+  const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
+  const Acceptor& acceptor() const { return *acceptor_; }
+  // The bound addresses (with the real port when 0 was asked for).
+  std::vector<SocketAddress> listen_addresses() const;
+
+ private:
+  bool dispatch(Fd client, size_t listener);
+
+  ServerOptions options_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<Acceptor> acceptor_;
+  size_t next_worker_ = 0;  // acceptor thread only
+};
+
+// Runs the calling thread's loop until SIGINT/SIGTERM, then shuts down gracefully: stop accepting,
+// let live sessions finish for up to grace_ns, end the rest. A second signal ends them at once.
+// Extra work for the main loop (e.g. a stats server) can be attached by on_loop.
+int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<void(EventLoop&)>& on_loop = nullptr);
+
+int online_cpus();
+
+}  // namespace sp

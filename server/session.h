@@ -1,0 +1,42 @@
+// A connection owned by a worker. The worker creates it from an accepted socket, calls start(),
+// and is told through the finished callback when it ends; then the worker disposes of it.
+//
+// Thread context: created, run and destroyed on its worker's loop thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "common/event_loop.h"
+#include "common/fd.h"
+#include "metrics/counters.h"
+#include "server/buffer_pool.h"
+#include "server/pipe_pool.h"
+#include "server/pump.h"
+
+namespace sp {
+
+class Session;
+
+// Everything a worker lends its sessions.
+struct WorkerEnv {
+  int worker_id;
+  EventLoop& loop;
+  metrics::WorkerCounters& counters;
+  PumpContext& pumps;
+  // Called by a session once it has closed its sockets; the worker then disposes of it.
+  std::function<void(Session*)> finished;
+};
+
+class Session : public Disposable {
+ public:
+  ~Session() override = default;
+  virtual void start() = 0;
+  // Ends the session now (shutdown after the grace period): close both sockets, no more callbacks
+  // except finished.
+  virtual void abort() = 0;
+};
+
+using SessionFactory = std::function<std::unique_ptr<Session>(WorkerEnv& env, Fd client, size_t listener)>;
+
+}  // namespace sp

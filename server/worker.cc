@@ -1,0 +1,70 @@
+#include "server/worker.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+
+namespace sp {
+
+Worker::Worker(int id, const WorkerOptions& options, SessionFactory factory)
+    : id_(id),
+      factory_(std::move(factory)),
+      buffers_(options.buffer_size, options.max_pooled),
+      pipes_(options.pipe_size, options.max_pooled, counters_),
+      pump_context_{pipes_, buffers_, counters_} {
+  thread_ = std::make_unique<LoopThread>([this, options](EventLoop& loop) {
+    std::string name = "worker-" + std::to_string(id_);
+    pthread_setname_np(pthread_self(), name.c_str());
+    if (options.pin_cpu >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(options.pin_cpu, &set);
+      if (int rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set))
+        log::warn("cannot pin ", name, " to CPU ", options.pin_cpu, ": ", log::errno_text(rc));
+    }
+    env_ = std::make_unique<WorkerEnv>(WorkerEnv{id_, loop, counters_, pump_context_,
+                                                 [this](Session* s) { session_finished(s); }});
+  });
+}
+
+Worker::~Worker() {
+  thread_->stop_and_join();
+  sessions_.clear();  // the loop is stopped: safe to tear sessions down from this thread
+}
+
+void Worker::hand_off(Fd client, size_t listener) {
+  int fd = client.release();
+  thread_->loop().post([this, fd, listener] { start_session(Fd(fd), listener); });
+}
+
+void Worker::abort_all() {
+  thread_->loop().post([this] {
+    std::vector<Session*> live;
+    live.reserve(sessions_.size());
+    for (auto& [ptr, owned] : sessions_) live.push_back(ptr);
+    for (Session* s : live) s->abort();
+  });
+}
+
+void Worker::stop() { thread_->stop_and_join(); }
+
+void Worker::start_session(Fd client, size_t listener) {
+  std::unique_ptr<Session> session = factory_(*env_, std::move(client), listener);
+  Session* raw = session.get();
+  sessions_.emplace(raw, std::move(session));
+  raw->start();
+}
+
+void Worker::session_finished(Session* session) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  // Events for this session may still be queued in the current batch: destroy it afterwards.
+  env_->loop.dispose(std::move(it->second));
+  sessions_.erase(it);
+}
+
+}  // namespace sp

@@ -1,0 +1,60 @@
+// A worker thread: one EventLoop that owns every session handed to it, with its own pipe and
+// buffer pools and its own counters (it is their only writer).
+//
+// Thread context: hand_off(), abort_all(), counters() and active() are safe from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <unordered_map>
+
+#include "common/event_loop.h"
+#include "common/fd.h"
+#include "metrics/counters.h"
+#include "server/session.h"
+
+namespace sp {
+
+struct WorkerOptions {
+  size_t pipe_size = 1 << 20;
+  size_t buffer_size = 64 << 10;
+  size_t max_pooled = 64;  // idle pipes and buffers kept per worker
+  int pin_cpu = -1;        // -1: not pinned
+};
+
+class Worker {
+ public:
+  Worker(int id, const WorkerOptions& options, SessionFactory factory);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Any thread: queue an accepted connection for this worker (TBB queue + eventfd wake-up).
+  void hand_off(Fd client, size_t listener);
+  // Any thread: end every session now.
+  void abort_all();
+  void stop();
+
+  int id() const { return id_; }
+  int tid() const { return thread_->tid(); }
+  const metrics::WorkerCounters& counters() const { return counters_; }
+  uint64_t active() const { return counters_.connections_active(); }
+  EventLoop& loop() { return thread_->loop(); }
+
+ private:
+  void start_session(Fd client, size_t listener);
+  void session_finished(Session* session);
+
+  int id_;
+  metrics::WorkerCounters counters_;
+  SessionFactory factory_;
+  BufferPool buffers_;
+  PipePool pipes_;
+  PumpContext pump_context_;
+  std::unique_ptr<WorkerEnv> env_;
+  std::unordered_map<Session*, std::unique_ptr<Session>> sessions_;
+  std::unique_ptr<LoopThread> thread_;  // last: starts after, and stops before, everything above
+};
+
+}  // namespace sp
