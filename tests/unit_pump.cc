@@ -1,0 +1,226 @@
+// The pumps and the pipe pool over real loopback TCP pairs.
+#include <gtest/gtest.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "common/address.h"
+#include "common/payload.h"
+#include "common/socket.h"
+#include "server/pump.h"
+
+namespace sp {
+namespace {
+
+struct TcpPair {
+  Fd a, b;  // connected; both non-blocking
+};
+
+TcpPair tcp_pair() {
+  Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front());
+  TcpPair p;
+  p.a = connect_blocking(local_address(listener.get()), 2000);
+  int err = 0;
+  for (int i = 0; i < 1000 && !p.b; ++i) {
+    p.b = accept_nonblocking(listener.get(), &err);
+    if (!p.b) usleep(1000);
+  }
+  set_nonblocking(p.a.get());
+  return p;
+}
+
+size_t send_some(int fd, uint64_t& offset, size_t len) {
+  std::vector<uint8_t> buf(len);
+  PayloadPattern().fill(offset, buf.data(), len);
+  ssize_t n = ::send(fd, buf.data(), len, MSG_NOSIGNAL);
+  if (n > 0) offset += static_cast<uint64_t>(n);
+  return n > 0 ? static_cast<size_t>(n) : 0;
+}
+
+// Reads everything available and checks it continues the pattern at *offset.
+size_t drain_and_verify(int fd, uint64_t& offset) {
+  std::vector<uint8_t> buf(1 << 16);
+  size_t total = 0;
+  for (;;) {
+    ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n <= 0) return total;
+    EXPECT_EQ(PayloadPattern().verify(offset, buf.data(), static_cast<size_t>(n)), static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+    total += static_cast<size_t>(n);
+  }
+}
+
+class PumpTest : public ::testing::TestWithParam<PumpMode> {
+ protected:
+  metrics::WorkerCounters counters;
+  PipePool pipes{1 << 20, 4, counters};
+  BufferPool buffers{64 << 10, 4};
+  PumpContext ctx{pipes, buffers, counters};
+  TcpPair src = tcp_pair();
+  TcpPair dst = tcp_pair();
+  // Pump from src.b (the proxy's client side) to dst.a (the proxy's remote side).
+  Pump pump{src.b.get(), dst.a.get(), GetParam(), ctx, counters.bytes_in};
+};
+
+TEST_P(PumpTest, MovesBytesInOrderAndCountsThem) {
+  uint64_t sent = 0, received = 0;
+  for (int round = 0; round < 50; ++round) {
+    send_some(src.a.get(), sent, 10000 + round * 37);
+    pump.source_events(EPOLLIN);
+    pump.destination_writable();
+    Pump::Status s = pump.run(1 << 20);
+    EXPECT_EQ(s, Pump::Status::kWaiting);
+    drain_and_verify(dst.b.get(), received);
+  }
+  EXPECT_EQ(received, sent);
+  EXPECT_EQ(pump.bytes(), sent);
+  EXPECT_EQ(counters.bytes_in.get(), sent);
+  EXPECT_FALSE(pump.holds_data());
+  if (GetParam() == PumpMode::kSplice) EXPECT_GT(counters.splice_calls.get(), 0u);
+  else EXPECT_GT(counters.read_calls.get(), 0u);
+}
+
+TEST_P(PumpTest, IdlePumpHoldsNoPipeOrBuffer) {
+  uint64_t sent = 0, received = 0;
+  send_some(src.a.get(), sent, 5000);
+  pump.source_events(EPOLLIN);
+  pump.run(1 << 20);
+  drain_and_verify(dst.b.get(), received);
+  // Drained and waiting: its pipe or buffer went back to the worker's pool.
+  EXPECT_EQ(GetParam() == PumpMode::kSplice ? pipes.pooled() : buffers.pooled(), 1u);
+}
+
+TEST_P(PumpTest, FullDestinationStopsReadingTheSource) {
+  // Nobody reads the destination. Once its socket buffers fill, the pump must stop reading the
+  // source, so the source's buffers fill too and the sender finally blocks.
+  uint64_t sent = 0;
+  Pump::Status s = Pump::Status::kMoreWork;
+  bool source_blocked = false;
+  for (int i = 0; i < 4000 && !source_blocked; ++i) {
+    source_blocked = send_some(src.a.get(), sent, 1 << 16) == 0;
+    pump.source_events(EPOLLIN);
+    s = pump.run(1 << 20);
+  }
+  EXPECT_TRUE(source_blocked) << "the pump kept reading although the destination was full";
+  EXPECT_EQ(s, Pump::Status::kWaiting);
+  EXPECT_TRUE(pump.holds_data());
+  EXPECT_LT(pump.bytes(), sent);
+  // The reader catches up: everything arrives, in order.
+  uint64_t received = 0;
+  for (int i = 0; i < 200000 && received < sent; ++i) {  // bounded: ~10 s at worst
+    if (drain_and_verify(dst.b.get(), received) == 0) usleep(50);
+    pump.source_events(EPOLLIN);
+    pump.destination_writable();
+    pump.run(1 << 20);
+  }
+  EXPECT_EQ(received, sent);
+}
+
+TEST_P(PumpTest, EofIsPassedOnAsShutdown) {
+  uint64_t sent = 0, received = 0;
+  send_some(src.a.get(), sent, 3000);
+  ::shutdown(src.a.get(), SHUT_WR);
+  pump.source_events(EPOLLIN | EPOLLRDHUP);
+  EXPECT_EQ(pump.run(1 << 20), Pump::Status::kFinished);
+  EXPECT_TRUE(pump.finished());
+  drain_and_verify(dst.b.get(), received);
+  EXPECT_EQ(received, sent);
+  char c;
+  EXPECT_EQ(::recv(dst.b.get(), &c, 1, MSG_DONTWAIT), 0) << "the destination did not see EOF";
+}
+
+TEST_P(PumpTest, ResetIsAFailure) {
+  set_reset_on_close(src.a.get());
+  src.a.reset();
+  usleep(10000);
+  pump.source_events(EPOLLIN | EPOLLHUP | EPOLLERR);
+  EXPECT_EQ(pump.run(1 << 20), Pump::Status::kFailed);
+  EXPECT_EQ(pump.error(), ECONNRESET);
+}
+
+TEST_P(PumpTest, BudgetYieldsWithMoreWork) {
+  uint64_t sent = 0;
+  for (int i = 0; i < 8; ++i) send_some(src.a.get(), sent, 1 << 16);
+  pump.source_events(EPOLLIN);
+  EXPECT_EQ(pump.run(1000), Pump::Status::kMoreWork);
+  EXPECT_TRUE(pump.has_work());
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, PumpTest, ::testing::Values(PumpMode::kReadWrite, PumpMode::kSplice),
+                         [](const auto& info) { return info.param == PumpMode::kSplice ? "splice" : "rw"; });
+
+TEST(PipePool, ReusesDrainedPipesUpToItsLimit) {
+  metrics::WorkerCounters counters;
+  PipePool pool(1 << 20, 2, counters);
+  Pipe a, b, c;
+  ASSERT_TRUE(pool.acquire(a));
+  ASSERT_TRUE(pool.acquire(b));
+  ASSERT_TRUE(pool.acquire(c));
+  EXPECT_GE(a.capacity, 4096u);
+  EXPECT_EQ(counters.pipe_pool_misses.get(), 3u);
+  pool.release(std::move(a));
+  pool.release(std::move(b));
+  pool.release(std::move(c));  // over the limit: closed
+  EXPECT_EQ(pool.pooled(), 2u);
+  Pipe d;
+  ASSERT_TRUE(pool.acquire(d));
+  EXPECT_EQ(counters.pipe_pool_hits.get(), 1u);
+}
+
+TEST(PipePool, PipeHoldingDataIsNeverPooled) {
+  metrics::WorkerCounters counters;
+  PipePool pipes(1 << 20, 4, counters);
+  BufferPool buffers(64 << 10, 4);
+  PumpContext ctx{pipes, buffers, counters};
+  TcpPair src = tcp_pair(), dst = tcp_pair();
+  {
+    Pump pump(src.b.get(), dst.a.get(), PumpMode::kSplice, ctx, counters.bytes_in);
+    uint64_t sent = 0;
+    for (int i = 0; i < 4000 && !pump.holds_data(); ++i) {  // until the unread destination backs up
+      send_some(src.a.get(), sent, 1 << 16);
+      pump.source_events(EPOLLIN);
+      pump.run(1 << 20);
+    }
+    ASSERT_TRUE(pump.holds_data());
+  }
+  EXPECT_EQ(pipes.pooled(), 0u) << "a pipe with bytes in it went back to the pool";
+}
+
+TEST(PumpFallback, NoPipeAvailableFallsBackToReadWrite) {
+  metrics::WorkerCounters counters;
+  PipePool pipes(1 << 20, 4, counters);
+  BufferPool buffers(64 << 10, 4);
+  PumpContext ctx{pipes, buffers, counters};
+  TcpPair src = tcp_pair(), dst = tcp_pair();
+  Pump pump(src.b.get(), dst.a.get(), PumpMode::kSplice, ctx, counters.bytes_in);
+  uint64_t sent = 0, received = 0;
+  send_some(src.a.get(), sent, 20000);
+  // No fd can be opened: pipe2 fails with EMFILE.
+  rlimit saved;
+  ::getrlimit(RLIMIT_NOFILE, &saved);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(std::max({src.a.get(), src.b.get(), dst.a.get(), dst.b.get()}));
+  // Close the gaps below so no fd number is free: dup until EMFILE, remember them to close later.
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<Fd> fillers;
+  for (int i = 0; i < 4096; ++i) {
+    int fd = ::dup(0);
+    if (fd < 0) break;
+    fillers.emplace_back(fd);
+  }
+  pump.source_events(EPOLLIN);
+  Pump::Status s = pump.run(1 << 20);
+  fillers.clear();
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  EXPECT_EQ(s, Pump::Status::kWaiting);
+  EXPECT_EQ(pump.mode(), PumpMode::kReadWrite);
+  EXPECT_EQ(counters.rw_fallbacks.get(), 1u);
+  drain_and_verify(dst.b.get(), received);
+  EXPECT_EQ(received, sent);
+}
+
+}  // namespace
+}  // namespace sp
