@@ -757,6 +757,15 @@ def read1(path):
         return None
 
 
+def background_busy(seconds=1.0):
+    """Share of all cores busy while the bench runs nothing: other users of a shared machine."""
+    a = machine_cpu()
+    time.sleep(seconds)
+    b = machine_cpu()
+    busy = (b["user_s"] - a["user_s"]) + (b["sys_s"] - a["sys_s"])
+    return round(100.0 * busy / (seconds * NCPU), 1)
+
+
 def machine_facts(bin_dir):
     model = None
     for line in (read1("/proc/cpuinfo") or "").splitlines():
@@ -780,6 +789,7 @@ def machine_facts(bin_dir):
         "cores": NCPU,
         "memory": mem,
         "loadavg_at_start": read1("/proc/loadavg"),
+        "background_busy_pct_at_start": background_busy(),
         "virtualization": cmd_out(["systemd-detect-virt"]) if shutil.which("systemd-detect-virt") else None,
         "pipe_max_size": read1("/proc/sys/fs/pipe-max-size"),
         "sysctl": {k: read1("/proc/sys/" + k.replace(".", "/")) for k in (
@@ -1022,7 +1032,8 @@ def write_report(out, meta, runs, aggs, plots, interrupted):
     L.append("| fact | value |")
     L.append("|---|---|")
     for k in ("hostname", "kernel", "cpu_model", "cores", "memory", "virtualization", "pipe_max_size",
-              "cpufreq_governor", "loadavg_at_start", "git_commit"):
+              "cpufreq_governor", "loadavg_at_start", "background_busy_pct_at_start",
+              "background_busy_pct_at_end", "git_commit"):
         L.append(f"| {k} | {mach.get(k)} |")
     if mach.get("git_dirty_files"):
         L.append(f"| modified tracked files at run time | {', '.join(mach['git_dirty_files'])} |")
@@ -1322,6 +1333,13 @@ def ensure_tools(need):
         log(f"apt-get failed: {e}")
 
 
+def run_quiet(argv, timeout):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        sys.stderr.write((r.stdout + r.stderr)[-4000:])
+        raise subprocess.CalledProcessError(r.returncode, argv)
+
+
 def ensure_build(args):
     bins = [os.path.join(args.bin_dir, b) for b in ("proxy", "tcp_ping_server")]
     build_dir = os.path.dirname(os.path.abspath(args.bin_dir))
@@ -1331,10 +1349,10 @@ def ensure_build(args):
     log(f"building in {build_dir} (cmake, Release)")
     try:
         if not os.path.exists(os.path.join(build_dir, "CMakeCache.txt")):
-            subprocess.run(["cmake", "-S", REPO, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release"],
-                           check=True, timeout=600, stdout=subprocess.DEVNULL)
-        subprocess.run(["cmake", "--build", build_dir, "-j", str(max(1, NCPU))], check=True, timeout=1800,
-                       stdout=subprocess.DEVNULL)
+            run_quiet(["cmake", "-S", REPO, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release"], 600)
+        # only what the bench runs: not the test suites
+        run_quiet(["cmake", "--build", build_dir, "-j", str(max(1, NCPU)), "--target", "proxy",
+                   "tcp_ping_server", "tcp_ping_client"], 1800)
     except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         if have:
             log(f"WARNING: build failed ({e}); using the existing binaries in {args.bin_dir}")
@@ -1529,6 +1547,8 @@ def main(argv):
         bench.procs.stop_all()
     meta["finished_at"] = now_iso()
     meta["interrupted"] = interrupted
+    if not interrupted:
+        meta["machine"]["background_busy_pct_at_end"] = background_busy()
     meta["elapsed_s"] = round(time.monotonic() - t_begin, 1)
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
