@@ -68,6 +68,11 @@ uint16_t parse_port(std::string_view text) {
 HostPort parse_host_port(std::string_view text, uint16_t default_port) {
   HostPort out{std::string(), default_port};
   if (text.empty()) throw std::invalid_argument("empty address");
+  for (char c : text) {
+    // Also keeps NULs out, which C APIs like inet_pton would silently cut the text at.
+    if (!std::isgraph(static_cast<unsigned char>(c)))
+      throw std::invalid_argument("invalid address (control or space characters)");
+  }
   if (text.front() == '[') {
     auto close = text.find(']');
     if (close == std::string_view::npos)

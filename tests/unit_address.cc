@@ -39,6 +39,9 @@ TEST(ParseHostPort, RejectsGarbageWithAReason) {
                           "a b", "1:2:3:zz", "[::1]:99999"}) {
     EXPECT_THROW(parse_host_port(bad, 1), std::invalid_argument) << bad;
   }
+  // Found by fuzz_address: a NUL let inet_pton accept a prefix of the text.
+  EXPECT_THROW(parse_host_port(std::string("fe80::1\0]x", 11), 1), std::invalid_argument);
+  EXPECT_THROW(parse_host_port("host\t:80", 1), std::invalid_argument);
   try {
     parse_host_port("host:70000", 1);
   } catch (const std::invalid_argument& e) {
