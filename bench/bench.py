@@ -219,7 +219,8 @@ def machine_cpu():
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
     user, nice, system, idle, iowait, irq, softirq = v[:7]
-    return {"user_s": (user + nice) / CLK_TCK, "sys_s": (system + irq + softirq) / CLK_TCK}
+    return {"user_s": (user + nice) / CLK_TCK, "sys_s": (system + irq + softirq) / CLK_TCK,
+            "irq_s": (irq + softirq) / CLK_TCK}
 
 
 def read_stats(host, port, timeout=1.0):
@@ -254,6 +255,16 @@ def stats_cpu(snap):
     return None
 
 
+def stats_counters(snap):
+    """Worker counters summed over workers (splice_calls, read_calls, eagain, resets, ...)."""
+    total = {}
+    for w in snap.get("workers") or []:
+        for k, v in (w.get("counters") or {}).items():
+            if isinstance(v, (int, float)):
+                total[k] = total.get(k, 0) + v
+    return total
+
+
 def stats_bytes(snap):
     try:
         return int(snap["totals"]["bytes"])
@@ -261,13 +272,36 @@ def stats_bytes(snap):
         return None
 
 
+def wait_rusage(p, timeout):
+    """Like Popen.wait, but returns the child's own CPU seconds (all its threads) from wait4(2):
+    once reaped, /proc no longer has them. None while it still runs after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if p.returncode is not None:
+            return getattr(p, "rusage", None)
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid == p.pid:
+            p.returncode = os.waitstatus_to_exitcode(status)
+            p.rusage = {"user_s": ru.ru_utime, "sys_s": ru.ru_stime}
+            return p.rusage
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.01)
+
+
 class Sampler:
-    def __init__(self, proxy, stats_addr):
+    def __init__(self, proxy, stats_addr, others):
         self.proxy = proxy
         self.stats_addr = stats_addr  # (host, port) or None
+        self.others = others  # role -> Popen (backend, client): their CPU, for the interference estimate
 
     def sample(self):
-        s = {"t": time.monotonic(), "machine": machine_cpu()}
+        s = {"t": time.monotonic(), "machine": machine_cpu(), "procs": {}}
+        for role, p in list(self.others.items()) + [("proxy", self.proxy)]:
+            if p is not None and p.returncode is None:
+                c = proc_cpu(p.pid)
+                if c:
+                    s["procs"][role] = c
         if self.proxy is not None:
             s["proc"] = proc_cpu(self.proxy.pid)
             if self.stats_addr:
@@ -275,6 +309,7 @@ class Sampler:
                 if snap is not None:
                     s["stats_cpu"] = stats_cpu(snap)
                     s["stats_bytes"] = stats_bytes(snap)
+                    s["stats_counters"] = stats_counters(snap)
                     s["stats_snapshot"] = snap
         return s
 
@@ -283,7 +318,7 @@ def cpu_delta(s0, s1, key):
     a, b = s0.get(key), s1.get(key)
     if not a or not b:
         return None
-    return {"user_s": round(b["user_s"] - a["user_s"], 6), "sys_s": round(b["sys_s"] - a["sys_s"], 6)}
+    return {k: round(b[k] - a[k], 6) for k in b if k in a and isinstance(b[k], (int, float))}
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,6 +367,29 @@ def haproxy_config(path, workers, listen, port, backend, bport, pin):
 
 # --------------------------------------------------------------------------------------------
 # clients
+
+
+BINS = ("proxy", "tcp_ping_server", "tcp_ping_client")
+
+
+def snapshot_bins(src, dst):
+    """Copies our binaries aside for the whole run: others may rebuild build/bin meanwhile, and a
+    binary changing between repetitions would make them incomparable."""
+    import hashlib
+    os.makedirs(dst, exist_ok=True)
+    facts = {}
+    for b in BINS:
+        p = os.path.join(src, b)
+        if not os.path.exists(p):
+            facts[b] = None
+            continue
+        shutil.copy2(p, os.path.join(dst, b))
+        with open(p, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        facts[b] = {"sha256": digest[:16],
+                    "mtime": datetime.datetime.fromtimestamp(os.path.getmtime(p)).astimezone()
+                    .isoformat(timespec="seconds")}
+    return dst, facts
 
 
 def client_supports_contract(client):
@@ -473,7 +531,7 @@ class Bench:
         os.makedirs(self.raw, exist_ok=True)
         os.makedirs(self.tmp, exist_ok=True)
         self.procs = Procs()
-        self.bin = os.path.abspath(args.bin_dir)
+        self.bin, self.bin_facts = snapshot_bins(os.path.abspath(args.bin_dir), os.path.join(self.tmp, "bin"))
         self.runs = []
         self.stats_seen = None  # None: not tried yet; True/False after the first proxy run
         self.client_ok, self.client_reason = client_supports_contract(os.path.join(self.bin, "tcp_ping_client"))
@@ -586,7 +644,7 @@ class Bench:
                                                   else "127.0.0.1")
                     tport = pport
                 argv, window = self.client_argv(wl, thost, tport)
-                sampler = Sampler(proxy, stats_addr)
+                sampler = Sampler(proxy, stats_addr, {"backend": backend})
                 rec["argv"] = {"client": argv, "proxy": proxy.argv if proxy else None,
                                "backend": backend.argv if backend else None}
                 rec["cpu_source"] = ("none (no proxy)" if proxy is None else
@@ -596,17 +654,16 @@ class Bench:
                 s0 = sampler.sample()
                 t0 = time.monotonic()
                 client = self.procs.start("client", argv, self.tmp, tag)
+                sampler.others["client"] = client
                 if window == "after_warmup" and self.a.warmup > 0:
-                    try:
-                        client.wait(timeout=self.a.warmup)
-                    except subprocess.TimeoutExpired:
-                        pass
+                    wait_rusage(client, self.a.warmup)
                     s0 = sampler.sample()
-                try:
-                    client.wait(timeout=max(0.1, limit - (time.monotonic() - t0)))
-                except subprocess.TimeoutExpired:
+                ru = wait_rusage(client, max(0.1, limit - (time.monotonic() - t0)))
+                if ru is None:
                     rec["error"] = f"client timed out after {limit:.0f}s (killed)"
                 s1 = sampler.sample()
+                if ru is not None:
+                    s1["procs"]["client"] = ru
                 proxy_alive = proxy is None or proxy.poll() is None
                 rc = self.procs.stop(client, grace=1.0)
                 rec["client_exit"] = rc
@@ -664,8 +721,24 @@ class Bench:
         cpu["proc"] = cpu_delta(s0, s1, "proc")
         cpu["stats"] = cpu_delta(s0, s1, "stats_cpu")
         cpu["machine"] = cpu_delta(s0, s1, "machine")
+        roles = {}
+        for role in ("client", "backend", "proxy"):
+            b = s1["procs"].get(role)
+            if b:
+                a0 = s0["procs"].get(role) or {"user_s": 0.0, "sys_s": 0.0}
+                roles[role] = round(b["user_s"] - a0["user_s"] + b["sys_s"] - a0["sys_s"], 4)
+        cpu["roles_s"] = roles
+        if cpu["machine"] and window > 0:
+            busy = cpu["machine"]["user_s"] + cpu["machine"]["sys_s"] - cpu["machine"].get("irq_s", 0)
+            # CPU the machine spent outside client, backend and proxy, irq/softirq time left out (on
+            # loopback that is the TCP stack working for them): other users of the machine
+            m["other_busy_pct"] = max(0.0, 100.0 * (busy - sum(roles.values())) / (window * NCPU))
+            m["softirq_busy_pct"] = 100.0 * cpu["machine"].get("irq_s", 0) / (window * NCPU)
         if s0.get("stats_bytes") is not None and s1.get("stats_bytes") is not None:
             m["proxy_stats_bytes"] = s1["stats_bytes"] - s0["stats_bytes"]
+        if s0.get("stats_counters") is not None and s1.get("stats_counters") is not None:
+            c0, c1 = s0["stats_counters"], s1["stats_counters"]
+            m["proxy_counters"] = {k: v - c0.get(k, 0) for k, v in c1.items()}
         used = cpu["stats"] if rec["cpu_source"] == "stats-socket" and cpu["stats"] else cpu["proc"]
         if rec["cpu_source"] == "stats-socket" and not cpu["stats"]:
             rec["cpu_source"] = "/proc/PID/stat (stats snapshot failed)"
@@ -852,6 +925,7 @@ def aggregate(runs):
              "cpu_s_per_gb": {k: stat3([(m.get("cpu_s_per_gb") or {}).get(k) for m in ms])
                               for k in ("total", "user", "sys")},
              "machine_cpu_s_per_gb": stat3([m.get("machine_cpu_s_per_gb") for m in ms]),
+             "other_busy_pct": stat3([m.get("other_busy_pct") for m in ms]),
              "bytes_moved_oneway": sum(m.get("bytes_oneway") or 0 for m in ms),
              "cpu_sources": sorted({r.get("cpu_source") for r in ok if r.get("cpu_source")})}
         aggs.append(a)
@@ -1025,6 +1099,9 @@ def write_report(out, meta, runs, aggs, plots, interrupted):
     L.append("* **Ratios**: medians divided. `×direct`: throughput relative to no proxy. `×HAProxy`: ours "
              "relative to HAProxy in the same mode (rw vs haproxy, splice vs haproxy-splice). `splice/rw`: a "
              "splice path relative to the rw path of the same proxy (throughput; and CPU-s/GB).")
+    L.append("* **other busy %**: share of all cores busy during the measured window with anything but "
+             "client, backend and proxy, irq/softirq time left out (/proc/stat minus the three processes' "
+             "CPU): an interference gauge. High values mean the run shared the machine with other work.")
     L.append("")
 
     L.append("## Machine")
@@ -1035,8 +1112,11 @@ def write_report(out, meta, runs, aggs, plots, interrupted):
               "cpufreq_governor", "loadavg_at_start", "background_busy_pct_at_start",
               "background_busy_pct_at_end", "git_commit"):
         L.append(f"| {k} | {mach.get(k)} |")
+    for b, f in (mach.get("binaries") or {}).items():
+        L.append(f"| {b} binary | " + (f"sha256 {f['sha256']}…, built {f['mtime']}" if f else "missing") + " |")
     if mach.get("git_dirty_files"):
-        L.append(f"| modified tracked files at run time | {', '.join(mach['git_dirty_files'])} |")
+        L.append(f"| modified tracked files at run time (the binaries may include such work) | "
+                 f"{', '.join(mach['git_dirty_files'])} |")
     for k, v in mach["sysctl"].items():
         L.append(f"| {k} | {v} |")
     for k, v in mach["versions"].items():
@@ -1062,7 +1142,8 @@ def write_report(out, meta, runs, aggs, plots, interrupted):
         hdr = ["path", f"throughput {UNIT_LABEL[u]}", "×direct", "×HAProxy", "splice/rw"]
         if has_lat:
             hdr += ["p50 µs", "p99 µs", "p99.9 µs", "max µs"]
-        hdr += ["proxy CPU-s/GB", "user", "sys", "CPU splice/rw", "CPU ×HAProxy", "machine CPU-s/GB", "runs ok"]
+        hdr += ["proxy CPU-s/GB", "user", "sys", "CPU splice/rw", "CPU ×HAProxy", "machine CPU-s/GB",
+                "other busy %", "runs ok"]
         L.append("| " + " | ".join(hdr) + " |")
         L.append("|" + "---|" * len(hdr))
         for a in rows:
@@ -1078,7 +1159,8 @@ def write_report(out, meta, runs, aggs, plots, interrupted):
             row += [frange(c["total"], "cpu"), frange(c["user"], "cpu", False), frange(c["sys"], "cpu", False),
                     fnum(r.get("cpu_per_gb_splice_vs_rw"), "ratio"),
                     fnum(r.get("cpu_per_gb_vs_haproxy_same_mode"), "ratio"),
-                    frange(a["machine_cpu_s_per_gb"], "cpu", False), runs_cell(a)]
+                    frange(a["machine_cpu_s_per_gb"], "cpu", False),
+                    f"{a['other_busy_pct']['median']:.0f}" if a["other_busy_pct"] else "–", runs_cell(a)]
             L.append("| " + " | ".join(row) + " |")
         L.append("")
 
@@ -1138,6 +1220,12 @@ def write_report(out, meta, runs, aggs, plots, interrupted):
             odd.append((r, f"max latency {mx / 1000:.0f} ms (stall?)"))
         if m.get("errors_nonzero"):
             odd.append((r, f"client errors {m['errors_nonzero']}"))
+        watch = ["connect_failed", "connect_timeout", "rw_fallbacks", "pipe_resize_failures", "idle_timeouts"]
+        if WORKLOADS[r["workload"]]["kind"] == "ping":
+            watch.append("resets")  # iperf3 and sockperf end their connections with RSTs: normal there
+        bad_counters = {k: v for k, v in (m.get("proxy_counters") or {}).items() if v and k in watch}
+        if bad_counters:
+            odd.append((r, f"proxy counters {bad_counters}"))
         if m.get("retransmits"):
             odd.append((r, f"{m['retransmits']} TCP retransmits"))
         if m.get("proxy_stats_bytes") is not None and m.get("bytes_oneway"):
@@ -1515,7 +1603,7 @@ def main(argv):
     os.makedirs(out, exist_ok=True)
     bench = Bench(a, out)
     meta = {"started_at": now_iso(), "command": ["bench/run.sh"] + list(argv), "config": config_of(a),
-            "machine": machine_facts(bench.bin),
+            "machine": dict(machine_facts(bench.bin), binaries=bench.bin_facts),
             "client_note": None if bench.client_ok else bench.client_reason}
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
