@@ -903,6 +903,19 @@ def primary_unit(wname):
     return "gbit_per_s"
 
 
+def per_mb(m, key):
+    """Our proxy's syscall counters per MB (10^6 bytes) moved one way, from the stats socket."""
+    c = m.get("proxy_counters")
+    mb = (m.get("bytes_oneway") or 0) / 1e6
+    if not c or mb <= 0 or m.get("cpu", {}).get("window_s") is None:
+        return None
+    if key == "io_calls":
+        v = sum(c.get(k, 0) for k in ("splice_calls", "read_calls", "write_calls"))
+    else:
+        v = c.get(key)
+    return None if v is None else v / mb
+
+
 def aggregate(runs):
     groups = {}
     for r in runs:
@@ -926,6 +939,8 @@ def aggregate(runs):
                               for k in ("total", "user", "sys")},
              "machine_cpu_s_per_gb": stat3([m.get("machine_cpu_s_per_gb") for m in ms]),
              "other_busy_pct": stat3([m.get("other_busy_pct") for m in ms]),
+             "proxy_calls_per_mb": {k: stat3([per_mb(m, k) for m in ms])
+                                    for k in ("io_calls", "splice_calls", "read_calls", "write_calls", "eagain")},
              "bytes_moved_oneway": sum(m.get("bytes_oneway") or 0 for m in ms),
              "cpu_sources": sorted({r.get("cpu_source") for r in ok if r.get("cpu_source")})}
         aggs.append(a)
@@ -1197,6 +1212,24 @@ def write_report(out, meta, runs, aggs, plots, interrupted):
                         cells.append(f"{frange(a['throughput'], u)} · {fnum(c['median'], 'cpu') if c else '–'}")
                 L.append(f"| {p} | " + " | ".join(cells) + " |")
             L.append("")
+
+    calls = [a for a in aggs if a["path"] in OURS and a["workers"] == mw
+             and (a.get("proxy_calls_per_mb") or {}).get("io_calls")]
+    if calls:
+        L.append("## Our proxy's system calls")
+        L.append("")
+        L.append("From the stats socket's worker counters, per MB (10⁶ bytes) moved one way (median over reps). "
+                 "splice moves a chunk with two calls (socket → pipe, pipe → socket), rw with a read and a write; "
+                 "`eagain` counts calls that found nothing to do.")
+        L.append("")
+        L.append("| workload | path | I/O calls/MB | splice | read | write | eagain |")
+        L.append("|---|---|---|---|---|---|---|")
+        for a in calls:
+            c = a["proxy_calls_per_mb"]
+            L.append(f"| {a['workload']} | {a['path']} | " + " | ".join(
+                f"{c[k]['median']:,.1f}" if c.get(k) else "–"
+                for k in ("io_calls", "splice_calls", "read_calls", "write_calls", "eagain")) + " |")
+        L.append("")
 
     if plots:
         L.append("## Plots")
