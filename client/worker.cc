@@ -458,7 +458,7 @@ class StreamConnection final : public Connection {
         uint64_t before = tx_total_;
         tx_total_ += static_cast<uint64_t>(n);
         moved += static_cast<size_t>(n);
-        w_.record_sent(w_.loop().now(), static_cast<uint64_t>(n), o_.no_echo ? tx_total_ / len - before / len : 0);
+        w_.record_sent(now_ns(), static_cast<uint64_t>(n), o_.no_echo ? tx_total_ / len - before / len : 0);
         continue;
       }
       if (n < 0 && errno == EAGAIN) {
@@ -503,7 +503,7 @@ class StreamConnection final : public Connection {
         rx_total_ += got;
         uint64_t counted_to = limit_ ? std::min(rx_total_, limit_) : rx_total_;
         if (counted_to > before)
-          w_.record_received(w_.loop().now(), counted_to - before, counted_to / len - before / len);
+          w_.record_received(now_ns(), counted_to - before, counted_to / len - before / len);
         if (limit_ && rx_total_ >= limit_ && !tx_shut_ && o_.mode == Mode::kDownload) {
           mark_done(now_ns());
           half_close();

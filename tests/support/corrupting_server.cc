@@ -94,9 +94,17 @@ void CorruptingServer::serve(int fd) {
     } else if (fault_ == Fault::kDropByte) {
       std::memmove(buf.data() + at, buf.data() + at + 1, n - at - 1);
       --n;
+    } else if (fault_ == Fault::kCloseAfter) {
+      // FIN, then keep reading what the client still sends: closing with unread data would
+      // turn the FIN into a reset.
+      send_all(buf.data(), at);
+      ::shutdown(fd, SHUT_WR);
+      while (wait_readable(fd) && ::recv(fd, buf.data(), buf.size(), 0) > 0) {
+      }
+      break;
     } else {
       send_all(buf.data(), at);
-      reset = fault_ == Fault::kResetAfter;
+      reset = true;
       break;
     }
     if (!send_all(buf.data(), n)) break;

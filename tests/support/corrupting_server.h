@@ -17,7 +17,7 @@ class CorruptingServer {
   enum class Fault {
     kFlipByte,    // byte number `after` of the echo has its low bit flipped
     kDropByte,    // byte number `after` is left out of the echo
-    kCloseAfter,  // echo `after` bytes, then close (FIN): the client gets a short read
+    kCloseAfter,  // echo `after` bytes, then FIN (reading on): the client gets a short read
     kResetAfter,  // echo `after` bytes, then reset (RST)
   };
 
