@@ -29,7 +29,6 @@ EventLoop::EventLoop()
   ev.data.ptr = nullptr;  // the wake-up is the only registration without a handler
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &ev) != 0)
     throw std::system_error(errno, std::generic_category(), "epoll_ctl(eventfd)");
-  now_ns_ = now_ns();
 }
 
 EventLoop::~EventLoop() {
@@ -72,12 +71,16 @@ void EventLoop::dispose(std::unique_ptr<Disposable> object) { graveyard_.push_ba
 
 EventLoop::TimerId EventLoop::run_after(int64_t delay_ns, Task task) {
   TimerId id = next_timer_id_++;
-  timer_heap_.push(Timer{now_ns() + std::max<int64_t>(delay_ns, 0), id});
+  timer_heap_.push(Timer{now() + std::max<int64_t>(delay_ns, 0), id});
   timers_.emplace(id, std::move(task));
   return id;
 }
 
-void EventLoop::cancel(TimerId id) { timers_.erase(id); }
+void EventLoop::cancel(TimerId id) {
+  timers_.erase(id);
+  // Pop cancelled timers off the top at once: an empty heap lets the loop skip reading the clock.
+  while (!timer_heap_.empty() && !timers_.count(timer_heap_.top().id)) timer_heap_.pop();
+}
 
 void EventLoop::post(Task task) {
   posted_.push(std::move(task));
@@ -106,16 +109,17 @@ void EventLoop::run_posted() {
   while (posted_.try_pop(task)) task();
 }
 
-int EventLoop::next_timeout_ms() const {
+int EventLoop::next_timeout_ms() {
   if (!ready_.empty() || !posted_.empty()) return 0;
   if (timer_heap_.empty()) return -1;
-  int64_t wait = timer_heap_.top().deadline - now_ns();
+  now_valid_ = false;
+  int64_t wait = timer_heap_.top().deadline - now();
   if (wait <= 0) return 0;
   return static_cast<int>(std::min<int64_t>((wait + kNsPerMs - 1) / kNsPerMs, 60'000));
 }
 
 void EventLoop::run_timers() {
-  while (!timer_heap_.empty() && timer_heap_.top().deadline <= now_ns_) {
+  while (!timer_heap_.empty() && timer_heap_.top().deadline <= now()) {
     TimerId id = timer_heap_.top().id;
     timer_heap_.pop();
     auto it = timers_.find(id);
@@ -156,7 +160,7 @@ void EventLoop::run() {
       log::error("epoll_wait: ", log::errno_text(errno));
       break;
     }
-    now_ns_ = now_ns();
+    now_valid_ = false;
     ++iterations_;
     for (int i = 0; i < n; ++i) {
       auto* h = static_cast<Handler*>(events[i].data.ptr);
@@ -164,7 +168,7 @@ void EventLoop::run() {
       else run_posted();
     }
     if (!posted_.empty()) run_posted();
-    run_timers();
+    if (!timer_heap_.empty()) run_timers();
     run_ready();
     graveyard_.clear();
   }

@@ -19,6 +19,7 @@
 
 #include <tbb/concurrent_queue.h>
 
+#include "common/clock.h"
 #include "common/fd.h"
 
 namespace sp {
@@ -75,8 +76,15 @@ class EventLoop {
   void dispose(std::unique_ptr<Disposable> object);
   TimerId run_after(int64_t delay_ns, Task task);
   void cancel(TimerId id);  // no-op for a timer that already ran
-  // Monotonic time at the start of the current iteration (cheap).
-  int64_t now() const { return now_ns_; }
+  // Monotonic time, read at most once per iteration: on some virtual machines clock_gettime is a
+  // real syscall, too dear to pay per event when nothing needs the time.
+  int64_t now() {
+    if (!now_valid_) {
+      now_ns_ = now_ns();
+      now_valid_ = true;
+    }
+    return now_ns_;
+  }
   bool in_loop_thread() const { return std::this_thread::get_id() == owner_.load(); }
   uint64_t iterations() const { return iterations_; }
 
@@ -92,7 +100,7 @@ class EventLoop {
   void run_posted();
   void run_timers();
   void run_ready();
-  int next_timeout_ms() const;
+  int next_timeout_ms();
 
   Fd epoll_;
   Fd wake_fd_;
@@ -106,6 +114,7 @@ class EventLoop {
   std::unordered_map<TimerId, Task> timers_;
   TimerId next_timer_id_ = 1;
   int64_t now_ns_ = 0;
+  bool now_valid_ = false;
   uint64_t iterations_ = 0;
 };
 

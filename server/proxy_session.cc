@@ -117,7 +117,7 @@ void ProxySession::connect_failed(int err, bool timed_out) {
 
 void ProxySession::pump() {
   if (state_ != State::kOpen) return;
-  last_activity_ns_ = env_.loop.now();
+  if (options_.idle_timeout_ns > 0) last_activity_ns_ = env_.loop.now();
   Pump::Status up = to_remote_->run(options_.budget);
   Pump::Status down = to_client_->run(options_.budget);
   if (up == Pump::Status::kFailed || down == Pump::Status::kFailed) {
