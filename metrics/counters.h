@@ -30,6 +30,10 @@ namespace sp::metrics {
   X(resets, "connections", "sessions ended by a reset or socket error")                             \
   X(idle_timeouts, "connections", "sessions closed by --idle-timeout")
 
+#define SP_COUNT_COUNTER(name, unit, description) +1
+inline constexpr int kWorkerCounterCount = 0 SP_WORKER_COUNTERS(SP_COUNT_COUNTER);
+#undef SP_COUNT_COUNTER
+
 class Counter {
  public:
   void add(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }

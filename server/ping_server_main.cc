@@ -6,6 +6,8 @@
 #include "common/flags.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "metrics/server_source.h"
+#include "metrics/stats_server.h"
 #include "server/echo_session.h"
 #include "server/server.h"
 
@@ -20,6 +22,7 @@ int main(int argc, char** argv) {
   PumpMode pump_mode = PumpMode::kReadWrite;
   int64_t grace_ns = 5'000'000'000;
   int verbosity = 0;
+  metrics::StatsOptions stats;  // off by default: the proxy owns 127.0.0.1:9997
 
   FlagParser p("tcp_ping_server", "Echo server for tcp_ping_client: echoes every byte back, or discards (--sink),\nor sends a continuous pattern (--source), on N epoll worker threads.");
   p.add({'s', "listen", "ADDR", "listen address, HOST[:PORT] or [V6][:PORT]", "0.0.0.0",
@@ -35,6 +38,15 @@ int main(int argc, char** argv) {
          [&](const std::string&) { pump_mode = PumpMode::kSplice; }});
   p.add({0, "grace", "SECONDS", "on SIGINT/SIGTERM, let live connections finish for this long", "5",
          [&](const std::string& v) { grace_ns = parse_duration_ns(v, 0, 3600'000'000'000); }});
+  p.add({0, "stats", "WHERE", "stats socket: HOST:PORT, unix:PATH, or off", "off",
+         [&](const std::string& v) {
+           metrics::parse_stats_endpoint(v);
+           stats.where = v;
+         }});
+  p.add({0, "stats-interval", "SECONDS", "sampling interval for rates and CPU percentages", "1",
+         [&](const std::string& v) { stats.interval_ns = parse_duration_ns(v, 10'000'000, 3600'000'000'000); }});
+  p.add({0, "stats-log", "FILE", "append a JSON snapshot per interval to FILE (- for stdout)", "none",
+         [&](const std::string& v) { stats.log_path = v; }});
   p.add({'v', "verbose", "", "log more (repeat for debug)", "", [&](const std::string&) { ++verbosity; }});
   if (auto code = p.parse(argc, argv)) return *code;
   log::set_level(verbosity >= 2 ? log::Level::kDebug : verbosity == 1 ? log::Level::kInfo : log::Level::kWarn);
@@ -47,6 +59,9 @@ int main(int argc, char** argv) {
     };
     Server server(options, factory);
     for (const auto& addr : server.listen_addresses()) log::info("listening on ", addr.to_string());
+    const char* mode_name = mode == ServeMode::kSink ? "sink" : mode == ServeMode::kSource ? "source" : "echo";
+    auto stats_server = metrics::start_stats(stats, metrics::stats_source(server, "tcp_ping_server", mode_name), false);
+    if (stats_server && !stats_server->address().empty()) log::info("stats on ", stats_server->address());
     return serve_until_signalled(server, grace_ns);
   } catch (const std::exception& e) {
     log::error(e.what());

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "metrics/stats_server.h"
+
 namespace sp {
 namespace {
 
@@ -77,7 +79,10 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
   p.add({0, "pin", "CPU_LIST", "pin worker k to the k-th CPU of the list, e.g. 0,1 or 0-3", "not pinned",
          [&](const std::string& v) { c.server.pin_cpus = parse_cpu_list(v); }});
   p.add({0, "stats", "WHERE", "stats socket: HOST:PORT, unix:PATH, or off", kDefaultStats,
-         [&](const std::string& v) { c.stats = v; }});
+         [&](const std::string& v) {
+           metrics::parse_stats_endpoint(v);  // validate now: a bad value is a usage error
+           c.stats = v;
+         }});
   p.add({0, "stats-interval", "SECONDS", "sampling interval for rates and CPU percentages", "1",
          [&](const std::string& v) { c.stats_interval_ns = parse_duration_ns(v, 10'000'000, 3600'000'000'000); }});
   p.add({0, "stats-log", "FILE", "append a JSON snapshot per interval to FILE (- for stdout)", "none",

@@ -6,6 +6,8 @@
 
 #include "common/log.h"
 #include "common/signals.h"
+#include "metrics/server_source.h"
+#include "metrics/stats_server.h"
 #include "server/proxy_config.h"
 #include "server/proxy_session.h"
 #include "server/remote.h"
@@ -29,6 +31,16 @@ int main(int argc, char** argv) {
       log::info("listening on ", addr.to_string(), ", forwarding to ", config.remote.to_string(), " (",
                 config.session.mode == PumpMode::kSplice ? "splice" : "read/write", ", ",
                 config.server.workers, " workers)");
+    // Declared after the server: stops before the counters it reads go away.
+    metrics::StatsOptions stats_options;
+    stats_options.where = config.stats;
+    stats_options.interval_ns = config.stats_interval_ns;
+    stats_options.log_path = config.stats_log;
+    const char* mode = config.session.mode == PumpMode::kSplice ? "splice" : "rw";
+    // The default address is best effort (another proxy may hold it); one asked for must work.
+    auto stats = metrics::start_stats(stats_options, metrics::stats_source(server, "proxy", mode),
+                                      config.stats == kDefaultStats);
+    if (stats && !stats->address().empty()) log::info("stats on ", stats->address());
     return serve_until_signalled(server, config.grace_ns);
   } catch (const std::exception& e) {
     log::error(e.what());

@@ -1,0 +1,310 @@
+#include "metrics/metric_table.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <string_view>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+namespace sp::metrics {
+namespace {
+
+using Json = nlohmann::ordered_json;
+using Value = std::variant<uint64_t, double, std::string_view>;
+
+// One metric of a scope S (the snapshot, a worker, a thread...). `path` may be dotted
+// ("cpu.user_pct"): the renderer nests objects.
+template <typename S>
+struct Field {
+  std::string path;
+  MetricType type;
+  int decimals;  // numbers only: rounding
+  std::string unit;
+  std::string description;
+  std::function<Value(const S&)> get;
+};
+
+template <typename S>
+using Fields = std::vector<Field<S>>;
+
+template <typename S>
+void integer(Fields<S>& f, std::string path, std::string unit, std::string description,
+             std::function<uint64_t(const S&)> get) {
+  f.push_back({std::move(path), MetricType::kInteger, 0, std::move(unit), std::move(description),
+               [get](const S& s) -> Value { return get(s); }});
+}
+
+template <typename S>
+void number(Fields<S>& f, std::string path, int decimals, std::string unit, std::string description,
+            std::function<double(const S&)> get) {
+  f.push_back({std::move(path), MetricType::kNumber, decimals, std::move(unit), std::move(description),
+               [get](const S& s) -> Value { return get(s); }});
+}
+
+template <typename S>
+void text(Fields<S>& f, std::string path, std::string description, std::function<std::string_view(const S&)> get) {
+  f.push_back({std::move(path), MetricType::kString, 0, "", std::move(description),
+               [get](const S& s) -> Value { return get(s); }});
+}
+
+// The cpu{} and ctx_switches{} objects shared by totals, process, workers and threads.
+template <typename S>
+void cpu_fields(Fields<S>& f, const std::string& whose, bool many_threads,
+                std::function<const CpuView&(const S&)> cpu) {
+  std::string of_one_core = many_threads ? "in % of one core (above 100 when several cores are busy)" : "in % of one core";
+  number<S>(f, "cpu.user_pct", 2, "%", "user-mode CPU of " + whose + " over the last interval, " + of_one_core,
+            [cpu](const S& s) { return cpu(s).user_pct; });
+  number<S>(f, "cpu.sys_pct", 2, "%", "kernel-mode CPU of " + whose + " over the last interval, " + of_one_core,
+            [cpu](const S& s) { return cpu(s).sys_pct; });
+  number<S>(f, "cpu.user_s", 6, "s", "user-mode CPU seconds used by " + whose + " since start",
+            [cpu](const S& s) { return cpu(s).user_s; });
+  number<S>(f, "cpu.sys_s", 6, "s", "kernel-mode CPU seconds used by " + whose + " since start",
+            [cpu](const S& s) { return cpu(s).sys_s; });
+  integer<S>(f, "ctx_switches.voluntary", "switches", "voluntary context switches of " + whose + " (blocked or slept)",
+             [cpu](const S& s) { return cpu(s).voluntary; });
+  integer<S>(f, "ctx_switches.involuntary", "switches", "involuntary context switches of " + whose + " (preempted)",
+             [cpu](const S& s) { return cpu(s).involuntary; });
+}
+
+const Fields<Snapshot>& top_fields() {
+  static const Fields<Snapshot> f = [] {
+    Fields<Snapshot> f;
+    integer<Snapshot>(f, "version", "", "schema version (1); fields are only ever added under the same version",
+                      [](const Snapshot&) { return uint64_t{kSchemaVersion}; });
+    text<Snapshot>(f, "program", "the program reporting: proxy or tcp_ping_server",
+                   [](const Snapshot& s) { return std::string_view(s.program); });
+    text<Snapshot>(f, "mode", "how bytes move: rw or splice (proxy); echo, sink or source (tcp_ping_server)",
+                   [](const Snapshot& s) { return std::string_view(s.mode); });
+    integer<Snapshot>(f, "pid", "", "process id", [](const Snapshot& s) { return static_cast<uint64_t>(s.pid); });
+    number<Snapshot>(f, "uptime_s", 3, "s", "time since the stats thread started, just after the listeners opened",
+                     [](const Snapshot& s) { return s.uptime_s; });
+    number<Snapshot>(f, "time_unix_s", 3, "s", "wall-clock time of the sample, seconds since 1970-01-01 UTC",
+                     [](const Snapshot& s) { return s.time_unix_s; });
+    number<Snapshot>(f, "interval_s", 3, "s", "the sampling interval (--stats-interval)",
+                     [](const Snapshot& s) { return s.interval_s; });
+    number<Snapshot>(f, "window_s", 3, "s",
+                     "the time the rates and percentages were measured over: the last closed sampling interval "
+                     "(before the first one closes: the time since start)",
+                     [](const Snapshot& s) { return s.window_s; });
+    return f;
+  }();
+  return f;
+}
+
+const Fields<TotalsView>& totals_fields() {
+  static const Fields<TotalsView> f = [] {
+    Fields<TotalsView> f;
+    integer<TotalsView>(f, "connections_active", "connections", "live sessions, all workers",
+                        [](const TotalsView& t) { return t.connections_active; });
+    integer<TotalsView>(f, "connections_total", "connections", "sessions started since start, all workers",
+                        [](const TotalsView& t) { return t.connections_total; });
+    number<TotalsView>(f, "connections_per_s", 1, "connections/s", "sessions started per second over the last interval",
+                       [](const TotalsView& t) { return t.connections_per_s; });
+    integer<TotalsView>(f, "bytes", "bytes", "bytes moved since start in both directions, all workers (sum of workers[].bytes)",
+                        [](const TotalsView& t) { return t.bytes; });
+    number<TotalsView>(f, "bytes_per_s", 1, "bytes/s", "bytes moved per second over the last interval, all workers",
+                       [](const TotalsView& t) { return t.bytes_per_s; });
+    number<TotalsView>(f, "bytes_per_s_avg", 1, "bytes/s", "bytes moved per second on average since start, all workers",
+                       [](const TotalsView& t) { return t.bytes_per_s_avg; });
+    cpu_fields<TotalsView>(f, "all threads of workers[] and threads[] together", true,
+                           [](const TotalsView& t) -> const CpuView& { return t.cpu; });
+    return f;
+  }();
+  return f;
+}
+
+const Fields<ProcessView>& process_fields() {
+  static const Fields<ProcessView> f = [] {
+    Fields<ProcessView> f;
+    integer<ProcessView>(f, "rss_bytes", "bytes", "resident memory of the process (/proc/self/statm)",
+                         [](const ProcessView& p) { return p.rss_bytes; });
+    integer<ProcessView>(f, "open_fds", "fds", "open file descriptors of the process (entries of /proc/self/fd)",
+                         [](const ProcessView& p) { return p.open_fds; });
+    integer<ProcessView>(f, "threads", "threads", "threads in the process (/proc/self/status)",
+                         [](const ProcessView& p) { return p.threads; });
+    cpu_fields<ProcessView>(f, "the whole process, by getrusage (a cross-check for totals.cpu)", true,
+                            [](const ProcessView& p) -> const CpuView& { return p.cpu; });
+    return f;
+  }();
+  return f;
+}
+
+const Fields<WorkerView>& worker_fields() {
+  static const Fields<WorkerView> f = [] {
+    Fields<WorkerView> f;
+    integer<WorkerView>(f, "id", "", "worker number, 0 to --workers - 1",
+                        [](const WorkerView& w) { return static_cast<uint64_t>(w.id); });
+    integer<WorkerView>(f, "tid", "", "kernel thread id (/proc/PID/task/TID)",
+                        [](const WorkerView& w) { return static_cast<uint64_t>(w.tid); });
+    integer<WorkerView>(f, "connections_active", "connections", "live sessions on this worker",
+                        [](const WorkerView& w) { return w.connections_active; });
+    integer<WorkerView>(f, "connections_total", "connections", "sessions handed to this worker since start",
+                        [](const WorkerView& w) { return w.connections_total; });
+    integer<WorkerView>(f, "bytes", "bytes", "bytes this worker moved since start, both directions (bytes_in + bytes_out)",
+                        [](const WorkerView& w) { return w.bytes; });
+    number<WorkerView>(f, "bytes_per_s", 1, "bytes/s", "bytes this worker moved per second over the last interval",
+                       [](const WorkerView& w) { return w.bytes_per_s; });
+    number<WorkerView>(f, "bytes_per_s_avg", 1, "bytes/s", "bytes this worker moved per second on average since start",
+                       [](const WorkerView& w) { return w.bytes_per_s_avg; });
+    cpu_fields<WorkerView>(f, "this worker's thread", false, [](const WorkerView& w) -> const CpuView& { return w.cpu; });
+#define SP_COUNTER_FIELD(name, unit, description)                  \
+  integer<WorkerView>(f, "counters." #name, unit, description,   \
+                      [](const WorkerView& w) { return w.counters.name; });
+    SP_WORKER_COUNTERS(SP_COUNTER_FIELD)
+#undef SP_COUNTER_FIELD
+    return f;
+  }();
+  return f;
+}
+
+const Fields<ThreadView>& thread_fields() {
+  static const Fields<ThreadView> f = [] {
+    Fields<ThreadView> f;
+    text<ThreadView>(f, "name", "acceptor, stats or main (the thread that handles signals and shutdown)",
+                     [](const ThreadView& t) { return std::string_view(t.name); });
+    integer<ThreadView>(f, "tid", "", "kernel thread id", [](const ThreadView& t) { return static_cast<uint64_t>(t.tid); });
+    cpu_fields<ThreadView>(f, "this thread", false, [](const ThreadView& t) -> const CpuView& { return t.cpu; });
+    return f;
+  }();
+  return f;
+}
+
+const Fields<ListenerView>& listener_fields() {
+  static const Fields<ListenerView> f = [] {
+    Fields<ListenerView> f;
+    text<ListenerView>(f, "address", "the bound address, HOST:PORT",
+                       [](const ListenerView& l) { return std::string_view(l.address); });
+    integer<ListenerView>(f, "accepted", "connections", "connections accepted on this address since start",
+                          [](const ListenerView& l) { return l.accepted; });
+    number<ListenerView>(f, "accepted_per_s", 1, "connections/s", "connections accepted per second over the last interval",
+                         [](const ListenerView& l) { return l.accepted_per_s; });
+    integer<ListenerView>(f, "refused", "connections", "connections accepted and closed at once: over --max-connections",
+                          [](const ListenerView& l) { return l.refused; });
+    integer<ListenerView>(f, "accept_pauses", "events",
+                          "times accepting paused briefly for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)",
+                          [](const ListenerView& l) { return l.accept_pauses; });
+    return f;
+  }();
+  return f;
+}
+
+constexpr uint64_t kMaxExactInteger = (uint64_t{1} << 53) - 1;
+
+Json to_json(const Value& value, int decimals) {
+  if (auto* i = std::get_if<uint64_t>(&value)) return std::min(*i, kMaxExactInteger);
+  if (auto* s = std::get_if<std::string_view>(&value)) return std::string(*s);
+  double d = std::get<double>(value);
+  if (!std::isfinite(d)) d = 0;
+  double scale = std::pow(10.0, decimals);
+  double rounded = std::round(d * scale) / scale;
+  return std::isfinite(rounded) ? rounded : d;
+}
+
+template <typename S>
+void put(Json& object, const Fields<S>& fields, const S& source) {
+  for (const Field<S>& field : fields) {
+    Json* at = &object;
+    std::string_view path = field.path;
+    for (size_t dot; (dot = path.find('.')) != std::string_view::npos; path.remove_prefix(dot + 1))
+      at = &(*at)[std::string(path.substr(0, dot))];
+    (*at)[std::string(path)] = to_json(field.get(source), field.decimals);
+  }
+}
+
+template <typename S>
+void describe(std::vector<MetricInfo>& out, const std::string& prefix, const Fields<S>& fields) {
+  for (const Field<S>& f : fields) out.push_back({prefix + f.path, f.type, f.unit, f.description});
+}
+
+std::string printable(std::string_view text, size_t max) {
+  std::string out;
+  for (char c : text.substr(0, max)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  if (text.size() > max) out += "...";
+  return out;
+}
+
+}  // namespace
+
+const char* type_name(MetricType type) {
+  switch (type) {
+    case MetricType::kInteger: return "integer";
+    case MetricType::kNumber: return "number";
+    case MetricType::kString: return "string";
+  }
+  return "?";
+}
+
+const std::vector<MetricInfo>& metric_table() {
+  static const std::vector<MetricInfo> table = [] {
+    std::vector<MetricInfo> t;
+    describe(t, "", top_fields());
+    describe(t, "totals.", totals_fields());
+    describe(t, "process.", process_fields());
+    describe(t, "workers[].", worker_fields());
+    describe(t, "threads[].", thread_fields());
+    describe(t, "listeners[].", listener_fields());
+    return t;
+  }();
+  return table;
+}
+
+std::string render_json(const Snapshot& s) {
+  Json j = Json::object();
+  put(j, top_fields(), s);
+  put(j["totals"], totals_fields(), s.totals);
+  put(j["process"], process_fields(), s.process);
+  auto array = [](auto& fields, const auto& items) {
+    Json a = Json::array();
+    for (const auto& item : items) {
+      Json o = Json::object();
+      put(o, fields, item);
+      a.push_back(std::move(o));
+    }
+    return a;
+  };
+  j["workers"] = array(worker_fields(), s.workers);
+  j["threads"] = array(thread_fields(), s.threads);
+  j["listeners"] = array(listener_fields(), s.listeners);
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string render_error(const std::string& message) {
+  Json j = {{"error", printable(message, 300)}};
+  return j.dump();
+}
+
+std::string render_schema() {
+  Json metrics = Json::array();
+  for (const MetricInfo& m : metric_table())
+    metrics.push_back({{"name", m.name}, {"type", type_name(m.type)}, {"unit", m.unit}, {"description", m.description}});
+  Json j = {{"version", kSchemaVersion}, {"metrics", std::move(metrics)}};
+  return j.dump();
+}
+
+std::string metrics_text() {
+  size_t name_width = 0, unit_width = 4;
+  for (const MetricInfo& m : metric_table()) {
+    name_width = std::max(name_width, m.name.size());
+    unit_width = std::max(unit_width, m.unit.size());
+  }
+  auto pad = [](std::string s, size_t width) {
+    s.resize(std::max(s.size(), width), ' ');
+    return s;
+  };
+  std::string out = pad("NAME", name_width) + "  " + pad("TYPE", 7) + "  " + pad("UNIT", unit_width) + "  DESCRIPTION\n";
+  for (const MetricInfo& m : metric_table())
+    out += pad(m.name, name_width) + "  " + pad(type_name(m.type), 7) + "  " + pad(m.unit.empty() ? "-" : m.unit, unit_width) +
+           "  " + m.description + "\n";
+  return out;
+}
+
+std::string metrics_markdown() {
+  std::string out = "| Name | Type | Unit | Description |\n|---|---|---|---|\n";
+  for (const MetricInfo& m : metric_table())
+    out += "| `" + m.name + "` | " + type_name(m.type) + " | " + (m.unit.empty() ? "" : m.unit) + " | " + m.description + " |\n";
+  return out;
+}
+
+}  // namespace sp::metrics

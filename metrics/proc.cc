@@ -1,0 +1,173 @@
+#include "metrics/proc.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+
+namespace sp::metrics {
+
+void CpuSplit::update(uint64_t total_ns, uint64_t user_ticks, uint64_t sys_ticks) {
+  uint64_t previous = user_ns_ + sys_ns_;
+  if (total_ns <= previous) return;  // nothing new (a clock never goes back; be safe anyway)
+  // The kernel's ratio applied to the exact total; with no ticks yet, keep the old system part.
+  uint64_t sys = sys_ns_;
+  if (uint64_t ticks = user_ticks + sys_ticks; ticks > 0)
+    sys = static_cast<uint64_t>(static_cast<long double>(total_ns) * sys_ticks / ticks);
+  // Neither part may shrink: sys >= old sys, and user = total - sys >= old user.
+  sys = std::clamp(sys, sys_ns_, total_ns - user_ns_);
+  sys_ns_ = sys;
+  user_ns_ = total_ns - sys;
+}
+
+namespace proc {
+namespace {
+
+std::optional<uint64_t> to_number(std::string_view text) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end == text.data()) return std::nullopt;
+  return value;
+}
+
+uint64_t timeval_ns(const timeval& tv) {
+  return static_cast<uint64_t>(tv.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(tv.tv_usec) * 1000ULL;
+}
+
+}  // namespace
+
+std::optional<StatTicks> parse_stat(std::string_view text) {
+  // "pid (comm) state ppid ..." : fields are counted after the last ')', since comm is free text.
+  size_t close = text.rfind(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  std::string_view rest = text.substr(close + 1);
+  // After ')': state is field 3 of stat(5); utime is field 14 and stime field 15.
+  constexpr int kUtime = 14 - 3, kStime = 15 - 3;
+  StatTicks ticks;
+  int index = 0;
+  size_t pos = 0;
+  while (pos < rest.size()) {
+    while (pos < rest.size() && rest[pos] == ' ') ++pos;
+    size_t end = rest.find(' ', pos);
+    if (end == std::string_view::npos) end = rest.size();
+    if (end == pos) break;
+    std::string_view field = rest.substr(pos, end - pos);
+    if (index == kUtime || index == kStime) {
+      auto value = to_number(field);
+      if (!value) return std::nullopt;
+      (index == kUtime ? ticks.utime : ticks.stime) = *value;
+      if (index == kStime) return ticks;
+    }
+    ++index;
+    pos = end;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> parse_status_field(std::string_view text, std::string_view key) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    if (line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == ':') {
+      std::string_view value = line.substr(key.size() + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      return to_number(value);
+    }
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+bool read_small_file(const char* path, std::string& out) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  out.resize(4096);
+  size_t used = 0;
+  for (;;) {
+    if (used == out.size()) out.resize(out.size() * 2);
+    ssize_t n = ::read(fd, out.data() + used, out.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    used += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  out.resize(used);
+  return used > 0;
+}
+
+std::optional<uint64_t> thread_cpu_ns(int tid) {
+  // The Linux encoding of a per-thread CPU clock (what pthread_getcpuclockid builds from a TID):
+  // ~tid << 3 | CPUCLOCK_PERTHREAD (4) | CPUCLOCK_SCHED (2). Readable for any thread of this
+  // process, and exact: the scheduler's runtime in nanoseconds, including the running slice.
+  clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 4 | 2);
+  timespec ts;
+  if (::clock_gettime(clock, &ts) != 0) return std::nullopt;
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+bool sample_thread(int tid, CpuSplit& split, CpuTimes& out) {
+  if (tid <= 0) return false;
+  auto total = thread_cpu_ns(tid);
+  if (!total) return false;
+  std::string text;
+  std::string base = "/proc/self/task/" + std::to_string(tid);
+  StatTicks ticks;
+  if (read_small_file((base + "/stat").c_str(), text))
+    if (auto parsed = parse_stat(text)) ticks = *parsed;
+  split.update(*total, ticks.utime, ticks.stime);
+  out.user_ns = split.user_ns();
+  out.sys_ns = split.sys_ns();
+  if (read_small_file((base + "/status").c_str(), text)) {
+    out.voluntary = parse_status_field(text, "voluntary_ctxt_switches").value_or(out.voluntary);
+    out.involuntary = parse_status_field(text, "nonvoluntary_ctxt_switches").value_or(out.involuntary);
+  }
+  return true;
+}
+
+CpuTimes process_cpu() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  CpuTimes t;
+  t.user_ns = timeval_ns(ru.ru_utime);
+  t.sys_ns = timeval_ns(ru.ru_stime);
+  t.voluntary = static_cast<uint64_t>(ru.ru_nvcsw);
+  t.involuntary = static_cast<uint64_t>(ru.ru_nivcsw);
+  return t;
+}
+
+uint64_t rss_bytes() {
+  std::string text;
+  if (!read_small_file("/proc/self/statm", text)) return 0;
+  size_t space = text.find(' ');
+  if (space == std::string::npos) return 0;
+  std::string_view rest = std::string_view(text).substr(space + 1);
+  auto pages = to_number(rest.substr(0, rest.find(' ')));
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return pages ? *pages * page : 0;
+}
+
+uint64_t open_fds() {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (!dir) return 0;
+  uint64_t n = 0;
+  while (dirent* e = ::readdir(dir))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(dir);
+  return n > 0 ? n - 1 : 0;  // the directory stream's own descriptor
+}
+
+uint64_t thread_count() {
+  std::string text;
+  if (!read_small_file("/proc/self/status", text)) return 0;
+  return parse_status_field(text, "Threads").value_or(0);
+}
+
+}  // namespace proc
+}  // namespace sp::metrics

@@ -1,0 +1,68 @@
+// What the kernel knows about this process and its threads: CPU time, context switches, memory
+// and open descriptors, read from /proc/self and the per-thread CPU clocks. Nothing here touches
+// the threads being measured, so the stats thread can sample workers without their help.
+//
+// Thread context: any thread (stateless, except CpuSplit which belongs to its caller).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sp::metrics {
+
+// Cumulative CPU time and context switches of one thread (or of the whole process).
+struct CpuTimes {
+  uint64_t user_ns = 0;
+  uint64_t sys_ns = 0;
+  uint64_t voluntary = 0;    // context switches the thread asked for (blocking, sleeping)
+  uint64_t involuntary = 0;  // preemptions
+  uint64_t total_ns() const { return user_ns + sys_ns; }
+};
+
+// Splits an exact CPU time into user and system parts.
+//
+// The kernel keeps one exact number per thread (sum_exec_runtime, nanoseconds, readable from any
+// thread of the process through the thread's CPU clock) and a tick-sampled user/system split
+// (/proc/self/task/TID/stat, in 10 ms clock ticks). Scaling the exact total by the tick ratio
+// gives nanosecond totals with the kernel's split; the state here keeps both parts monotonic, so
+// deltas between samples are never negative, and user + sys always equals the latest total.
+class CpuSplit {
+ public:
+  void update(uint64_t total_ns, uint64_t user_ticks, uint64_t sys_ticks);
+  uint64_t user_ns() const { return user_ns_; }
+  uint64_t sys_ns() const { return sys_ns_; }
+
+ private:
+  uint64_t user_ns_ = 0;
+  uint64_t sys_ns_ = 0;
+};
+
+namespace proc {
+
+struct StatTicks {
+  uint64_t utime = 0;  // clock ticks (sysconf(_SC_CLK_TCK))
+  uint64_t stime = 0;
+};
+
+// Parses the text of /proc/.../stat (the command name may hold spaces and parentheses).
+std::optional<StatTicks> parse_stat(std::string_view text);
+// A "Key:\tvalue" line of /proc/.../status as a number ("Threads", "voluntary_ctxt_switches").
+std::optional<uint64_t> parse_status_field(std::string_view text, std::string_view key);
+// Reads a small /proc file with one read(2); false when it cannot be opened (thread gone).
+bool read_small_file(const char* path, std::string& out);
+
+// Exact CPU time of a thread of this process, from its CPU clock; nullopt once it has exited.
+std::optional<uint64_t> thread_cpu_ns(int tid);
+// A thread's CPU time (exact total, kernel split kept monotonic by `split`) and context switches.
+// False when the thread is gone; `out` is left as it was.
+bool sample_thread(int tid, CpuSplit& split, CpuTimes& out);
+// The whole process, all threads including finished ones (getrusage, microseconds).
+CpuTimes process_cpu();
+uint64_t rss_bytes();      // resident set, /proc/self/statm
+uint64_t open_fds();       // entries of /proc/self/fd
+uint64_t thread_count();   // "Threads:" of /proc/self/status
+
+}  // namespace proc
+}  // namespace sp::metrics

@@ -1,0 +1,58 @@
+// Reads everything a snapshot needs at one instant: the workers' counters (relaxed loads of their
+// single-writer counters, never a lock), each thread's CPU time and context switches (/proc and the
+// per-thread CPU clocks, without the threads' help), and the process's memory and descriptors.
+//
+// Thread context: one sampling thread (the stats thread); the counters it points at must outlive
+// it. The threads it measures may be anywhere.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "metrics/counters.h"
+#include "metrics/proc.h"
+#include "metrics/snapshot.h"
+
+namespace sp::metrics {
+
+// What a program exposes to the stats thread.
+struct StatsSource {
+  struct Worker {
+    int id = 0;
+    int tid = 0;
+    const WorkerCounters* counters = nullptr;
+  };
+  struct Thread {
+    std::string name;
+    int tid = 0;
+  };
+  struct Listener {
+    std::string address;
+    const Counter* accepted = nullptr;
+    const Counter* refused = nullptr;
+    const Counter* accept_pauses = nullptr;
+  };
+  std::string program;
+  std::string mode;
+  std::vector<Worker> workers;
+  std::vector<Thread> threads;  // besides the workers: acceptor, main (the stats thread adds itself)
+  std::vector<Listener> listeners;
+};
+
+class Sampler {
+ public:
+  Sampler(StatsSource source, double interval_s);
+  // Before the first take(): one more thread to measure (the stats thread names itself).
+  void add_thread(std::string name, int tid);
+  RawSample take();
+  const SnapshotLayout& layout() const { return layout_; }
+
+ private:
+  StatsSource source_;
+  SnapshotLayout layout_;
+  std::vector<CpuSplit> worker_splits_;
+  std::vector<CpuSplit> thread_splits_;
+  RawSample last_;  // a thread that has exited keeps its last CPU numbers
+};
+
+}  // namespace sp::metrics

@@ -1,0 +1,34 @@
+// What the proxy and the ping server expose to the stats thread: their workers' counters and
+// threads, the acceptor and main threads, and the listeners. Header-only, so sp_metrics does not
+// depend on sp_server; only the programs' main() include it.
+//
+// Thread context: call on the main thread after the Server is built; the result points into the
+// Server, which must outlive the StatsServer that uses it.
+#pragma once
+
+#include <unistd.h>
+
+#include <string>
+
+#include "metrics/sampler.h"
+#include "server/server.h"
+
+namespace sp::metrics {
+
+inline StatsSource stats_source(const Server& server, std::string program, std::string mode) {
+  StatsSource source;
+  source.program = std::move(program);
+  source.mode = std::move(mode);
+  for (const auto& worker : server.workers())
+    source.workers.push_back({worker->id(), worker->tid(), &worker->counters()});
+  const Acceptor& acceptor = server.acceptor();
+  source.threads.push_back({"acceptor", acceptor.tid()});
+  source.threads.push_back({"main", static_cast<int>(::getpid())});  // the thread that runs main()
+  for (size_t i = 0; i < acceptor.listener_count(); ++i) {
+    const ListenerCounters& c = acceptor.counters(i);
+    source.listeners.push_back({acceptor.address(i).to_string(), &c.accepted, &c.refused, &c.accept_pauses});
+  }
+  return source;
+}
+
+}  // namespace sp::metrics
