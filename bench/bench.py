@@ -1129,7 +1129,8 @@ def write_report(out, meta, runs, aggs, plots, interrupted):
         L.append(f"| {k} | {mach.get(k)} |")
     for b, f in (mach.get("binaries") or {}).items():
         L.append(f"| {b} binary | " + (f"sha256 {f['sha256']}…, built {f['mtime']}" if f else "missing") + " |")
-    if mach.get("git_dirty_files"):
+    L.append(f"| binaries built from | {mach.get('binaries_built_from', 'work tree')} |")
+    if mach.get("git_dirty_files") and mach.get("binaries_built_from", "work tree") == "work tree":
         L.append(f"| modified tracked files at run time (the binaries may include such work) | "
                  f"{', '.join(mach['git_dirty_files'])} |")
     for k, v in mach["sysctl"].items():
@@ -1461,6 +1462,27 @@ def run_quiet(argv, timeout):
         raise subprocess.CalledProcessError(r.returncode, argv)
 
 
+def build_clean(rev, dst):
+    """Builds the benchmarked targets from a clean export of git revision `rev` (no uncommitted
+    work of anyone sharing the tree), in dst/. Returns the bin directory and the full commit id."""
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", rev], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    src = os.path.join(dst, "src")
+    shutil.rmtree(src, ignore_errors=True)
+    os.makedirs(src)
+    log(f"building {commit[:12]} from a clean export in {src}")
+    archive = subprocess.Popen(["git", "-C", REPO, "archive", commit], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", src], stdin=archive.stdout, check=True, timeout=300)
+    archive.stdout.close()
+    if archive.wait() != 0:
+        sys.exit(f"git archive {rev} failed")
+    bdir = os.path.join(src, "build")
+    run_quiet(["cmake", "-S", src, "-B", bdir, "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_TESTING=OFF"], 600)
+    run_quiet(["cmake", "--build", bdir, "-j", str(max(1, NCPU)), "--target", "proxy", "tcp_ping_server",
+               "tcp_ping_client"], 1800)
+    return os.path.join(bdir, "bin"), commit
+
+
 def ensure_build(args):
     bins = [os.path.join(args.bin_dir, b) for b in ("proxy", "tcp_ping_server")]
     build_dir = os.path.dirname(os.path.abspath(args.bin_dir))
@@ -1557,6 +1579,9 @@ def build_args(argv):
     ap.add_argument("--proxy-host", help="address clients use to reach the proxy (default: --proxy-listen)")
     ap.add_argument("--bin-dir", default=os.path.join(REPO, "build", "bin"))
     ap.add_argument("--no-build", action="store_true", help="do not run cmake (binaries must exist)")
+    ap.add_argument("--git-rev", metavar="REV",
+                    help="build the binaries from a clean export of this git revision (e.g. HEAD) instead "
+                    "of the work tree, which others may be editing")
     ap.add_argument("--no-install", action="store_true", help="do not apt-get install missing tools")
     ap.add_argument("--strict", action="store_true", help="exit non-zero if any run failed")
     ap.add_argument("--keep-tmp", action="store_true", help="keep raw-tmp/ (process logs, configs)")
@@ -1630,13 +1655,17 @@ def main(argv):
         if any(WORKLOADS[w]["kind"] == "sockperf" for w in a.workloads + a.sweep_workloads):
             need.append(("sockperf", "sockperf"))
         ensure_tools(need)
-    ensure_build(a)
-
     out = os.path.abspath(a.out or default_out(a.quick))
     os.makedirs(out, exist_ok=True)
+    built_from = "work tree"
+    if a.git_rev:
+        a.bin_dir, commit = build_clean(a.git_rev, os.path.join(out, "raw-tmp"))
+        built_from = f"clean export of {commit}"
+    else:
+        ensure_build(a)
     bench = Bench(a, out)
     meta = {"started_at": now_iso(), "command": ["bench/run.sh"] + list(argv), "config": config_of(a),
-            "machine": dict(machine_facts(bench.bin), binaries=bench.bin_facts),
+            "machine": dict(machine_facts(bench.bin), binaries=bench.bin_facts, binaries_built_from=built_from),
             "client_note": None if bench.client_ok else bench.client_reason}
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
