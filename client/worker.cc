@@ -24,7 +24,6 @@ constexpr size_t kBudget = 1 << 20;              // bytes per direction per turn
 constexpr size_t kStreamReadSize = 256 << 10;    // one recv in stream and download modes
 constexpr int64_t kConnectTimeoutNs = 5 * kNsPerSec;
 constexpr int64_t kDrainTimeoutNs = 5 * kNsPerSec;  // after stop or half-close: wait this long for the rest
-constexpr uint64_t kConnectionSpacing = uint64_t{1} << 40;  // pattern offsets per connection
 constexpr uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 constexpr int kMaxLoggedErrors = 10;
 
@@ -68,8 +67,7 @@ class Pacer : public Handler {
 // Connection: connect, then the mode's traffic, then a graceful close (half-close, wait for EOF).
 class Connection : public Handler {
  public:
-  Connection(Worker& w, int id, uint64_t base)
-      : w_(w), o_(w.options()), id_(id), base_(base) {}
+  Connection(Worker& w, int id) : w_(w), o_(w.options()), id_(id) {}
   ~Connection() override = default;
 
   void connect() {
@@ -145,10 +143,30 @@ class Connection : public Handler {
   // A peer that closed early: what we had and what we expected.
   void fail_short(const std::string& what) { fail(ErrorKind::kShortRead, w_.server_text() + " " + what); }
 
-  void mismatch(uint64_t offset, uint8_t got, const std::string& where) {
-    fail(ErrorKind::kMismatch, "mismatch from " + w_.server_text() + ": " + where + " (pattern offset " +
-                                   std::to_string(offset) + ") is " + hex_byte(got) + ", expected " +
-                                   hex_byte(w_.pattern().at(offset)));
+  // Received bytes data[0, len), starting at stream position `position`, failed the check at
+  // data[bad]: say where, what came and what was expected.
+  void mismatch(uint64_t position, const uint8_t* data, size_t len, size_t bad) {
+    uint64_t at = position + bad;
+    std::string where, note;
+    uint8_t want;
+    if (o_.mode == Mode::kDownload) {
+      where = "stream byte " + std::to_string(at);
+      want = w_.pattern().at(at);
+    } else {
+      const MessageFormat& f = w_.format();
+      uint64_t seq = at / o_.length, offset = at % o_.length;
+      where = "message " + std::to_string(seq) + " byte " + std::to_string(offset);
+      want = f.expected(static_cast<uint32_t>(id_), at);
+      uint32_t got_conn;
+      uint64_t got_seq;
+      if (offset < 8 && bad >= offset &&
+          f.decode_stamp(static_cast<uint32_t>(id_), data + bad - offset, len - (bad - offset), &got_conn, &got_seq) &&
+          got_conn == (static_cast<uint32_t>(id_) & 0xffff))
+        note = " (it is message " + std::to_string(got_seq) + ": a message was " +
+               (got_seq < (seq & MessageFormat::kSequenceMask) ? "repeated" : "lost") + ")";
+    }
+    fail(ErrorKind::kMismatch, "mismatch from " + w_.server_text() + ": " + where + " is " + hex_byte(data[bad]) +
+                                   ", expected " + hex_byte(want) + note);
   }
 
   // Our side is done sending: FIN to the server, then wait (bounded) for its EOF.
@@ -207,7 +225,6 @@ class Connection : public Handler {
   Worker& w_;
   const Options& o_;
   int id_;
-  uint64_t base_;  // pattern offset of this connection's first byte
   Fd fd_;
   Phase phase_ = Phase::kIdle;
   bool readable_ = false;
@@ -276,7 +293,7 @@ void Pacer::on_events(uint32_t) {
 // message goes out when it is complete (or, with --rate, at its intended time).
 class PingConnection final : public Connection {
  public:
-  PingConnection(Worker& w, int id) : Connection(w, id, (static_cast<uint64_t>(id) + 1) * kConnectionSpacing) {
+  PingConnection(Worker& w, int id) : Connection(w, id) {
     if (o_.rate > 0) interval_ns_ = static_cast<double>(o_.connections) * 1e9 / o_.rate;
   }
 
@@ -334,11 +351,9 @@ class PingConnection final : public Connection {
   }
 
   void write_message() {
-    uint64_t offset = base_ + cur_ * o_.length + tx_pos_;
-    size_t want = o_.length - tx_pos_;
     uint8_t* buf = w_.tx_scratch();
-    if (o_.verify) w_.pattern().fill(offset, buf, want);
-    ssize_t n = send_some(buf, want);
+    w_.format().write(static_cast<uint32_t>(id_), cur_, buf);
+    ssize_t n = send_some(buf + tx_pos_, o_.length - tx_pos_);
     if (n > 0) {
       tx_pos_ += static_cast<size_t>(n);
       return;  // a short send leaves the rest for EPOLLOUT
@@ -368,12 +383,10 @@ class PingConnection final : public Connection {
     ssize_t n = recv_some(buf, want);
     if (n > 0) {
       size_t got = static_cast<size_t>(n);
-      uint64_t offset = base_ + cur_ * o_.length + rx_pos_;
+      uint64_t position = cur_ * o_.length + rx_pos_;
       if (o_.verify) {
-        size_t bad = w_.pattern().verify(offset, buf, got);
-        if (bad != got)
-          return mismatch(offset + bad, buf[bad],
-                          "message " + std::to_string(cur_) + " byte " + std::to_string(rx_pos_ + bad));
+        size_t bad = w_.format().verify(static_cast<uint32_t>(id_), position, buf, got);
+        if (bad != got) return mismatch(position, buf, got, bad);
       }
       rx_pos_ += got;
       if (rx_pos_ == o_.length) complete();
@@ -417,7 +430,7 @@ class PingConnection final : public Connection {
 class StreamConnection final : public Connection {
  public:
   StreamConnection(Worker& w, int id)
-      : Connection(w, id, w.options().mode == Mode::kDownload ? 0 : (static_cast<uint64_t>(id) + 1) * kConnectionSpacing),
+      : Connection(w, id),
         limit_(w.options().timed() || w.options().count == 0 ? 0 : w.options().count * w.options().length) {}
 
  protected:
@@ -450,10 +463,16 @@ class StreamConnection final : public Connection {
         break;
       }
       if (moved >= kBudget) return true;
-      size_t want = len - tx_total_ % len;
-      uint8_t* buf = w_.tx_scratch();
-      if (o_.verify) w_.pattern().fill(base_ + tx_total_, buf, want);
-      ssize_t n = send_some(buf, want);
+      // One message (or its rest) per call, straight from the pattern block: nothing to generate.
+      uint8_t stamp[8];
+      iovec iov[2];
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<size_t>(w_.format().pieces(static_cast<uint32_t>(id_), tx_total_ / len,
+                                                              static_cast<size_t>(tx_total_ % len), stamp, iov));
+      ssize_t n;
+      do n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+      while (n < 0 && errno == EINTR);
       if (n > 0) {
         uint64_t before = tx_total_;
         tx_total_ += static_cast<uint64_t>(n);
@@ -493,9 +512,11 @@ class StreamConnection final : public Connection {
           return false;
         }
         if (o_.verify) {
-          size_t bad = w_.pattern().verify(base_ + rx_total_, buf, got);
+          // Download: the server's raw pattern from offset 0; echo: our own messages.
+          size_t bad = o_.mode == Mode::kDownload ? w_.pattern().verify(rx_total_, buf, got)
+                                                  : w_.format().verify(static_cast<uint32_t>(id_), rx_total_, buf, got);
           if (bad != got) {
-            mismatch(base_ + rx_total_ + bad, buf[bad], "stream byte " + std::to_string(rx_total_ + bad));
+            mismatch(rx_total_, buf, got, bad);
             return false;
           }
         }
@@ -554,11 +575,9 @@ Worker::Worker(const Options& options, const SocketAddress& server, int index, C
       server_text_(server.to_string()),
       index_(index),
       coordinator_(coordinator),
+      format_(options.length),
       tx_scratch_(options.length),
-      rx_scratch_(options.mode == Mode::kPingPong ? options.length : std::max(options.length, kStreamReadSize)) {
-  // With --no-verify the payload is whatever this holds: the pattern, generated once.
-  pattern_.fill(0, tx_scratch_.data(), tx_scratch_.size());
-}
+      rx_scratch_(options.mode == Mode::kPingPong ? options.length : std::max(options.length, kStreamReadSize)) {}
 
 Worker::~Worker() { thread_.stop_and_join(); }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "client/message.h"
 #include "client/options.h"
 #include "client/report.h"
 #include "common/address.h"
@@ -62,6 +63,7 @@ class Worker {
   const SocketAddress& server() const { return server_; }
   const std::string& server_text() const { return server_text_; }
   const PayloadPattern& pattern() const { return pattern_; }
+  const MessageFormat& format() const { return format_; }
   const Timeline& timeline() const { return timeline_; }
   Pacer& pacer() { return *pacer_; }
   uint8_t* tx_scratch() { return tx_scratch_.data(); }
@@ -86,6 +88,7 @@ class Worker {
   int index_;
   Coordinator& coordinator_;
   PayloadPattern pattern_;
+  MessageFormat format_;
 
   std::vector<std::unique_ptr<Connection>> connections_;
   std::unique_ptr<Pacer> pacer_;
