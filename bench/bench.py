@@ -1260,15 +1260,23 @@ def write_report(out, meta, runs, aggs, plots, interrupted):
         bad_counters = {k: v for k, v in (m.get("proxy_counters") or {}).items() if v and k in watch}
         if bad_counters:
             odd.append((r, f"proxy counters {bad_counters}"))
-        if m.get("retransmits"):
-            odd.append((r, f"{m['retransmits']} TCP retransmits"))
         if m.get("proxy_stats_bytes") is not None and m.get("bytes_oneway"):
             ratio = m["proxy_stats_bytes"] / m["bytes_oneway"]
             exp = 2.0 if WORKLOADS[r["workload"]]["kind"] != "iperf3" else 1.0
             if r.get("cpu_window") == "after_warmup" and not (0.8 * exp <= ratio <= 1.25 * exp):
                 odd.append((r, f"proxy stats bytes / client one-way bytes = {ratio:.2f} (expected ≈{exp:g})"))
+    retx = {}
+    for r in runs:
+        if r["status"] == "ok" and r["metrics"].get("retransmits") is not None:
+            retx.setdefault((r["workload"], r["path"]), []).append(r["metrics"]["retransmits"])
+    if retx:
+        cells = [f"{w} {p}: {statistics.median(v):g} [{min(v)}–{max(v)}]" for (w, p), v in sorted(
+            retx.items(), key=lambda kv: (list(WORKLOADS).index(kv[0][0]), PATHS.index(kv[0][1])))]
+        L.append("iperf3 sender-side TCP retransmits per run, median [min–max] (on loopback they come from "
+                 "the machine's load and buffer pressure, the direct path has them too): " + "; ".join(cells) + ".")
+        L.append("")
     if not bad and not odd:
-        L.append("None.")
+        L.append("No failed, skipped or suspicious run.")
     for r in bad:
         L.append(f"* `{r['id']}` **{r['status']}**: {r.get('error')}")
     for r, why in odd:
@@ -1405,14 +1413,15 @@ def plot_all(out, cfg, aggs):
                                                      if a["workload"] == w and a["path"] != "direct"}) > 1]
     if sw:
         g = header("workers.png", 2, len(sw), "Throughput (top) and proxy CPU-s/GB (bottom) vs workers/nbthread",
-                   h_per=360, w_per=max(620, 900 // len(sw)))
-        g += ["set key top left font 'sans,8'"]
+                   h_per=360, w_per=max(720, 1000 // len(sw)))
+        g += ["set key outside right top font 'sans,8'"]
         paths = [p for p in cfg["paths"] if p != "direct"]
         for what in ("throughput", "cpu"):
             for w in sw:
                 wset = sorted({a["workers"] for a in aggs if a["workload"] == w and a["path"] != "direct"})
                 plots_ = []
-                for p in paths:
+                for j, p in enumerate(paths):
+                    dx = (j - (len(paths) - 1) / 2) * 0.04  # side by side, so error bars do not hide each other
                     dat = os.path.join(pdir, f"workers-{what}-{w}-{p}.dat")
                     with open(dat, "w") as f:
                         for n in wset:
@@ -1420,7 +1429,7 @@ def plot_all(out, cfg, aggs):
                             s = (a or {}).get("throughput") if what == "throughput" else \
                                 ((a or {}).get("cpu_s_per_gb") or {}).get("total")
                             f.write(f"{n} {q(s and s['median'])} {q(s and s['min'])} {q(s and s['max'])}\n")
-                    plots_.append(f"{gp_str(dat)} using 1:2:3:4 with yerrorlines lc rgb '{COLORS[p]}' "
+                    plots_.append(f"{gp_str(dat)} using ($1+{dx:.3f}):2:3:4 with yerrorlines lc rgb '{COLORS[p]}' "
                                   f"lw 2 pt 7 title {gp_str(p)}")
                 if what == "throughput":
                     d = [a for a in aggs if a["workload"] == w and a["path"] == "direct" and a["throughput"]]
