@@ -36,7 +36,10 @@ inline constexpr int kWorkerCounterCount = 0 SP_WORKER_COUNTERS(SP_COUNT_COUNTER
 
 class Counter {
  public:
+  // Single writer: a plain load and store, no locked instruction.
   void add(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  // Several writers (e.g. per-listener counts with --reuseport): an atomic read-modify-write.
+  void add_shared(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
   uint64_t get() const { return value_.load(std::memory_order_relaxed); }
 
  private:

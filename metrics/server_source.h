@@ -21,12 +21,11 @@ inline StatsSource stats_source(const Server& server, std::string program, std::
   source.mode = std::move(mode);
   for (const auto& worker : server.workers())
     source.workers.push_back({worker->id(), worker->tid(), &worker->counters()});
-  const Acceptor& acceptor = server.acceptor();
-  source.threads.push_back({"acceptor", acceptor.tid()});
+  if (int tid = server.acceptor_tid()) source.threads.push_back({"acceptor", tid});
   source.threads.push_back({"main", static_cast<int>(::getpid())});  // the thread that runs main()
-  for (size_t i = 0; i < acceptor.listener_count(); ++i) {
-    const ListenerCounters& c = acceptor.counters(i);
-    source.listeners.push_back({acceptor.address(i).to_string(), &c.accepted, &c.refused, &c.accept_pauses});
+  for (size_t i = 0; i < server.listener_count(); ++i) {
+    const ListenerCounters& c = server.listener_counters(i);
+    source.listeners.push_back({server.listener_address(i).to_string(), &c.accepted, &c.refused, &c.accept_pauses});
   }
   return source;
 }

@@ -1,11 +1,10 @@
-// The acceptor thread: one EventLoop over every listening socket (one per -s address, e.g. one per
-// NIC). It accepts and hands each connection to a worker; it never touches the data.
+// Accepts on a set of listening sockets from one EventLoop and hands each connection on. The
+// proxy runs one on its acceptor thread over every -s address (one per NIC); with --reuseport each
+// worker runs its own over its own SO_REUSEPORT sockets and keeps what it accepts.
 //
-// Thread context: constructed and destroyed by the owner; close_listeners() and the counters are
-// safe from any thread.
+// Thread context: constructed, used and destroyed on its loop's thread (or after it stopped).
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -17,45 +16,45 @@
 
 namespace sp {
 
+// Per listen address; shared by every acceptor of that address, so counted with add_shared().
 struct ListenerCounters {
   metrics::Counter accepted;
-  metrics::Counter refused;       // over --max-connections: accepted and closed at once
-  metrics::Counter accept_pauses; // EMFILE/ENFILE/ENOBUFS/ENOMEM: accepting paused briefly
+  metrics::Counter refused;        // over --max-connections: accepted and closed at once
+  metrics::Counter accept_pauses;  // EMFILE/ENFILE/ENOBUFS/ENOMEM: accepting paused briefly
 };
 
 class Acceptor {
  public:
-  // Decides where a connection goes; returns false to refuse it (over the connection limit).
+  // Decides where a connection goes; returns false to refuse it (the Fd is then closed).
   using Dispatch = std::function<bool(Fd client, size_t listener)>;
 
-  // Takes already bound, listening sockets.
-  Acceptor(std::vector<Fd> listeners, Dispatch dispatch);
+  struct Listening {
+    Fd fd;                       // bound, listening, non-blocking
+    size_t index;                // which listen address: passed to Dispatch
+    ListenerCounters* counters;  // that address's counters
+  };
+
+  Acceptor(EventLoop& loop, std::vector<Listening> listeners, Dispatch dispatch);
   ~Acceptor();
 
-  // Any thread: stop accepting and close the listening sockets (start of a graceful shutdown).
+  // Stops accepting and closes the listening sockets (start of a graceful shutdown).
   void close_listeners();
-  int tid() const { return thread_->tid(); }
-  size_t listener_count() const { return listeners_.size(); }
-  const ListenerCounters& counters(size_t listener) const { return listeners_[listener]->counters; }
-  const SocketAddress& address(size_t listener) const { return listeners_[listener]->address; }
 
  private:
   struct Listener : Handler {
-    Listener(Acceptor& a, Fd f, size_t i);
+    Listener(Acceptor& a, Listening l) : acceptor(a), socket(std::move(l)) {}
     void on_events(uint32_t) override { acceptor.accept_some(*this); }
     void on_ready() override { acceptor.accept_some(*this); }
     Acceptor& acceptor;
-    Fd fd;
-    size_t index;
-    SocketAddress address;
+    Listening socket;
     bool paused = false;
-    ListenerCounters counters;
+    EventLoop::TimerId resume_timer = 0;
   };
   void accept_some(Listener& listener);
 
+  EventLoop& loop_;
   Dispatch dispatch_;
   std::vector<std::unique_ptr<Listener>> listeners_;
-  std::unique_ptr<LoopThread> thread_;
 };
 
 }  // namespace sp

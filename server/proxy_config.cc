@@ -76,6 +76,8 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
            else if (v == "least-connections") c.server.balance = Balance::kLeastConnections;
            else throw std::invalid_argument("invalid policy '" + v + "' (expected round-robin or least-connections)");
          }});
+  p.add({0, "reuseport", "", "each worker accepts on its own SO_REUSEPORT socket (no acceptor thread)", "",
+         [&](const std::string&) { c.server.reuseport = true; }});
   p.add({0, "pin", "CPU_LIST", "pin worker k to the k-th CPU of the list, e.g. 0,1 or 0-3", "not pinned",
          [&](const std::string& v) { c.server.pin_cpus = parse_cpu_list(v); }});
   p.add({0, "stats", "WHERE", "stats socket: HOST:PORT, unix:PATH, or off", kDefaultStats,

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -16,24 +17,53 @@ int online_cpus() {
 }
 
 Server::Server(const ServerOptions& options, SessionFactory factory) : options_(options) {
-  std::vector<Fd> listeners;
-  for (const HostPort& where : options_.listen)
-    for (const SocketAddress& addr : resolve(where, true)) listeners.push_back(listen_tcp(addr));
+  // Bind everything first, so a busy port fails before any thread starts.
+  std::vector<Fd> first;  // one socket per address: the acceptor's, or worker 0's with --reuseport
+  for (const HostPort& where : options_.listen) {
+    for (const SocketAddress& addr : resolve(where, true)) {
+      first.push_back(listen_tcp(addr, 4096, options_.reuseport));
+      listeners_.push_back(std::make_unique<ListenAddress>());
+      listeners_.back()->address = local_address(first.back().get());
+    }
+  }
+  auto listening = [&](size_t worker) {
+    std::vector<Acceptor::Listening> out;
+    for (size_t i = 0; i < listeners_.size(); ++i) {
+      // Later workers bind the address worker 0 got (its real port, if 0 was asked for).
+      Fd fd = worker == 0 ? std::move(first[i]) : listen_tcp(listeners_[i]->address, 4096, true);
+      out.push_back({std::move(fd), i, &listeners_[i]->counters});
+    }
+    return out;
+  };
   for (int i = 0; i < options_.workers; ++i) {
     WorkerOptions wo = options_.worker;
-    if (!options_.pin_cpus.empty()) wo.pin_cpu = options_.pin_cpus[i % options_.pin_cpus.size()];
-    workers_.push_back(std::make_unique<Worker>(i, wo, factory));
+    if (!options_.pin_cpus.empty()) wo.pin_cpu = options_.pin_cpus[static_cast<size_t>(i) % options_.pin_cpus.size()];
+    if (options_.reuseport)
+      workers_.push_back(std::make_unique<Worker>(i, wo, factory, listening(static_cast<size_t>(i)), [this] { return admit(); }));
+    else
+      workers_.push_back(std::make_unique<Worker>(i, wo, factory));
   }
-  acceptor_ = std::make_unique<Acceptor>(std::move(listeners),
-                                         [this](Fd client, size_t listener) { return dispatch(std::move(client), listener); });
+  if (!options_.reuseport) {
+    auto sockets = listening(0);
+    acceptor_thread_ = std::make_unique<LoopThread>([this, &sockets](EventLoop& loop) {
+      pthread_setname_np(pthread_self(), "acceptor");
+      acceptor_ = std::make_unique<Acceptor>(loop, std::move(sockets), [this](Fd client, size_t listener) {
+        return dispatch(std::move(client), listener);
+      });
+    });
+  }
 }
 
 Server::~Server() {
-  acceptor_.reset();  // no new hand-offs once the workers start going away
+  if (acceptor_thread_) acceptor_thread_->stop_and_join();  // no new hand-offs from here on
+  acceptor_.reset();
   workers_.clear();
 }
 
-void Server::stop_accepting() { acceptor_->close_listeners(); }
+void Server::stop_accepting() {
+  if (acceptor_thread_) acceptor_thread_->loop().post([this] { acceptor_->close_listeners(); });
+  for (auto& w : workers_) w->stop_accepting();
+}
 
 void Server::abort_sessions() {
   for (auto& w : workers_) w->abort_all();
@@ -47,12 +77,14 @@ uint64_t Server::active() const {
 
 std::vector<SocketAddress> Server::listen_addresses() const {
   std::vector<SocketAddress> out;
-  for (size_t i = 0; i < acceptor_->listener_count(); ++i) out.push_back(acceptor_->address(i));
+  for (const auto& l : listeners_) out.push_back(l->address);
   return out;
 }
 
+bool Server::admit() const { return !options_.max_connections || active() < options_.max_connections; }
+
 bool Server::dispatch(Fd client, size_t listener) {
-  if (options_.max_connections && active() >= options_.max_connections) return false;  // closes it
+  if (!admit()) return false;  // the Fd closes: a polite refusal, counted by the acceptor
   Worker* target = nullptr;
   if (options_.balance == Balance::kLeastConnections) {
     for (auto& w : workers_)

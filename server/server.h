@@ -24,6 +24,9 @@ struct ServerOptions {
   std::vector<int> pin_cpus;  // worker k runs on pin_cpus[k % size]; empty: not pinned
   Balance balance = Balance::kRoundRobin;
   uint64_t max_connections = 0;  // 0: no limit
+  // Every worker accepts on its own SO_REUSEPORT sockets (the kernel spreads connections) instead
+  // of one acceptor thread handing connections over.
+  bool reuseport = false;
 };
 
 class Server {
@@ -40,17 +43,28 @@ class Server {
   uint64_t active() const;
 
   const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
-  const Acceptor& acceptor() const { return *acceptor_; }
-  // The bound addresses (with the real port when 0 was asked for).
+  // The acceptor thread's kernel tid; 0 with --reuseport, where the workers accept.
+  int acceptor_tid() const { return acceptor_thread_ ? acceptor_thread_->tid() : 0; }
+  // One entry per bound listen address (with the real port when 0 was asked for).
+  size_t listener_count() const { return listeners_.size(); }
+  const SocketAddress& listener_address(size_t i) const { return listeners_[i]->address; }
+  const ListenerCounters& listener_counters(size_t i) const { return listeners_[i]->counters; }
   std::vector<SocketAddress> listen_addresses() const;
 
  private:
+  struct ListenAddress {
+    SocketAddress address;
+    ListenerCounters counters;
+  };
+  bool admit() const;
   bool dispatch(Fd client, size_t listener);
 
   ServerOptions options_;
+  std::vector<std::unique_ptr<ListenAddress>> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::unique_ptr<Acceptor> acceptor_;
-  size_t next_worker_ = 0;  // acceptor thread only
+  std::unique_ptr<LoopThread> acceptor_thread_;  // null with --reuseport
+  std::unique_ptr<Acceptor> acceptor_;           // lives on acceptor_thread_
+  size_t next_worker_ = 0;                       // acceptor thread only
 };
 
 // Runs the calling thread's loop until SIGINT/SIGTERM, then shuts down gracefully: stop accepting,

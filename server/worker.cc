@@ -10,13 +10,15 @@
 
 namespace sp {
 
-Worker::Worker(int id, const WorkerOptions& options, SessionFactory factory)
+Worker::Worker(int id, const WorkerOptions& options, SessionFactory factory,
+               std::vector<Acceptor::Listening> own_listeners, std::function<bool()> admit)
     : id_(id),
       factory_(std::move(factory)),
       buffers_(options.buffer_size, options.max_pooled),
       pipes_(options.pipe_size, options.max_pooled, counters_),
       pump_context_{pipes_, buffers_, counters_} {
-  thread_ = std::make_unique<LoopThread>([this, options](EventLoop& loop) {
+  auto listeners = std::make_shared<std::vector<Acceptor::Listening>>(std::move(own_listeners));
+  thread_ = std::make_unique<LoopThread>([this, options, listeners, admit](EventLoop& loop) {
     std::string name = "worker-" + std::to_string(id_);
     pthread_setname_np(pthread_self(), name.c_str());
     if (options.pin_cpu >= 0) {
@@ -28,11 +30,19 @@ Worker::Worker(int id, const WorkerOptions& options, SessionFactory factory)
     }
     env_ = std::make_unique<WorkerEnv>(WorkerEnv{id_, loop, counters_, pump_context_,
                                                  [this](Session* s) { session_finished(s); }});
+    if (!listeners->empty()) {
+      acceptor_ = std::make_unique<Acceptor>(loop, std::move(*listeners), [this, admit](Fd client, size_t listener) {
+        if (admit && !admit()) return false;
+        start_session(std::move(client), listener);
+        return true;
+      });
+    }
   });
 }
 
 Worker::~Worker() {
   thread_->stop_and_join();
+  acceptor_.reset();
   sessions_.clear();  // the loop is stopped: safe to tear sessions down from this thread
 }
 
@@ -47,6 +57,12 @@ void Worker::abort_all() {
     live.reserve(sessions_.size());
     for (auto& [ptr, owned] : sessions_) live.push_back(ptr);
     for (Session* s : live) s->abort();
+  });
+}
+
+void Worker::stop_accepting() {
+  thread_->loop().post([this] {
+    if (acceptor_) acceptor_->close_listeners();
   });
 }
 

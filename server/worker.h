@@ -12,6 +12,7 @@
 #include "common/event_loop.h"
 #include "common/fd.h"
 #include "metrics/counters.h"
+#include "server/acceptor.h"
 #include "server/session.h"
 
 namespace sp {
@@ -25,7 +26,11 @@ struct WorkerOptions {
 
 class Worker {
  public:
-  Worker(int id, const WorkerOptions& options, SessionFactory factory);
+  // own_listeners: with --reuseport, this worker's own SO_REUSEPORT sockets; it accepts on them
+  // and keeps what it accepts (admit() false refuses a connection). Empty: connections come only
+  // through hand_off().
+  Worker(int id, const WorkerOptions& options, SessionFactory factory,
+         std::vector<Acceptor::Listening> own_listeners = {}, std::function<bool()> admit = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -34,6 +39,8 @@ class Worker {
   void hand_off(Fd client, size_t listener);
   // Any thread: end every session now.
   void abort_all();
+  // Any thread: close this worker's own listening sockets, if it has any.
+  void stop_accepting();
   void stop();
 
   int id() const { return id_; }
@@ -54,6 +61,7 @@ class Worker {
   PumpContext pump_context_;
   std::unique_ptr<WorkerEnv> env_;
   std::unordered_map<Session*, std::unique_ptr<Session>> sessions_;
+  std::unique_ptr<Acceptor> acceptor_;  // --reuseport only
   std::unique_ptr<LoopThread> thread_;  // last: starts after, and stops before, everything above
 };
 

@@ -127,7 +127,13 @@ TEST_P(ProxyE2E, FiveHundredConcurrentConnectionsPingPong) {
     threads.emplace_back([&, t] {
       PayloadPattern pattern(static_cast<uint64_t>(t));
       std::vector<Fd> conns;
-      for (int c = 0; c < kPerThread; ++c) conns.push_back(connect_to(stack.proxy_port, 20s));
+      try {
+        for (int c = 0; c < kPerThread; ++c) conns.push_back(connect_to(stack.proxy_port, 20s));
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
+        failures += kPerThread;
+        return;
+      }
       std::vector<uint8_t> out(kLen), in(kLen);
       for (int r = 0; r < kRounds; ++r) {
         for (int c = 0; c < kPerThread; ++c) {
@@ -144,7 +150,7 @@ TEST_P(ProxyE2E, FiveHundredConcurrentConnectionsPingPong) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_TRUE(stack.proxy->running());
+  EXPECT_TRUE(stack.proxy->running()) << stack.proxy->err();
 }
 
 TEST_P(ProxyE2E, SlowReaderKeepsProxyMemoryBounded) {

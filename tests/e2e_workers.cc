@@ -1,0 +1,112 @@
+// End-to-end: how connections reach workers (acceptor hand-off vs SO_REUSEPORT, balance
+// policies), the connection limit, and several listen addresses.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/address.h"
+#include "common/socket.h"
+#include "tests/support/stack.h"
+#include "tests/support/stats.h"
+
+namespace sp::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct StackWithStats {
+  explicit StackWithStats(std::vector<std::string> args) : stats_port(free_port()) {
+    args.insert(args.end(), {"--stats", "127.0.0.1:" + std::to_string(stats_port), "-w", "2"});
+    stack = std::make_unique<ProxyStack>("rw", args);
+  }
+  uint16_t stats_port;
+  std::unique_ptr<ProxyStack> stack;
+};
+
+// A snapshot after the counters settled: the stats thread reuses a snapshot younger than 20 ms.
+nlohmann::json settled_snapshot(uint16_t port) {
+  std::this_thread::sleep_for(50ms);
+  return stats_snapshot(port);
+}
+
+// Opens n echo connections and checks each one echoes.
+std::vector<Fd> open_echoing(uint16_t port, int n) {
+  std::vector<Fd> conns;
+  for (int i = 0; i < n; ++i) {
+    conns.push_back(connect_to(port, 5s));
+    char out = static_cast<char>('a' + i % 26), in = 0;
+    EXPECT_TRUE(send_all(conns.back().get(), &out, 1));
+    EXPECT_TRUE(read_exact(conns.back().get(), &in, 1));
+    EXPECT_EQ(in, out);
+  }
+  return conns;
+}
+
+TEST(Workers, ReuseportSpreadsConnectionsOverEveryWorkerWithoutAnAcceptor) {
+  StackWithStats s({"--reuseport"});
+  auto conns = open_echoing(s.stack->proxy_port, 64);
+  auto snap = settled_snapshot(s.stats_port);
+  ASSERT_TRUE(snap.contains("workers")) << snap.dump();
+  ASSERT_EQ(snap["workers"].size(), 2u);
+  for (const auto& w : snap["workers"]) EXPECT_GT(w["connections_active"].get<int>(), 0) << snap["workers"].dump();
+  for (const auto& t : snap["threads"]) EXPECT_NE(t["name"], "acceptor");
+  EXPECT_GE(snap["listeners"][0]["accepted"].get<int>(), 64);
+}
+
+TEST(Workers, RoundRobinGivesEachWorkerHalf) {
+  StackWithStats s({});
+  auto conns = open_echoing(s.stack->proxy_port, 40);
+  auto snap = settled_snapshot(s.stats_port);
+  ASSERT_TRUE(snap.contains("workers")) << snap.dump();
+  // The wait-for-port probe may have landed on either worker: 20 or 21 each.
+  for (const auto& w : snap["workers"]) EXPECT_NEAR(w["connections_total"].get<double>(), 20.5, 1.0);
+}
+
+TEST(Workers, LeastConnectionsFillsTheIdleWorker) {
+  StackWithStats s({"--balance", "least-connections"});
+  auto first = open_echoing(s.stack->proxy_port, 10);
+  auto snap = settled_snapshot(s.stats_port);
+  ASSERT_TRUE(snap.contains("workers")) << snap.dump();
+  for (const auto& w : snap["workers"]) EXPECT_EQ(w["connections_active"].get<int>(), 5) << snap["workers"].dump();
+}
+
+TEST(Workers, MaxConnectionsRefusesPolitelyAndCounts) {
+  StackWithStats s({"--max-connections", "5"});
+  std::this_thread::sleep_for(100ms);  // the wait-for-port probe has closed
+  auto conns = open_echoing(s.stack->proxy_port, 5);
+  Fd extra = connect_to(s.stack->proxy_port, 5s);
+  bool clean = false;
+  EXPECT_TRUE(read_to_eof(extra.get(), &clean).empty());
+  auto snap = settled_snapshot(s.stats_port);
+  ASSERT_TRUE(snap.contains("listeners")) << snap.dump();
+  EXPECT_GE(snap["listeners"][0]["refused"].get<int>(), 1);
+  conns.pop_back();  // a slot frees up: new connections are served again
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(open_echoing(s.stack->proxy_port, 1).size(), 1u);
+}
+
+TEST(Workers, SeveralListenAddressesEachServeAndCount) {
+  uint16_t server_port = free_port();
+  ChildProcess server({bin("tcp_ping_server"), "-s", "127.0.0.1", "-p", std::to_string(server_port), "-w", "1"});
+  ASSERT_TRUE(wait_for_port(server_port));
+  uint16_t port = free_port(), stats = free_port();
+  ChildProcess proxy({bin("proxy"), "-s", "127.0.0.1", "-s", "127.0.0.2", "-p", std::to_string(port), "-c",
+                      std::to_string(server_port), "--stats", "127.0.0.1:" + std::to_string(stats), "-w", "2"});
+  ASSERT_TRUE(wait_for_port(stats));
+  auto via_first = open_echoing(port, 3);
+  Fd second = connect_blocking(resolve(HostPort{"127.0.0.2", port}, false).front());
+  char c = 'x', back = 0;
+  ASSERT_TRUE(send_all(second.get(), &c, 1));
+  ASSERT_TRUE(read_exact(second.get(), &back, 1));
+  EXPECT_EQ(back, 'x');
+  auto snap = settled_snapshot(stats);
+  ASSERT_EQ(snap["listeners"].size(), 2u) << snap.dump();
+  EXPECT_EQ(snap["listeners"][0]["address"], "127.0.0.1:" + std::to_string(port));
+  EXPECT_EQ(snap["listeners"][1]["address"], "127.0.0.2:" + std::to_string(port));
+  EXPECT_GE(snap["listeners"][0]["accepted"].get<int>(), 3);
+  EXPECT_EQ(snap["listeners"][1]["accepted"].get<int>(), 1);
+}
+
+}  // namespace
+}  // namespace sp::test
