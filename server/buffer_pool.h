@@ -26,6 +26,7 @@ class BufferPool {
   }
   size_t buffer_size() const { return size_; }
   size_t pooled() const { return free_.size(); }
+  void clear() { free_.clear(); }
 
  private:
   size_t size_;

@@ -28,6 +28,8 @@ class PipePool {
   // Gives back an empty pipe (pooled, or closed if the pool is full).
   void release(Pipe&& pipe);
   size_t pooled() const { return free_.size(); }
+  // Closes every pooled pipe (the worker went idle: give the kernel its memory back).
+  void clear() { free_.clear(); }
 
  private:
   size_t pipe_size_;

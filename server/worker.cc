@@ -81,6 +81,11 @@ void Worker::session_finished(Session* session) {
   // Events for this session may still be queued in the current batch: destroy it afterwards.
   env_->loop.dispose(std::move(it->second));
   sessions_.erase(it);
+  if (sessions_.empty()) {
+    // Idle worker: the pools' pipes and buffers only pin kernel and heap memory now.
+    pipes_.clear();
+    buffers_.clear();
+  }
 }
 
 }  // namespace sp
