@@ -88,4 +88,35 @@ bool MessageFormat::decode_stamp(uint32_t conn, const uint8_t* data, size_t len,
   return std::memcmp(data + 8, block(conn) + 8, std::min<size_t>(rest, 64)) == 0;
 }
 
+PatternCache::PatternCache() : pages_(kPages), index_(kPages, UINT64_MAX) {}
+
+const uint8_t* PatternCache::page(uint64_t index) {
+  size_t slot = static_cast<size_t>(index % kPages);
+  std::vector<uint8_t>& p = pages_[slot];
+  if (index_[slot] != index) {
+    p.resize(kPageSize);
+    PayloadPattern().fill(index * kPageSize, p.data(), kPageSize);
+    index_[slot] = index;
+    ++generated_;
+  }
+  return p.data();
+}
+
+size_t PatternCache::verify(uint64_t offset, const uint8_t* data, size_t len) {
+  size_t done = 0;
+  while (done < len) {
+    uint64_t index = offset / kPageSize;
+    auto in_page = static_cast<size_t>(offset % kPageSize);
+    size_t take = std::min(len - done, kPageSize - in_page);
+    const uint8_t* expected = page(index) + in_page;
+    if (std::memcmp(data + done, expected, take) != 0) {
+      for (size_t i = 0; i < take; ++i)
+        if (data[done + i] != expected[i]) return done + i;
+    }
+    done += take;
+    offset += take;
+  }
+  return len;
+}
+
 }  // namespace sp::client

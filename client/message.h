@@ -64,4 +64,31 @@ class MessageFormat {
   std::vector<uint8_t> block_;  // pattern bytes [kPatternBase, kPatternBase + kPhases * kPhaseStep + length)
 };
 
+// Checks a download: the raw pattern from offset 0, as tcp_ping_server --source sends it. All
+// connections read the same stream at roughly the same pace, so the pattern is generated a page
+// at a time into a small direct-mapped cache and every connection compares against it with
+// memcmp: generating the pattern for every received byte would cost about 0.25 ns/byte and make
+// the client the bottleneck. Pages are 256 KiB; 64 of them (16 MiB, allocated as used) cover
+// connections up to 16 MiB apart; beyond that a page is regenerated (correct, only slower).
+//
+// Thread context: one per thread.
+class PatternCache {
+ public:
+  static constexpr size_t kPageSize = 256 << 10;
+  static constexpr size_t kPages = 64;
+
+  PatternCache();
+  // Returns the index of the first byte of data that differs from pattern bytes
+  // [offset, offset + len), or len when all match.
+  size_t verify(uint64_t offset, const uint8_t* data, size_t len);
+  uint64_t pages_generated() const { return generated_; }
+
+ private:
+  const uint8_t* page(uint64_t index);
+
+  std::vector<std::vector<uint8_t>> pages_;
+  std::vector<uint64_t> index_;  // which page each slot holds; UINT64_MAX: none
+  uint64_t generated_ = 0;
+};
+
 }  // namespace sp::client

@@ -513,7 +513,7 @@ class StreamConnection final : public Connection {
         }
         if (o_.verify) {
           // Download: the server's raw pattern from offset 0; echo: our own messages.
-          size_t bad = o_.mode == Mode::kDownload ? w_.pattern().verify(rx_total_, buf, got)
+          size_t bad = o_.mode == Mode::kDownload ? w_.download_pattern().verify(rx_total_, buf, got)
                                                   : w_.format().verify(static_cast<uint32_t>(id_), rx_total_, buf, got);
           if (bad != got) {
             mismatch(rx_total_, buf, got, bad);
@@ -674,6 +674,9 @@ void Worker::connection_closed(int64_t done_ns) {
 void Worker::maybe_finish() {
   if (!started_ || reported_ || live_ > 0 || unresolved_ > 0) return;
   reported_ = true;
+  if (options_.mode == Mode::kDownload)
+    log::debug("thread ", index_, ": generated ", download_pattern_.pages_generated(), " pattern pages of ",
+               PatternCache::kPageSize, " bytes for the downloads");
   coordinator_.worker_finished(index_, finish_ns_, std::make_shared<Sample>(total_), first_error_);
 }
 

@@ -64,6 +64,7 @@ class Worker {
   const std::string& server_text() const { return server_text_; }
   const PayloadPattern& pattern() const { return pattern_; }
   const MessageFormat& format() const { return format_; }
+  PatternCache& download_pattern() { return download_pattern_; }
   const Timeline& timeline() const { return timeline_; }
   Pacer& pacer() { return *pacer_; }
   uint8_t* tx_scratch() { return tx_scratch_.data(); }
@@ -89,6 +90,7 @@ class Worker {
   Coordinator& coordinator_;
   PayloadPattern pattern_;
   MessageFormat format_;
+  PatternCache download_pattern_;
 
   std::vector<std::unique_ptr<Connection>> connections_;
   std::unique_ptr<Pacer> pacer_;

@@ -270,7 +270,7 @@ TEST_P(ClientIntegrity, FaultIsReportedAndExitIsNonZero) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Faults, ClientIntegrity,
+    ClientFaults, ClientIntegrity,
     ::testing::Values(
         FaultCase{"PingFlip", CorruptingServer::Fault::kFlipByte, {"-n", "100"}, "mismatches", "mismatch"},
         FaultCase{"PingDrop", CorruptingServer::Fault::kDropByte, {"-n", "100"}, "mismatches", "mismatch"},

@@ -113,3 +113,36 @@ TEST(MessageFormat, TinyMessagesCarryTheLowSequenceBytes) {
 
 }  // namespace
 }  // namespace sp::client
+
+namespace sp::client {
+namespace {
+
+TEST(PatternCache, AgreesWithThePattern) {
+  PatternCache cache;
+  PayloadPattern p;
+  std::vector<uint8_t> buf(PatternCache::kPageSize * 2 + 123);
+  // Offsets inside a page, across page boundaries, and pages that share a cache slot.
+  for (uint64_t offset : {uint64_t{0}, uint64_t{5}, uint64_t{PatternCache::kPageSize - 7},
+                          uint64_t{PatternCache::kPageSize * PatternCache::kPages + 11}, uint64_t{3} << 40}) {
+    p.fill(offset, buf.data(), buf.size());
+    ASSERT_EQ(cache.verify(offset, buf.data(), buf.size()), buf.size()) << offset;
+    buf[PatternCache::kPageSize + 1] ^= 0x80;
+    EXPECT_EQ(cache.verify(offset, buf.data(), buf.size()), PatternCache::kPageSize + 1) << offset;
+    EXPECT_EQ(cache.verify(offset + 1, buf.data(), 64), 0u) << "a shifted stream must not verify";
+  }
+}
+
+TEST(PatternCache, ConnectionsAtTheSamePaceShareThePages) {
+  PatternCache cache;
+  PayloadPattern p;
+  std::vector<uint8_t> chunk(64 << 10);
+  // Eight "connections" reading the same stream in lockstep: each page is generated once.
+  for (uint64_t offset = 0; offset < 4 * PatternCache::kPageSize; offset += chunk.size()) {
+    p.fill(offset, chunk.data(), chunk.size());
+    for (int c = 0; c < 8; ++c) ASSERT_EQ(cache.verify(offset, chunk.data(), chunk.size()), chunk.size());
+  }
+  EXPECT_EQ(cache.pages_generated(), 4u);
+}
+
+}  // namespace
+}  // namespace sp::client
