@@ -44,7 +44,7 @@ FlagParser make_parser(Options& o, Raw& raw) {
          }});
   p.add({0, "no-echo", "", "stream mode against tcp_ping_server --sink: only send, expect nothing back", "",
          [&](const std::string&) { o.no_echo = true; }});
-  p.add({0, "bidir", "", "stream mode against an echo server: report both directions (sent + received)", "",
+  p.add({0, "bidir", "", "stream mode against an echo server: lead the text output with both directions (sent + received)", "",
          [&](const std::string&) { o.bidir = true; }});
   p.add({0, "download", "", "same as --mode download: receive and verify tcp_ping_server --source", "",
          [&](const std::string&) { raw.download = true; }});

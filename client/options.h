@@ -24,7 +24,7 @@ struct Options {
   HostPort server{"127.0.0.1", kDefaultPort};
   Mode mode = Mode::kPingPong;
   bool no_echo = false;  // stream: the server discards (tcp_ping_server --sink); only send
-  bool bidir = false;    // stream with echo: report both directions, not just the echoed one
+  bool bidir = false;    // stream with echo: the text output leads with both directions
   int connections = 1;
   int threads = 1;
   size_t length = kDefaultPingLength;

@@ -17,12 +17,15 @@ std::string format(const char* fmt, auto... args) {
 nlohmann::json throughput_json(const Window& w) {
   const Sample& s = *w.sample;
   double bps = safe_div(payload_bytes(*w.options, s), w.duration_s);
+  double both = safe_div(static_cast<double>(s.bytes_sent + s.bytes_received), w.duration_s);
   return {
       {"bytes_per_s", bps},
       {"messages_per_s", safe_div(static_cast<double>(s.messages), w.duration_s)},
       {"mbit_per_s", bps * 8 / 1e6},
       {"sent_bytes_per_s", safe_div(static_cast<double>(s.bytes_sent), w.duration_s)},
       {"received_bytes_per_s", safe_div(static_cast<double>(s.bytes_received), w.duration_s)},
+      {"both_ways_bytes_per_s", both},
+      {"both_ways_mbit_per_s", both * 8 / 1e6},
   };
 }
 
@@ -108,11 +111,13 @@ double payload_bytes(const Options& o, const Sample& s) {
     case Mode::kPingPong: return static_cast<double>(s.bytes_sent);
     case Mode::kDownload: return static_cast<double>(s.bytes_received);
     case Mode::kStream:
-      if (o.no_echo) return static_cast<double>(s.bytes_sent);
-      if (o.bidir) return static_cast<double>(s.bytes_sent + s.bytes_received);
-      return static_cast<double>(s.bytes_received);
+      return static_cast<double>(o.no_echo ? s.bytes_sent : s.bytes_received);
   }
   return 0;
+}
+
+double headline_bytes(const Options& o, const Sample& s) {
+  return o.bidir ? static_cast<double>(s.bytes_sent + s.bytes_received) : payload_bytes(o, s);
 }
 
 nlohmann::json interval_json(const Window& w, int index) {
@@ -145,7 +150,7 @@ nlohmann::json summary_json(const Window& w) {
 
 std::string interval_text(const Window& w) {
   const Sample& s = *w.sample;
-  double bps = safe_div(payload_bytes(*w.options, s), w.duration_s);
+  double bps = safe_div(headline_bytes(*w.options, s), w.duration_s);
   std::string line = format("[%7.2f-%7.2f s] %10.1f msg/s %12s %10.1f Mbit/s", w.start_s, w.start_s + w.duration_s,
                             safe_div(static_cast<double>(s.messages), w.duration_s), rate_text(bps).c_str(),
                             bps * 8 / 1e6);
@@ -159,7 +164,7 @@ std::string interval_text(const Window& w) {
 std::string summary_text(const Window& w) {
   const Options& o = *w.options;
   const Sample& s = *w.sample;
-  double bps = safe_div(payload_bytes(o, s), w.duration_s);
+  double bps = safe_div(headline_bytes(o, s), w.duration_s);
   std::string out = format("Bandwidth: %.2f KB/sec\n", bps / 1024);
   out += format("messages:   %llu in %.3f s (%.1f msg/s)\n", static_cast<unsigned long long>(s.messages),
                 w.duration_s, safe_div(static_cast<double>(s.messages), w.duration_s));

@@ -47,8 +47,10 @@ struct Window {
   std::string first_error;  // summary only
 };
 
-// The rate the mode is about (see docs/tcp_ping_client.md): payload bytes one way.
+// The bytes throughput.bytes_per_s counts (see docs/tcp_ping_client.md): payload one way.
 double payload_bytes(const Options& o, const Sample& s);
+// The bytes the text output leads with: the same, or both directions with --bidir.
+double headline_bytes(const Options& o, const Sample& s);
 
 nlohmann::json interval_json(const Window& w, int index);
 nlohmann::json summary_json(const Window& w);
