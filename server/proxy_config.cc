@@ -50,11 +50,14 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          [&](const std::string& v) { raw.remote_port = parse_port(v); }});
   p.add({'z', "splice", "", "use the splice pump (same as --mode splice)", "",
          [&](const std::string&) { c.session.mode = PumpMode::kSplice; }});
-  p.add({0, "mode", "rw|splice", "how bytes move: read/write through a user buffer, or splice", "rw",
-         [&](const std::string& v) {
+  p.add({0, "mode", "rw|splice|auto",
+         "how bytes move: read/write through a user buffer, splice, or auto (read/write for small messages, "
+         "splice for bulk)",
+         "rw", [&](const std::string& v) {
            if (v == "rw") c.session.mode = PumpMode::kReadWrite;
            else if (v == "splice") c.session.mode = PumpMode::kSplice;
-           else throw std::invalid_argument("invalid mode '" + v + "' (expected rw or splice)");
+           else if (v == "auto") c.session.mode = PumpMode::kAuto;
+           else throw std::invalid_argument("invalid mode '" + v + "' (expected rw, splice or auto)");
          }});
   p.add({'w', "workers", "N", "worker threads", "online CPUs (" + std::to_string(online_cpus()) + ")",
          [&](const std::string& v) { c.server.workers = static_cast<int>(parse_int(v, 1, 1024)); }});

@@ -29,14 +29,14 @@ int main(int argc, char** argv) {
     Server server(config.server, factory);
     for (const auto& addr : server.listen_addresses())
       log::info("listening on ", addr.to_string(), ", forwarding to ", config.remote.to_string(), " (",
-                config.session.mode == PumpMode::kSplice ? "splice" : "read/write", ", ",
+                to_string(config.session.mode), ", ",
                 config.server.workers, " workers)");
     // Declared after the server: stops before the counters it reads go away.
     metrics::StatsOptions stats_options;
     stats_options.where = config.stats;
     stats_options.interval_ns = config.stats_interval_ns;
     stats_options.log_path = config.stats_log;
-    const char* mode = config.session.mode == PumpMode::kSplice ? "splice" : "rw";
+    const char* mode = to_string(config.session.mode);
     // The default address is best effort (another proxy may hold it); one asked for must work.
     auto stats = metrics::start_stats(stats_options, metrics::stats_source(server, "proxy", mode),
                                       config.stats == kDefaultStats);

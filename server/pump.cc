@@ -9,6 +9,15 @@
 
 namespace sp {
 
+const char* to_string(PumpMode mode) {
+  switch (mode) {
+    case PumpMode::kReadWrite: return "rw";
+    case PumpMode::kSplice: return "splice";
+    case PumpMode::kAuto: return "auto";
+  }
+  return "?";
+}
+
 Pump::Pump(int src, int dst, PumpMode mode, PumpContext& ctx, metrics::Counter& bytes_counter)
     : src_(src), dst_(dst), mode_(mode), ctx_(ctx), bytes_counter_(bytes_counter) {}
 
@@ -30,20 +39,26 @@ void Pump::release_holding() {
 }
 
 ssize_t Pump::fill() {
-  if (mode_ == PumpMode::kSplice && !pipe_.read_end && !ctx_.pipes.acquire(pipe_)) {
+  if (splicing() && !pipe_.read_end && !ctx_.pipes.acquire(pipe_)) {
     // No pipe to be had: this direction carries on with read/write for the rest of the session.
     mode_ = PumpMode::kReadWrite;
     ctx_.counters.rw_fallbacks.add();
   }
-  if (mode_ == PumpMode::kSplice) {
+  if (splicing()) {
+    if (buffer_) ctx_.buffers.release(std::move(buffer_));  // kAuto switched: hold one or the other
     ctx_.counters.splice_calls.add();
-    return ::splice(src_, nullptr, pipe_.write_end.get(), nullptr, pipe_.capacity,
-                    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    ssize_t n = ::splice(src_, nullptr, pipe_.write_end.get(), nullptr, pipe_.capacity,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (mode_ == PumpMode::kAuto && n >= 0 && static_cast<size_t>(n) < ctx_.buffers.buffer_size()) bulk_ = false;
+    return n;
   }
+  if (pipe_.read_end) release_holding();  // kAuto switched back: the pipe is drained (held_ == 0)
   if (!buffer_) buffer_ = ctx_.buffers.acquire();
   offset_ = 0;
   ctx_.counters.read_calls.add();
-  return ::read(src_, buffer_.get(), ctx_.buffers.buffer_size());
+  ssize_t n = ::read(src_, buffer_.get(), ctx_.buffers.buffer_size());
+  if (mode_ == PumpMode::kAuto && n > 0 && static_cast<size_t>(n) == ctx_.buffers.buffer_size()) bulk_ = true;
+  return n;
 }
 
 ssize_t Pump::drain() {
@@ -103,7 +118,7 @@ Pump::Status Pump::run(size_t budget) {
       held_ = static_cast<size_t>(n);
       // A short read drained the socket (with a FIN pending we must read on to see the EOF).
       // Splice cannot tell: a pipe may run out of slots before bytes, so it waits for EAGAIN.
-      if (mode_ == PumpMode::kReadWrite && !src_hup_ && static_cast<size_t>(n) < ctx_.buffers.buffer_size())
+      if (!pipe_.read_end && !src_hup_ && static_cast<size_t>(n) < ctx_.buffers.buffer_size())
         src_ready_ = false;
       continue;
     }

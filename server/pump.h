@@ -22,7 +22,12 @@
 
 namespace sp {
 
-enum class PumpMode { kReadWrite, kSplice };
+// kAuto: read/write while messages are small (one syscall less per message than splice, which
+// cannot tell a drained socket from a full pipe without one more call), splice once a read fills
+// the whole buffer (bulk), back to read/write when a splice moves less than a buffer's worth.
+enum class PumpMode { kReadWrite, kSplice, kAuto };
+
+const char* to_string(PumpMode mode);
 
 // What the pumps of one worker share: pools and the worker's counters.
 struct PumpContext {
@@ -59,6 +64,8 @@ class Pump {
   int error() const { return error_; }
   uint64_t bytes() const { return bytes_; }
   PumpMode mode() const { return mode_; }
+  // What the next read will use: splice, or read/write (differs from mode() only in kAuto).
+  bool splicing() const { return mode_ == PumpMode::kSplice || (mode_ == PumpMode::kAuto && bulk_); }
 
  private:
   ssize_t fill();   // source -> pipe/buffer: bytes, 0 at EOF, -1 with errno
@@ -82,6 +89,7 @@ class Pump {
   bool src_eof_ = false;
   bool dst_ready_ = true;   // a fresh socket is writable; EAGAIN clears, EPOLLOUT sets
   bool finished_ = false;
+  bool bulk_ = false;  // kAuto: the last read filled the buffer, so splice the next ones
   int error_ = 0;
 };
 

@@ -44,14 +44,19 @@ Server::Server(const ServerOptions& options, SessionFactory factory) : options_(
       workers_.push_back(std::make_unique<Worker>(i, wo, factory));
   }
   if (!options_.reuseport) {
-    auto sockets = listening(0);
-    acceptor_thread_ = std::make_unique<LoopThread>([this, &sockets](EventLoop& loop) {
-      pthread_setname_np(pthread_self(), "acceptor");
-      acceptor_ = std::make_unique<Acceptor>(loop, std::move(sockets), [this](Fd client, size_t listener) {
-        return dispatch(std::move(client), listener);
-      });
-    });
+    acceptor_sockets_ = listening(0);
+    acceptor_thread_ = std::make_unique<LoopThread>([](EventLoop&) { pthread_setname_np(pthread_self(), "acceptor"); });
   }
+}
+
+void Server::start_accepting() {
+  for (auto& w : workers_) w->start_accepting();
+  if (!acceptor_thread_) return;
+  acceptor_thread_->loop().post([this] {
+    if (acceptor_ || acceptor_sockets_.empty()) return;
+    acceptor_ = std::make_unique<Acceptor>(acceptor_thread_->loop(), std::move(acceptor_sockets_),
+                                           [this](Fd client, size_t listener) { return dispatch(std::move(client), listener); });
+  });
 }
 
 Server::~Server() {
@@ -61,7 +66,11 @@ Server::~Server() {
 }
 
 void Server::stop_accepting() {
-  if (acceptor_thread_) acceptor_thread_->loop().post([this] { acceptor_->close_listeners(); });
+  if (acceptor_thread_)
+    acceptor_thread_->loop().post([this] {
+      if (acceptor_) acceptor_->close_listeners();
+      acceptor_sockets_.clear();
+    });
   for (auto& w : workers_) w->stop_accepting();
 }
 
@@ -119,6 +128,8 @@ int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<
     check_drained();
   });
   if (on_loop) on_loop(loop);
+  // Only now: the loop and the signalfd already hold their descriptors.
+  server.start_accepting();
   loop.run();
   return 0;
 }

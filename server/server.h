@@ -32,10 +32,13 @@ struct ServerOptions {
 class Server {
  public:
   // Binds every listen address (throws std::system_error naming the address) and starts the
-  // workers and the acceptor.
+  // workers. Connections wait in the backlog until start_accepting().
   Server(const ServerOptions& options, SessionFactory factory);
   ~Server();
 
+  // Starts the acceptor (or, with --reuseport, the workers' own accepting). Call once everything
+  // else the program needs is set up: a flood of clients may take every free descriptor after.
+  void start_accepting();
   // Stops accepting; live sessions carry on.
   void stop_accepting();
   // Ends every live session now.
@@ -64,10 +67,12 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<LoopThread> acceptor_thread_;  // null with --reuseport
   std::unique_ptr<Acceptor> acceptor_;           // lives on acceptor_thread_
+  std::vector<Acceptor::Listening> acceptor_sockets_;  // until start_accepting()
   size_t next_worker_ = 0;                       // acceptor thread only
 };
 
-// Runs the calling thread's loop until SIGINT/SIGTERM, then shuts down gracefully: stop accepting,
+// Starts accepting, then runs the calling thread's loop until SIGINT/SIGTERM, then shuts down
+// gracefully: stop accepting,
 // let live sessions finish for up to grace_ns, end the rest. A second signal ends them at once.
 // Extra work for the main loop (e.g. a stats server) can be attached by on_loop.
 int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<void(EventLoop&)>& on_loop = nullptr);

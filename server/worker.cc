@@ -16,9 +16,10 @@ Worker::Worker(int id, const WorkerOptions& options, SessionFactory factory,
       factory_(std::move(factory)),
       buffers_(options.buffer_size, options.max_pooled),
       pipes_(options.pipe_size, options.max_pooled, counters_),
-      pump_context_{pipes_, buffers_, counters_} {
-  auto listeners = std::make_shared<std::vector<Acceptor::Listening>>(std::move(own_listeners));
-  thread_ = std::make_unique<LoopThread>([this, options, listeners, admit](EventLoop& loop) {
+      pump_context_{pipes_, buffers_, counters_},
+      own_listeners_(std::move(own_listeners)),
+      admit_(std::move(admit)) {
+  thread_ = std::make_unique<LoopThread>([this, options](EventLoop& loop) {
     std::string name = "worker-" + std::to_string(id_);
     pthread_setname_np(pthread_self(), name.c_str());
     if (options.pin_cpu >= 0) {
@@ -30,13 +31,17 @@ Worker::Worker(int id, const WorkerOptions& options, SessionFactory factory,
     }
     env_ = std::make_unique<WorkerEnv>(WorkerEnv{id_, loop, counters_, pump_context_,
                                                  [this](Session* s) { session_finished(s); }});
-    if (!listeners->empty()) {
-      acceptor_ = std::make_unique<Acceptor>(loop, std::move(*listeners), [this, admit](Fd client, size_t listener) {
-        if (admit && !admit()) return false;
-        start_session(std::move(client), listener);
-        return true;
-      });
-    }
+  });
+}
+
+void Worker::start_accepting() {
+  thread_->loop().post([this] {
+    if (own_listeners_.empty() || acceptor_) return;
+    acceptor_ = std::make_unique<Acceptor>(env_->loop, std::move(own_listeners_), [this](Fd client, size_t listener) {
+      if (admit_ && !admit_()) return false;
+      start_session(std::move(client), listener);
+      return true;
+    });
   });
 }
 

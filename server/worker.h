@@ -39,6 +39,8 @@ class Worker {
   void hand_off(Fd client, size_t listener);
   // Any thread: end every session now.
   void abort_all();
+  // Any thread: start accepting on this worker's own listening sockets, if it has any.
+  void start_accepting();
   // Any thread: close this worker's own listening sockets, if it has any.
   void stop_accepting();
   void stop();
@@ -61,7 +63,9 @@ class Worker {
   PumpContext pump_context_;
   std::unique_ptr<WorkerEnv> env_;
   std::unordered_map<Session*, std::unique_ptr<Session>> sessions_;
-  std::unique_ptr<Acceptor> acceptor_;  // --reuseport only
+  std::vector<Acceptor::Listening> own_listeners_;  // --reuseport: until start_accepting()
+  std::function<bool()> admit_;
+  std::unique_ptr<Acceptor> acceptor_;  // --reuseport only, on the loop thread
   std::unique_ptr<LoopThread> thread_;  // last: starts after, and stops before, everything above
 };
 

@@ -33,6 +33,14 @@ class Faults : public ::testing::TestWithParam<std::string> {
     }
     return fds;
   }
+  // The proxy's descriptors at rest, once it is fully up: its listener answers before its loops
+  // and signal handling exist, so wait for a complete session through it first (if it has an
+  // echoing remote) and for the count to settle.
+  static int baseline_fds(int pid, uint16_t echo_port = 0) {
+    if (echo_port) echoes(echo_port);
+    std::this_thread::sleep_for(200ms);
+    return settled_fds(pid, 0, 100ms);
+  }
   static bool echoes(uint16_t port) {
     try {
       Fd fd = connect_to(port, 5s);
@@ -47,7 +55,7 @@ class Faults : public ::testing::TestWithParam<std::string> {
 
 TEST_P(Faults, ServerKilledMidStreamThenRestarted) {
   ProxyStack stack(GetParam());
-  int baseline = settled_fds(stack.proxy->pid(), 1000);
+  int baseline = baseline_fds(stack.proxy->pid(), stack.proxy_port);
   std::vector<Fd> clients;
   std::vector<std::thread> readers;
   std::atomic<int> ended{0};
@@ -85,7 +93,8 @@ TEST_P(Faults, ClientResetMidTransferIsPassedOnAndCleanedUp) {
   uint16_t port = free_port();
   auto proxy = start_proxy(port, remote_port, GetParam());
   Fd probe(::accept(listener.get(), nullptr, nullptr));  // wait_for_port's connection
-  int baseline = settled_fds(proxy->pid(), 1000);
+  probe.reset();
+  int baseline = baseline_fds(proxy->pid());
   Fd client = connect_to(port);
   Fd remote(::accept(listener.get(), nullptr, nullptr));
   timeval tv{5, 0};
@@ -112,7 +121,8 @@ TEST_P(Faults, RemoteThatNeverReadsBoundsMemoryAndFreesOnClose) {
   uint16_t port = free_port();
   auto proxy = start_proxy(port, remote_port, GetParam());
   Fd probe(::accept(listener.get(), nullptr, nullptr));
-  int baseline = settled_fds(proxy->pid(), 1000);
+  probe.reset();
+  int baseline = baseline_fds(proxy->pid());
   uint64_t rss_before = rss_bytes(proxy->pid());
   Fd client = connect_to(port);
   Fd remote(::accept(listener.get(), nullptr, nullptr));  // accepted, never read
@@ -168,7 +178,7 @@ TEST_P(Faults, FdExhaustionNeitherCrashesNorSpinsAndRecovers) {
     served = echoes(port);
     if (!served) std::this_thread::sleep_for(200ms);
   }
-  EXPECT_TRUE(served) << proxy.err();
+  EXPECT_TRUE(served) << "proxy fds: " << open_fds(proxy.pid()) << "\n" << proxy.err();
 }
 
 TEST_P(Faults, SigkillLeavesNothingThatStopsARestart) {

@@ -212,7 +212,7 @@ TEST_P(ProxyE2E, BadFlagsPrintOneLineAndUsageAndExitTwo) {
   EXPECT_NE(r.err.find("usage: proxy"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, ProxyE2E, ::testing::Values("rw", "splice"),
+INSTANTIATE_TEST_SUITE_P(Modes, ProxyE2E, ::testing::Values("rw", "splice", "auto"),
                          [](const auto& info) { return info.param; });
 
 TEST(ProxyCli, HelpExplainsEveryFlagWithDefaults) {

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <string>
 #include <vector>
 
 #include "common/address.h"
@@ -149,8 +150,39 @@ TEST_P(PumpTest, BudgetYieldsWithMoreWork) {
   EXPECT_TRUE(pump.has_work());
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, PumpTest, ::testing::Values(PumpMode::kReadWrite, PumpMode::kSplice),
-                         [](const auto& info) { return info.param == PumpMode::kSplice ? "splice" : "rw"; });
+INSTANTIATE_TEST_SUITE_P(Modes, PumpTest, ::testing::Values(PumpMode::kReadWrite, PumpMode::kSplice, PumpMode::kAuto),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+TEST(AutoPump, ReadsSmallMessagesAndSplicesBulk) {
+  metrics::WorkerCounters counters;
+  PipePool pipes(1 << 20, 4, counters);
+  BufferPool buffers(64 << 10, 4);
+  PumpContext ctx{pipes, buffers, counters};
+  TcpPair src = tcp_pair(), dst = tcp_pair();
+  Pump pump(src.b.get(), dst.a.get(), PumpMode::kAuto, ctx, counters.bytes_in);
+  uint64_t sent = 0, received = 0;
+  for (int i = 0; i < 10; ++i) {  // ping-pong sized: one read each, no splice
+    send_some(src.a.get(), sent, 1024);
+    usleep(1000);
+    pump.source_events(EPOLLIN);
+    pump.run(1 << 20);
+    drain_and_verify(dst.b.get(), received);
+  }
+  EXPECT_EQ(counters.splice_calls.get(), 0u);
+  EXPECT_EQ(counters.read_calls.get(), 10u) << "a short read must count as drained: no EAGAIN read";
+  EXPECT_FALSE(pump.splicing());
+  // Bulk: a read fills the buffer, and the rest goes through the pipe.
+  for (int i = 0; i < 16; ++i) send_some(src.a.get(), sent, 1 << 16);
+  usleep(2000);
+  for (int i = 0; i < 100 && received < sent; ++i) {
+    pump.source_events(EPOLLIN);
+    pump.destination_writable();
+    pump.run(1 << 20);
+    drain_and_verify(dst.b.get(), received);
+  }
+  EXPECT_EQ(received, sent);
+  EXPECT_GT(counters.splice_calls.get(), 0u);
+}
 
 TEST(PipePool, ReusesDrainedPipesUpToItsLimit) {
   metrics::WorkerCounters counters;
