@@ -71,7 +71,11 @@ void EventLoop::dispose(std::unique_ptr<Disposable> object) { graveyard_.push_ba
 
 EventLoop::TimerId EventLoop::run_after(int64_t delay_ns, Task task) {
   TimerId id = next_timer_id_++;
-  timer_heap_.push(Timer{now() + std::max<int64_t>(delay_ns, 0), id});
+  // The real time, not the iteration's cached one: a timer armed late in a long iteration must
+  // still wait its whole delay.
+  now_ns_ = now_ns();
+  now_valid_ = true;
+  timer_heap_.push(Timer{now_ns_ + std::max<int64_t>(delay_ns, 0), id});
   timers_.emplace(id, std::move(task));
   return id;
 }
