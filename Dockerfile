@@ -45,6 +45,6 @@ WORKDIR /var/lib/soak
 EXPOSE 9997
 # Healthy while the stats socket answers: the proxy started by the soak runner, or a proxy or
 # tcp_ping_server run as the command (docker-compose.yml sets SOAK_STATS_PORT to match).
-HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
+HEALTHCHECK --interval=5s --timeout=5s --start-period=15s --retries=3 \
   CMD echo stats | nc -q1 127.0.0.1 "${SOAK_STATS_PORT:-9997}" | jq -e .version >/dev/null || exit 1
 ENTRYPOINT ["/usr/local/bin/soak"]
