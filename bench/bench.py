@@ -33,12 +33,12 @@ NCPU = os.cpu_count() or 1
 SCHEMA = "spliceproxy-bench/1"
 GB = 1e9  # CPU-s/GB uses decimal gigabytes
 
-PATHS = ["direct", "proxy-rw", "proxy-splice", "haproxy", "haproxy-splice"]
+PATHS = ["direct", "proxy-rw", "proxy-splice", "proxy-auto", "haproxy", "haproxy-splice"]
 PROXY_PATHS = [p for p in PATHS if p != "direct"]
-OURS = ("proxy-rw", "proxy-splice")
+OURS = ("proxy-rw", "proxy-splice", "proxy-auto")
 HAPROXY = ("haproxy", "haproxy-splice")
-SAME_MODE_HAPROXY = {"proxy-rw": "haproxy", "proxy-splice": "haproxy-splice"}
-RW_OF = {"proxy-splice": "proxy-rw", "haproxy-splice": "haproxy"}
+SAME_MODE_HAPROXY = {"proxy-rw": "haproxy", "proxy-splice": "haproxy-splice", "proxy-auto": "haproxy-splice"}
+RW_OF = {"proxy-splice": "proxy-rw", "proxy-auto": "proxy-rw", "haproxy-splice": "haproxy"}
 
 # kind: which backend and client. window: over what the proxy CPU is measured (see README).
 WORKLOADS = {
@@ -61,7 +61,7 @@ QUICK_WORKLOADS = ["pp-1k-1c", "pp-1k-64c", "stream-64k-8c", "iperf3-P4", "sockp
 SWEEP_WORKLOADS = ["iperf3-P4", "pp-1k-64c"]
 HEADLINE = ["iperf3-P1", "iperf3-P4", "pp-1k-1c"]
 
-COLORS = {"direct": "#888888", "proxy-rw": "#1f77b4", "proxy-splice": "#2ca02c",
+COLORS = {"direct": "#888888", "proxy-rw": "#1f77b4", "proxy-splice": "#2ca02c", "proxy-auto": "#9467bd",
           "haproxy": "#ff7f0e", "haproxy-splice": "#d62728"}
 
 
@@ -563,7 +563,7 @@ class Bench:
             return None, None
         if path in OURS:
             argv = [os.path.join(self.bin, "proxy"), "-s", listen, "-p", str(pport), "-r", bhost,
-                    "-c", str(bport), "--mode", "splice" if path == "proxy-splice" else "rw",
+                    "-c", str(bport), "--mode", path.removeprefix("proxy-"),
                     "-w", str(workers), "--stats", f"127.0.0.1:{sport}", "--grace", "1"]
             if self.a.pipe_size:
                 argv += ["--pipe-size", self.a.pipe_size]
@@ -1089,7 +1089,7 @@ def write_report(out, meta, runs, aggs, plots, interrupted):
 
     L.append("## Definitions")
     L.append("")
-    L.append("* **Paths**: `direct` = client → backend; `proxy-rw` / `proxy-splice` = our `proxy --mode rw|splice "
+    L.append("* **Paths**: `direct` = client → backend; `proxy-rw` / `proxy-splice` / `proxy-auto` = our `proxy --mode rw|splice|auto "
              f"-w {mw}`; `haproxy` = HAProxy {haproxy_version(mach)} in TCP mode, `nbthread` = "
              "workers, no splice; `haproxy-splice` = the same with `option splice-request` + `option splice-response`. "
              "HAProxy keeps its defaults otherwise (tune.bufsize 16 KiB, pipes of the system default size); "
