@@ -438,18 +438,7 @@ StatsServer::Impl::Impl(const StatsOptions& options, StatsSource source)
       endpoint_(parse_stats_endpoint(options.where)),
       sampler_(std::move(source), static_cast<double>(options.interval_ns) / 1e9) {
   if (options_.interval_ns <= 0) throw std::invalid_argument("stats interval must be positive");
-  if (endpoint_.kind == StatsEndpoint::Kind::kTcp) {
-    auto addresses = resolve(endpoint_.tcp, true);
-    if (addresses.empty()) throw std::runtime_error("stats address " + endpoint_.tcp.to_string() + ": nothing to bind");
-    listen_fd_ = listen_tcp(addresses.front(), 64);
-    SocketAddress bound = local_address(listen_fd_.get());
-    address = bound.to_string();
-    if (!bound.is_loopback())
-      log::warn("stats socket on ", address, " is reachable from other hosts (no authentication)");
-  } else if (endpoint_.kind == StatsEndpoint::Kind::kUnix) {
-    listen_fd_ = listen_unix(endpoint_.path, &unix_stat_);
-    address = "unix:" + endpoint_.path;
-  }
+  // The log first: a failure there must not leave a socket file behind.
   if (options_.log_path == "-") {
     log_out_ = STDOUT_FILENO;
   } else if (!options_.log_path.empty()) {
@@ -457,9 +446,30 @@ StatsServer::Impl::Impl(const StatsOptions& options, StatsSource source)
     if (!log_fd_) throw std::system_error(errno, std::generic_category(), "stats log " + options_.log_path);
     log_out_ = log_fd_.get();
   }
+  try {
+    if (endpoint_.kind == StatsEndpoint::Kind::kTcp) {
+      auto addresses = resolve(endpoint_.tcp, true);
+      if (addresses.empty()) throw std::runtime_error("stats address " + endpoint_.tcp.to_string() + ": nothing to bind");
+      listen_fd_ = listen_tcp(addresses.front(), 64);
+      SocketAddress bound = local_address(listen_fd_.get());
+      address = bound.to_string();
+      if (!bound.is_loopback())
+        log::warn("stats socket on ", address, " is reachable from other hosts (no authentication)");
+    } else if (endpoint_.kind == StatsEndpoint::Kind::kUnix) {
+      listen_fd_ = listen_unix(endpoint_.path, &unix_stat_);
+      address = "unix:" + endpoint_.path;
+    }
+  } catch (const std::exception& e) {
+    throw SocketError(e.what());
+  }
   help_ = help_text(limits_);
   schema_ = render_schema();
-  thread_ = std::make_unique<LoopThread>([this](EventLoop& loop) { start_on_thread(loop); });
+  try {
+    thread_ = std::make_unique<LoopThread>([this](EventLoop& loop) { start_on_thread(loop); });
+  } catch (...) {
+    if (endpoint_.kind == StatsEndpoint::Kind::kUnix) ::unlink(endpoint_.path.c_str());
+    throw;
+  }
   tid = thread_->tid();
 }
 
@@ -566,7 +576,13 @@ void StatsServer::Impl::accept_some() {
     auto owned = std::make_unique<Client>(*this, id, std::move(client), tcp);
     Client* c = owned.get();
     clients_.emplace(id, std::move(owned));
-    c->start();
+    try {
+      c->start();
+    } catch (const std::exception& e) {  // epoll_ctl out of memory: give up on this client only
+      log::warn("stats client: ", e.what());
+      c->shutdown_now();
+      forget(id);
+    }
   }
   loop_->defer(&listener_);  // more may be waiting: continue after the others had a turn
 }
@@ -597,8 +613,8 @@ std::unique_ptr<StatsServer> start_stats(const StatsOptions& options, StatsSourc
   if (endpoint.kind == StatsEndpoint::Kind::kOff && options.log_path.empty()) return nullptr;
   try {
     return std::make_unique<StatsServer>(options, source);
-  } catch (const std::system_error& e) {
-    if (!best_effort || endpoint.kind == StatsEndpoint::Kind::kOff) throw;
+  } catch (const SocketError& e) {
+    if (!best_effort) throw;
     log::warn(e.what(), "; running without the stats socket (choose one with --stats)");
     StatsOptions without = options;
     without.where = "off";

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -38,10 +39,15 @@ struct StatsOptions {
   StatsLimits limits;
 };
 
+// The stats socket could not be opened (address in use, bad path...); the message names it.
+struct SocketError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class StatsServer {
  public:
-  // Opens the socket and the log (throws std::runtime_error / std::system_error naming what
-  // failed), then starts the stats thread.
+  // Opens the log (std::system_error) and the socket (SocketError), each error naming what
+  // failed, then starts the stats thread.
   StatsServer(const StatsOptions& options, StatsSource source);
   // Stops the thread, closes every client and removes a Unix socket file.
   ~StatsServer();
@@ -58,8 +64,8 @@ class StatsServer {
 };
 
 // What both programs call: nullptr when the socket and the log are both off. When the socket
-// cannot be opened and `best_effort` is set (the proxy's default address, which another proxy may
-// hold), logs a warning and carries on without the socket; otherwise throws.
+// cannot be opened (SocketError) and `best_effort` is set (the proxy's default address, which
+// another proxy may hold), logs a warning and carries on without the socket; otherwise throws.
 std::unique_ptr<StatsServer> start_stats(const StatsOptions& options, StatsSource source, bool best_effort);
 
 }  // namespace sp::metrics

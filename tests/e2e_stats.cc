@@ -119,17 +119,21 @@ TEST_P(StatsE2E, BusyProxyReportsRatesAndCpuThatMatchProc) {
   std::this_thread::sleep_for(1200ms);  // at least two closed intervals under load
   ASSERT_FALSE(load.failed());
 
-  double proc_before = cpu_seconds(pid);
+  double a_lo = cpu_seconds(pid);
   auto t_before = Clock::now();
   json a = snapshot(stats_port);
+  double a_hi = cpu_seconds(pid);
   ASSERT_TRUE(a.contains("workers"));
   EXPECT_EQ(a["version"], 1);
   EXPECT_EQ(a["program"], "proxy");
   EXPECT_EQ(a["mode"], GetParam());
   ASSERT_EQ(a["workers"].size(), 2u);
   ASSERT_EQ(a["threads"].size(), 3u);
-  // Every thread of the process is accounted for: workers, acceptor, main, stats.
-  EXPECT_EQ(a["process"]["threads"].get<size_t>(), a["workers"].size() + a["threads"].size());
+  // Every thread of the process is accounted for: workers, acceptor, main, stats (a sanitizer's
+  // runtime may add one of its own).
+  size_t listed = a["workers"].size() + a["threads"].size();
+  EXPECT_GE(a["process"]["threads"].get<size_t>(), listed);
+  EXPECT_LE(a["process"]["threads"].get<size_t>(), listed + 1);
 
   uint64_t bytes = 0;
   double rate = 0, pct_sum = 0, s_sum = 0;
@@ -162,30 +166,31 @@ TEST_P(StatsE2E, BusyProxyReportsRatesAndCpuThatMatchProc) {
 
   // The sum over threads agrees with the kernel's account of the process: /proc/PID/stat, read
   // from outside just before and after the snapshot, and getrusage inside.
+  // /proc/PID/stat counts 10 ms ticks: 0.02 s of slack for two readings.
   double threads_cpu = cpu_s(totals["cpu"]);
-  double proc_after = cpu_seconds(pid);
   EXPECT_GT(threads_cpu, 0.05);
-  EXPECT_GE(threads_cpu, proc_before * 0.97 - 0.02);
-  EXPECT_LE(threads_cpu, proc_after * 1.03 + 0.02);
+  EXPECT_GE(threads_cpu, a_lo * 0.97 - 0.02);
+  EXPECT_LE(threads_cpu, a_hi * 1.03 + 0.02);
   double rusage_cpu = cpu_s(a["process"]["cpu"]);
   EXPECT_NEAR(threads_cpu, rusage_cpu, 0.03 * rusage_cpu + 0.02);
 
   // Over a second of steady load: the growth of the reported CPU seconds matches /proc's, and the
   // last interval's percentage matches /proc's rate within the noise of a shared machine.
   std::this_thread::sleep_for(1000ms);
+  double b_lo = cpu_seconds(pid);
   json b = snapshot(stats_port, "nc 127.0.0.1 PORT </dev/null");
-  double proc_end = cpu_seconds(pid);
+  double b_hi = cpu_seconds(pid);
   double wall = std::chrono::duration<double>(Clock::now() - t_before).count();
   double reported = cpu_s(b["totals"]["cpu"]) - threads_cpu;
-  double measured = proc_end - proc_before;
-  EXPECT_NEAR(reported, measured, 0.06 * measured + 0.05) << "reported " << reported << " s, /proc " << measured << " s";
-  double proc_pct = measured / wall * 100;
+  EXPECT_GE(reported, (b_lo - a_hi) * 0.97 - 0.03) << "/proc grew by " << b_lo - a_hi << " to " << b_hi - a_lo << " s";
+  EXPECT_LE(reported, (b_hi - a_lo) * 1.03 + 0.03) << "/proc grew by " << b_lo - a_hi << " to " << b_hi - a_lo << " s";
+  double proc_pct = (b_hi - a_lo) / wall * 100;
   double last_pct = cpu_pct(b["totals"]["cpu"]);
   EXPECT_NEAR(last_pct, proc_pct, std::max(25.0, 0.35 * proc_pct)) << "last interval " << last_pct << "%, /proc average " << proc_pct << "%";
   EXPECT_GT(b["totals"]["bytes"].get<uint64_t>(), a["totals"]["bytes"].get<uint64_t>());
   EXPECT_GT(b["uptime_s"].get<double>(), a["uptime_s"].get<double>());
   std::cout << "[ measure  ] " << GetParam() << ": threads " << cpu_s(b["totals"]["cpu"]) << " s, getrusage "
-            << cpu_s(b["process"]["cpu"]) << " s, /proc/PID/stat " << proc_end << " s; interval " << last_pct
+            << cpu_s(b["process"]["cpu"]) << " s, /proc/PID/stat " << b_lo << ".." << b_hi << " s; interval " << last_pct
             << "% vs /proc " << proc_pct << "%; " << b["totals"]["bytes_per_s"].get<double>() / 1e6 << " MB/s\n";
 
   // watch 200: at least 5 valid JSON lines in about 1.2 s, through nc and jq.
@@ -360,11 +365,12 @@ TEST(StatsE2ELog, ProxyLogsOneLinePerInterval) {
   std::stringstream text;
   text << in.rdbuf();
   auto lines = json_lines(text.str());
-  EXPECT_GE(lines.size(), 4u);
+  EXPECT_GE(lines.size(), 3u);  // 5 when the machine is idle; ticks that fall behind are skipped
   EXPECT_LE(lines.size(), 7u);
   for (const json& j : lines) {
     EXPECT_EQ(j["version"], 1);
-    EXPECT_NEAR(j["window_s"].get<double>(), 0.2, 0.1);
+    EXPECT_GT(j["window_s"].get<double>(), 0.19);
+    EXPECT_LT(j["window_s"].get<double>(), 1.0);
   }
   ::unlink(path.c_str());
 }

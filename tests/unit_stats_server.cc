@@ -227,7 +227,8 @@ TEST(StatsServer, RatesAppearAfterAnInterval) {
   send_text(fd.get(), "stats\n");
   ::shutdown(fd.get(), SHUT_WR);
   json j = json::parse(split_lines(read_until_end(fd.get(), 5s)).at(0));
-  EXPECT_NEAR(j["window_s"].get<double>(), 0.1, 0.09);
+  EXPECT_GT(j["window_s"].get<double>(), 0.09);  // a loaded machine may run the tick late
+  EXPECT_LT(j["window_s"].get<double>(), 1.0);
   EXPECT_GT(j["workers"][0]["bytes_per_s"].get<double>(), 0);
   EXPECT_GT(j["totals"]["bytes_per_s_avg"].get<double>(), 0);
   EXPECT_EQ(j["totals"]["bytes"], j["workers"][0]["bytes"]);
@@ -393,7 +394,7 @@ TEST(StatsServer, UnixSocketIsPrivateReplacesAStaleOneAndIsRemoved) {
     EXPECT_TRUE(S_ISSOCK(st.st_mode));
     EXPECT_EQ(st.st_mode & 0777, 0600u);
     // A second server on the same live socket must not steal it.
-    EXPECT_THROW(StatsServer(o, program.source()), std::runtime_error);
+    EXPECT_THROW(StatsServer(o, program.source()), SocketError);
     Fd fd = connect_unix(path);
     ASSERT_TRUE(fd);
     send_text(fd.get(), "stats\n");
@@ -439,11 +440,12 @@ TEST(StatsServer, LogGetsOneLinePerInterval) {
   std::ifstream in(path);
   std::vector<json> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
-  EXPECT_GE(lines.size(), 4u);
+  EXPECT_GE(lines.size(), 3u);  // 8 when the machine is idle; ticks that fall behind are skipped
   EXPECT_LE(lines.size(), 9u);
   for (size_t i = 1; i < lines.size(); ++i) {
     EXPECT_GT(lines[i]["uptime_s"].get<double>(), lines[i - 1]["uptime_s"].get<double>());
-    EXPECT_NEAR(lines[i]["window_s"].get<double>(), 0.05, 0.045);
+    EXPECT_GT(lines[i]["window_s"].get<double>(), 0.045);
+    EXPECT_LT(lines[i]["window_s"].get<double>(), 0.5);
   }
   ::unlink(path.c_str());
 }
@@ -456,7 +458,10 @@ TEST(StatsServer, StartStatsOffAndBestEffort) {
   Fd taken = listen_tcp(resolve({"127.0.0.1", 0}, true).front());
   StatsOptions busy;
   busy.where = local_address(taken.get()).to_string();
-  EXPECT_THROW(start_stats(busy, program.source(), false), std::system_error);
+  EXPECT_THROW(start_stats(busy, program.source(), false), SocketError);
+  StatsOptions bad_log = busy;
+  bad_log.log_path = "/nonexistent-dir/stats.jsonl";  // not the socket's fault: never skipped
+  EXPECT_THROW(start_stats(bad_log, program.source(), true), std::system_error);
   EXPECT_EQ(start_stats(busy, program.source(), true), nullptr);
 }
 
