@@ -97,7 +97,7 @@ bool Server::dispatch(Fd client, size_t listener) {
   Worker* target = nullptr;
   if (options_.balance == Balance::kLeastConnections) {
     for (auto& w : workers_)
-      if (!target || w->active() < target->active()) target = w.get();
+      if (!target || w->load() < target->load()) target = w.get();
   } else {
     target = workers_[next_worker_++ % workers_.size()].get();
   }

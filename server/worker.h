@@ -49,6 +49,9 @@ class Worker {
   int tid() const { return thread_->tid(); }
   const metrics::WorkerCounters& counters() const { return counters_; }
   uint64_t active() const { return counters_.connections_active(); }
+  // Live sessions plus connections handed over but not started yet: what least-connections
+  // compares, so a burst of accepts does not all land on the worker that looked idlest.
+  uint64_t load() const { return active() + pending_.load(std::memory_order_relaxed); }
   EventLoop& loop() { return thread_->loop(); }
 
  private:
@@ -57,6 +60,7 @@ class Worker {
 
   int id_;
   metrics::WorkerCounters counters_;
+  std::atomic<uint64_t> pending_{0};  // hand_off() done, start_session() not yet
   SessionFactory factory_;
   BufferPool buffers_;
   PipePool pipes_;

@@ -71,6 +71,22 @@ TEST(Workers, LeastConnectionsFillsTheIdleWorker) {
   for (const auto& w : snap["workers"]) EXPECT_EQ(w["connections_active"].get<int>(), 5) << snap["workers"].dump();
 }
 
+TEST(Workers, LeastConnectionsSpreadsABurst) {
+  // Connections accepted in one batch, before any worker has started them, must still spread.
+  StackWithStats s({"--balance", "least-connections"});
+  std::this_thread::sleep_for(100ms);  // the wait-for-port probe has closed
+  std::vector<Fd> burst;
+  auto addr = resolve(HostPort{"127.0.0.1", s.stack->proxy_port}, false).front();
+  for (int i = 0; i < 8; ++i) {
+    int err = 0;
+    burst.push_back(connect_nonblocking(addr, &err));
+  }
+  std::this_thread::sleep_for(300ms);
+  auto snap = settled_snapshot(s.stats_port);
+  ASSERT_TRUE(snap.contains("workers")) << snap.dump();
+  for (const auto& w : snap["workers"]) EXPECT_EQ(w["connections_active"].get<int>(), 4) << snap["workers"].dump();
+}
+
 TEST(Workers, MaxConnectionsRefusesPolitelyAndCounts) {
   StackWithStats s({"--max-connections", "5"});
   std::this_thread::sleep_for(100ms);  // the wait-for-port probe has closed
