@@ -75,7 +75,7 @@ const Fields<Snapshot>& top_fields() {
                       [](const Snapshot&) { return uint64_t{kSchemaVersion}; });
     text<Snapshot>(f, "program", "the program reporting: proxy or tcp_ping_server",
                    [](const Snapshot& s) { return std::string_view(s.program); });
-    text<Snapshot>(f, "mode", "how bytes move: rw or splice (proxy); echo, sink or source (tcp_ping_server)",
+    text<Snapshot>(f, "mode", "how bytes move: rw, splice or auto (proxy --mode); echo, sink or source (tcp_ping_server)",
                    [](const Snapshot& s) { return std::string_view(s.mode); });
     integer<Snapshot>(f, "pid", "", "process id", [](const Snapshot& s) { return static_cast<uint64_t>(s.pid); });
     number<Snapshot>(f, "uptime_s", 3, "s", "time since the stats thread started, just after the listeners opened",
@@ -162,7 +162,7 @@ const Fields<WorkerView>& worker_fields() {
 const Fields<ThreadView>& thread_fields() {
   static const Fields<ThreadView> f = [] {
     Fields<ThreadView> f;
-    text<ThreadView>(f, "name", "acceptor, stats or main (the thread that handles signals and shutdown)",
+    text<ThreadView>(f, "name", "acceptor (absent with --reuseport, where the workers accept), main (signals and shutdown) or stats",
                      [](const ThreadView& t) { return std::string_view(t.name); });
     integer<ThreadView>(f, "tid", "", "kernel thread id", [](const ThreadView& t) { return static_cast<uint64_t>(t.tid); });
     cpu_fields<ThreadView>(f, "this thread", false, [](const ThreadView& t) -> const CpuView& { return t.cpu; });
