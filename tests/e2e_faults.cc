@@ -146,14 +146,55 @@ TEST_P(Faults, RemoteThatNeverReadsBoundsMemoryAndFreesOnClose) {
   EXPECT_LE(settled_fds(proxy->pid(), baseline), baseline);
 }
 
+// A minimal blocking echo server, a thread per connection, so that this test depends on the
+// proxy alone. Stops (and joins) on destruction.
+class ThreadedEcho {
+ public:
+  ThreadedEcho() : listener_(listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front())) {
+    port = local_address(listener_.get()).port();
+    acceptor_ = std::thread([this] {
+      while (!stop_) {
+        int err = 0;
+        Fd conn = accept_nonblocking(listener_.get(), &err);
+        if (!conn) {
+          std::this_thread::sleep_for(2ms);
+          continue;
+        }
+        set_nonblocking(conn.get(), false);
+        timeval tv{0, 200000};
+        ::setsockopt(conn.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        conns_.emplace_back([this, fd = std::move(conn)] {
+          char buf[1 << 16];
+          while (!stop_) {
+            ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+            if (n <= 0 || !send_all(fd.get(), buf, static_cast<size_t>(n))) return;
+          }
+        });
+      }
+    });
+  }
+  ~ThreadedEcho() {
+    stop_ = true;
+    acceptor_.join();
+    for (auto& t : conns_) t.join();
+  }
+  uint16_t port = 0;
+
+ private:
+  Fd listener_;
+  std::atomic<bool> stop_{false};
+  std::thread acceptor_;
+  std::vector<std::thread> conns_;
+};
+
 TEST_P(Faults, FdExhaustionNeitherCrashesNorSpinsAndRecovers) {
-  ProxyStack base(GetParam());  // only for its echo server
-  base.proxy.reset();
+  ThreadedEcho echo;
   uint16_t port = free_port();
   // 48 descriptors: room for a handful of sessions (two fds each, plus pipes in splice mode).
   ChildProcess proxy({"/bin/sh", "-c",
                       "ulimit -n 48; exec " + bin("proxy") + " -s 127.0.0.1 -p " + std::to_string(port) +
-                          " -c " + std::to_string(base.server_port) + " --mode " + GetParam() +
+                          " -c " + std::to_string(echo.port) + " --mode " + GetParam() +
                           " -w 1 --stats off --connect-timeout 1"});
   ASSERT_TRUE(wait_for_port(port));
   std::vector<Fd> conns;
@@ -178,7 +219,8 @@ TEST_P(Faults, FdExhaustionNeitherCrashesNorSpinsAndRecovers) {
     served = echoes(port);
     if (!served) std::this_thread::sleep_for(200ms);
   }
-  EXPECT_TRUE(served) << "proxy fds: " << open_fds(proxy.pid()) << "\n" << proxy.err();
+  EXPECT_TRUE(served) << "proxy fds: " << open_fds(proxy.pid()) << ", echo server answers directly: "
+                      << echoes(echo.port) << "\n" << proxy.err();
 }
 
 TEST_P(Faults, SigkillLeavesNothingThatStopsARestart) {
