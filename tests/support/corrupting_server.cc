@@ -1,5 +1,7 @@
 #include "tests/support/corrupting_server.h"
 
+#include "tests/support/net.h"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -65,16 +67,7 @@ void CorruptingServer::serve(int fd) {
   std::vector<uint8_t> buf(64 << 10);
   uint64_t seen = 0;  // bytes read so far on this connection
   bool faulted = false;
-  auto send_all = [&](const uint8_t* p, size_t len) {
-    while (len > 0) {
-      ssize_t n = ::send(fd, p, len, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      p += n;
-      len -= static_cast<size_t>(n);
-    }
-    return true;
-  };
+  auto send_all = [fd](const uint8_t* p, size_t len) { return sp::test::send_all(fd, p, len); };
   bool reset = false;
   while (wait_readable(fd)) {
     ssize_t r = ::recv(fd, buf.data(), buf.size(), 0);
