@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -75,9 +76,10 @@ class Load {
         auto chunk = random_bytes(64 << 10, static_cast<uint64_t>(i) + 1);
         std::vector<uint8_t> back(chunk.size());
         try {
-          Fd fd = connect_to(port, 5s);
+          Fd fd = connect_to(port, 30s);
           while (!stop_.load()) {
             if (!send_all(fd.get(), chunk.data(), chunk.size()) || !read_exact(fd.get(), back.data(), back.size())) {
+              if (!stop_.load()) std::cerr << "load connection " << i << ": " << std::strerror(errno) << "\n";
               failed_ = true;
               return;
             }
@@ -141,7 +143,8 @@ TEST_P(StatsE2E, BusyProxyReportsRatesAndCpuThatMatchProc) {
     EXPECT_GT(w["bytes_per_s"].get<double>(), 0) << "idle worker under load: " << w.dump();
     EXPECT_GT(w["counters"]["bytes_in"].get<uint64_t>(), 0u);
     EXPECT_EQ(w["bytes"].get<uint64_t>(), w["counters"]["bytes_in"].get<uint64_t>() + w["counters"]["bytes_out"].get<uint64_t>());
-    EXPECT_EQ(w["connections_active"].get<uint64_t>(), 2u) << w.dump();
+    // Two load connections each (round-robin); wait_for_port's probe may not have finished yet.
+    EXPECT_GE(w["connections_active"].get<uint64_t>(), 2u) << w.dump();
     double pct = cpu_pct(w["cpu"]);
     EXPECT_GT(pct, 0.5) << "a busy worker used no CPU: " << w["cpu"].dump();
     EXPECT_LE(pct, 105.0) << "one thread above one core: " << w["cpu"].dump();
@@ -162,7 +165,8 @@ TEST_P(StatsE2E, BusyProxyReportsRatesAndCpuThatMatchProc) {
   EXPECT_NEAR(cpu_pct(totals["cpu"]), pct_sum, 0.1);
   EXPECT_NEAR(cpu_s(totals["cpu"]), s_sum, 1e-4);
   EXPECT_LE(cpu_pct(totals["cpu"]), 100.0 * std::thread::hardware_concurrency() + 10);
-  EXPECT_EQ(totals["connections_active"].get<uint64_t>(), 4u);
+  EXPECT_GE(totals["connections_active"].get<uint64_t>(), 4u);
+  EXPECT_LE(totals["connections_active"].get<uint64_t>(), 5u);
 
   // The sum over threads agrees with the kernel's account of the process: /proc/PID/stat, read
   // from outside just before and after the snapshot, and getrusage inside.
@@ -285,7 +289,7 @@ TEST(StatsE2EAbuse, GarbageAndIdleClientsLeaveTheProxyServing) {
   // Meanwhile the proxy carries traffic as usual.
   auto data = random_bytes(4 << 20, 5);
   {
-    Fd fd = connect_to(stack.proxy_port, 10s);
+    Fd fd = connect_to(stack.proxy_port, 30s);
     std::vector<uint8_t> got;
     std::thread reader([&] { got = read_to_eof(fd.get()); });
     EXPECT_TRUE(send_all(fd.get(), data.data(), data.size()));
@@ -322,11 +326,17 @@ TEST(StatsE2EAbuse, GarbageAndIdleClientsLeaveTheProxyServing) {
   EXPECT_EQ(after["version"], 1);
   EXPECT_LE(after["process"]["open_fds"].get<int>(), baseline + 1);  // + the snapshot's own connection
   auto small_data = random_bytes(1 << 16, 6);
-  Fd fd = connect_to(stack.proxy_port, 10s);
+  Fd fd = connect_to(stack.proxy_port, 30s);
+  auto sent_at = Clock::now();
   ASSERT_TRUE(send_all(fd.get(), small_data.data(), small_data.size()));
   std::vector<uint8_t> back(small_data.size());
-  ASSERT_TRUE(read_exact(fd.get(), back.data(), back.size()));
-  EXPECT_EQ(back, small_data);
+  bool echoed = read_exact(fd.get(), back.data(), back.size());
+  EXPECT_TRUE(echoed) << "after " << std::chrono::duration<double>(Clock::now() - sent_at).count() << " s (errno "
+                      << errno << "); proxy counters: " << snapshot(stats_port)["workers"].dump()
+                      << "\nproxy stderr: " << stack.proxy->err() << "\nserver stderr: " << stack.server->err();
+  if (echoed) {
+    EXPECT_EQ(back, small_data);
+  }
   EXPECT_TRUE(stack.proxy->running());
 }
 
