@@ -53,11 +53,8 @@ Worker::~Worker() {
 
 void Worker::hand_off(Fd client, size_t listener) {
   int fd = client.release();
-  pending_.fetch_add(1, std::memory_order_relaxed);
-  thread_->loop().post([this, fd, listener] {
-    start_session(Fd(fd), listener);  // counts the session as active before it stops being pending
-    pending_.fetch_sub(1, std::memory_order_relaxed);
-  });
+  handed_off_.fetch_add(1, std::memory_order_relaxed);
+  thread_->loop().post([this, fd, listener] { start_session(Fd(fd), listener); });
 }
 
 void Worker::abort_all() {

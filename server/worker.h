@@ -49,9 +49,15 @@ class Worker {
   int tid() const { return thread_->tid(); }
   const metrics::WorkerCounters& counters() const { return counters_; }
   uint64_t active() const { return counters_.connections_active(); }
-  // Live sessions plus connections handed over but not started yet: what least-connections
-  // compares, so a burst of accepts does not all land on the worker that looked idlest.
-  uint64_t load() const { return active() + pending_.load(std::memory_order_relaxed); }
+  // Connections handed over minus sessions finished: what least-connections compares. Counted at
+  // hand-off, so a burst accepted before any worker has started a session still spreads; both
+  // counts only grow and `closed` is read first, so a racing read never understates the load nor
+  // counts one connection twice.
+  uint64_t load() const {
+    uint64_t closed = counters_.connections_closed.get();
+    uint64_t handed = handed_off_.load(std::memory_order_relaxed);
+    return handed > closed ? handed - closed : 0;
+  }
   EventLoop& loop() { return thread_->loop(); }
 
  private:
@@ -60,7 +66,7 @@ class Worker {
 
   int id_;
   metrics::WorkerCounters counters_;
-  std::atomic<uint64_t> pending_{0};  // hand_off() done, start_session() not yet
+  std::atomic<uint64_t> handed_off_{0};  // connections given to hand_off()
   SessionFactory factory_;
   BufferPool buffers_;
   PipePool pipes_;

@@ -74,7 +74,7 @@ TEST(Workers, LeastConnectionsFillsTheIdleWorker) {
 TEST(Workers, LeastConnectionsSpreadsABurst) {
   // Connections accepted in one batch, before any worker has started them, must still spread.
   StackWithStats s({"--balance", "least-connections"});
-  std::this_thread::sleep_for(100ms);  // the wait-for-port probe has closed
+  ASSERT_TRUE(wait_until_no_sessions(s.stats_port));  // the wait-for-port probe has closed
   std::vector<Fd> burst;
   auto addr = resolve(HostPort{"127.0.0.1", s.stack->proxy_port}, false).front();
   for (int i = 0; i < 8; ++i) {
@@ -89,7 +89,7 @@ TEST(Workers, LeastConnectionsSpreadsABurst) {
 
 TEST(Workers, MaxConnectionsRefusesPolitelyAndCounts) {
   StackWithStats s({"--max-connections", "5"});
-  std::this_thread::sleep_for(100ms);  // the wait-for-port probe has closed
+  ASSERT_TRUE(wait_until_no_sessions(s.stats_port));  // the wait-for-port probe has closed
   auto conns = open_echoing(s.stack->proxy_port, 5);
   Fd extra = connect_to(s.stack->proxy_port, 5s);
   bool clean = false;

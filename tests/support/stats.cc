@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <string>
+#include <thread>
 
 #include "tests/support/net.h"
 
@@ -19,6 +20,16 @@ nlohmann::json stats_snapshot(uint16_t port) {
   } catch (const std::exception&) {
     return nlohmann::json::object();
   }
+}
+
+bool wait_until_no_sessions(uint16_t port, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  do {
+    auto snap = stats_snapshot(port);
+    if (snap.contains("totals") && snap["totals"]["connections_active"] == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
 }
 
 }  // namespace sp::test

@@ -1,6 +1,7 @@
 // Reads a snapshot from a stats socket (the plain `stats` command over TCP), for tests.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 #include <nlohmann/json.hpp>
@@ -9,5 +10,9 @@ namespace sp::test {
 
 // One JSON snapshot from 127.0.0.1:port; an empty object if the socket does not answer.
 nlohmann::json stats_snapshot(uint16_t port);
+
+// Waits until the proxy behind the stats socket has no live session (the wait-for-port probe
+// included); false if that does not happen within `timeout`.
+bool wait_until_no_sessions(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace sp::test
