@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 
+import goals
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -1034,7 +1036,7 @@ def haproxy_version(mach):
     return m.group(1) if m else "?"
 
 
-def write_report(out, meta, runs, aggs, plots, interrupted):
+def write_report(out, meta, runs, aggs, plots, interrupted, goal_results):
     cfg, mach = meta["config"], meta["machine"]
     L = []
     L.append(f"# spliceproxy benchmark — {mach['hostname']} — {meta['started_at'][:10]}")
@@ -1087,6 +1089,8 @@ def write_report(out, meta, runs, aggs, plots, interrupted):
         L.append("| " + " | ".join(row) + " |")
     L.append("")
 
+    if goal_results:
+        L += goals.markdown(goal_results)
     L.append("## Definitions")
     L.append("")
     L.append("* **Paths**: `direct` = client → backend; `proxy-rw` / `proxy-splice` / `proxy-auto` = our `proxy --mode rw|splice|auto "
@@ -1560,8 +1564,9 @@ def build_args(argv):
     ap.add_argument("--warmup", type=float, help="warm-up seconds excluded (default 1; quick 0.5)")
     ap.add_argument("--workers", default=f"1..{NCPU}",
                     help="worker counts for the sweep, e.g. 1..4 or 1,2,4 (default 1..cores)")
-    ap.add_argument("--main-workers", type=int, default=NCPU,
-                    help="proxy workers / HAProxy nbthread in the main matrix (default: cores)")
+    ap.add_argument("--main-workers", type=int, default=1,
+                    help="proxy workers / HAProxy nbthread in the main matrix (default 1, as issue 9's "
+                         "goals; the sweep adds the other counts)")
     ap.add_argument("--workloads", help="comma list (default: all; quick: " + ",".join(QUICK_WORKLOADS) + ")")
     ap.add_argument("--sweep-workloads", default=",".join(SWEEP_WORKLOADS),
                     help="workloads of the worker sweep (default %(default)s)")
@@ -1622,9 +1627,10 @@ def config_of(a):
 def finalize(out, meta, runs, interrupted):
     cfg = meta["config"]
     aggs = aggregate(runs)
+    goal_results = goals.evaluate(runs, primary_unit)
     plots = plot_all(out, cfg, aggs)
     moved = path_checks(runs, cfg["paths"])
-    summary = {"schema": SCHEMA, **meta, "interrupted": interrupted, "aggregates": aggs,
+    summary = {"schema": SCHEMA, **meta, "interrupted": interrupted, "aggregates": aggs, "goals": goal_results,
                "checks": {"bytes_moved_per_path": moved,
                           "paths_without_bytes": [p for p, b in moved.items() if not b],
                           "failed_runs": [r["id"] for r in runs if r["status"] == "failed"],
@@ -1632,7 +1638,7 @@ def finalize(out, meta, runs, interrupted):
                "runs": runs}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, sort_keys=True)
-    write_report(out, meta, runs, aggs, plots, interrupted)
+    write_report(out, meta, runs, aggs, plots, interrupted, goal_results)
     return summary, plots
 
 
