@@ -105,7 +105,8 @@ void EventLoop::wake() {
 }
 
 void EventLoop::run_posted() {
-  wake_pending_.store(false, std::memory_order_release);
+  // acq_rel: reading a poster's `true` makes the task it pushed before visible to the pops below.
+  wake_pending_.exchange(false, std::memory_order_acq_rel);
   uint64_t drained;
   ssize_t n = ::read(wake_fd_.get(), &drained, sizeof drained);
   (void)n;
