@@ -105,11 +105,14 @@ void EventLoop::wake() {
 }
 
 void EventLoop::run_posted() {
-  // acq_rel: reading a poster's `true` makes the task it pushed before visible to the pops below.
-  wake_pending_.exchange(false, std::memory_order_acq_rel);
+  // Drain the eventfd first, then clear the flag. The other order loses wake-ups: a poster that
+  // sets the flag and writes between our clear and our read has its count eaten by the read, the
+  // flag stays set with nothing left to wake us, and every later post skips its write.
   uint64_t drained;
   ssize_t n = ::read(wake_fd_.get(), &drained, sizeof drained);
   (void)n;
+  // acq_rel: reading a poster's `true` makes the task it pushed before visible to the pops below.
+  wake_pending_.exchange(false, std::memory_order_acq_rel);
   Task task;
   while (posted_.try_pop(task)) task();
 }
