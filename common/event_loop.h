@@ -85,6 +85,10 @@ class EventLoop {
     }
     return now_ns_;
   }
+  // Before sleeping in epoll_wait, poll without sleeping for up to this long (0: never). An event
+  // that comes within the window then costs no wake-up, which is most of a ping-pong's latency;
+  // the price is a core kept busy while the loop waits. Loop thread, or before run().
+  void set_busy_poll(int64_t ns) { busy_poll_ns_ = ns; }
   bool in_loop_thread() const { return std::this_thread::get_id() == owner_.load(); }
   uint64_t iterations() const { return iterations_; }
 
@@ -101,6 +105,7 @@ class EventLoop {
   void run_timers();
   void run_ready();
   int next_timeout_ms();
+  int wait(epoll_event* events, int max_events);
 
   Fd epoll_;
   Fd wake_fd_;
@@ -116,6 +121,7 @@ class EventLoop {
   int64_t now_ns_ = 0;
   bool now_valid_ = false;
   uint64_t iterations_ = 0;
+  int64_t busy_poll_ns_ = 0;
 };
 
 // A thread that runs its own EventLoop; stop() then join in the destructor.

@@ -83,6 +83,12 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          [&](const std::string&) { c.server.reuseport = true; }});
   p.add({0, "pin", "CPU_LIST", "pin worker k to the k-th CPU of the list, e.g. 0,1 or 0-3", "not pinned",
          [&](const std::string& v) { c.server.pin_cpus = parse_cpu_list(v); }});
+  p.add({0, "busy-poll", "USEC",
+         "before a worker sleeps, poll this long for new events (lower latency, at the cost of a core "
+         "kept busy); 0 = off",
+         "0", [&](const std::string& v) {
+           c.server.worker.busy_poll_ns = parse_int(v, 0, 1'000'000) * 1000;
+         }});
   p.add({0, "stats", "WHERE", "stats socket: HOST:PORT, unix:PATH, or off", kDefaultStats,
          [&](const std::string& v) {
            metrics::parse_stats_endpoint(v);  // validate now: a bad value is a usage error

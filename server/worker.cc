@@ -29,6 +29,7 @@ Worker::Worker(int id, const WorkerOptions& options, SessionFactory factory,
       if (int rc = pthread_setaffinity_np(pthread_self(), sizeof set, &set))
         log::warn("cannot pin ", name, " to CPU ", options.pin_cpu, ": ", log::errno_text(rc));
     }
+    loop.set_busy_poll(options.busy_poll_ns);
     env_ = std::make_unique<WorkerEnv>(WorkerEnv{id_, loop, counters_, pump_context_,
                                                  [this](Session* s) { session_finished(s); }});
   });

@@ -22,6 +22,7 @@ struct WorkerOptions {
   size_t buffer_size = 64 << 10;
   size_t max_pooled = 64;  // idle pipes and buffers kept per worker
   int pin_cpu = -1;        // -1: not pinned
+  int64_t busy_poll_ns = 0;  // EventLoop::set_busy_poll: 0 = sleep as soon as idle
 };
 
 class Worker {

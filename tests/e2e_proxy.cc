@@ -205,6 +205,29 @@ TEST_P(ProxyE2E, SigtermDrainsLiveSessionsAndExitsZero) {
   EXPECT_EQ(*code, 0);
 }
 
+TEST_P(ProxyE2E, BusyPollingMovesEveryByteAndStillStops) {
+  ProxyStack stack(GetParam(), {"--busy-poll", "200"});
+  auto data = random_bytes(8 << 20, 11);
+  bool clean = false;
+  auto got = echo_through(stack.proxy_port, data, &clean);
+  EXPECT_TRUE(clean);
+  EXPECT_EQ(sha256_hex(got), sha256_hex(data));
+  Fd fd = connect_to(stack.proxy_port);
+  std::vector<uint8_t> out(1024), in(1024);
+  for (int i = 0; i < 500; ++i) {  // ping-pong: each message within the polling window or after it
+    PayloadPattern().fill(uint64_t(i) * out.size(), out.data(), out.size());
+    ASSERT_TRUE(send_all(fd.get(), out.data(), out.size()));
+    ASSERT_TRUE(read_exact(fd.get(), in.data(), in.size()));
+    ASSERT_EQ(in, out) << "message " << i;
+    if (i % 100 == 0) std::this_thread::sleep_for(2ms);  // idle past the window now and then
+  }
+  fd.reset();
+  stack.proxy->signal(SIGTERM);
+  auto code = stack.proxy->wait(5s);
+  ASSERT_TRUE(code.has_value()) << "a busy-polling proxy did not stop on SIGTERM";
+  EXPECT_EQ(*code, 0);
+}
+
 TEST_P(ProxyE2E, BadFlagsPrintOneLineAndUsageAndExitTwo) {
   auto r = run({bin("proxy"), "--mode", GetParam() == "rw" ? "bogus" : "zero"});
   EXPECT_EQ(r.code, 2);

@@ -1,5 +1,6 @@
 // The event loop every program runs on: cross-thread posts, timers, the ready list, stop().
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -86,6 +87,52 @@ TEST(EventLoop, StopFromAnotherThreadEndsRun) {
   loop.stop();
   EXPECT_TRUE(eventually([&] { return returned.load(); }));
   runner.join();
+}
+
+TEST(EventLoop, BusyPollingStillRunsPostsAndTimersAndStops) {
+  EventLoop loop;
+  loop.set_busy_poll(200'000);  // 200 µs
+  std::atomic<int> ran{0};
+  std::atomic<bool> timer_fired{false};
+  std::thread runner([&] { loop.run(); });
+  loop.post([&] { loop.run_after(30 * kNsPerMs, [&] { timer_fired = true; }); });
+  for (int i = 0; i < 2000; ++i) {
+    loop.post([&] { ran.fetch_add(1); });
+    if (i % 100 == 0) std::this_thread::sleep_for(1ms);  // let the window run out now and then
+  }
+  EXPECT_TRUE(eventually([&] { return ran.load() == 2000; })) << ran.load();
+  EXPECT_TRUE(eventually([&] { return timer_fired.load(); }));
+  std::this_thread::sleep_for(5ms);  // idle past the window: asleep in epoll_wait again
+  loop.stop();
+  runner.join();
+}
+
+// Voluntary context switches of a loop's thread while it is fed a post every millisecond: each is
+// a sleep in epoll_wait.
+long sleeps_while_fed(int64_t busy_poll_ns) {
+  LoopThread thread;
+  thread.loop().post([&] { thread.loop().set_busy_poll(busy_poll_ns); });
+  std::atomic<long> before{-1}, after{-1};
+  auto switches = [] {
+    rusage ru{};
+    ::getrusage(RUSAGE_THREAD, &ru);
+    return ru.ru_nvcsw;
+  };
+  thread.loop().post([&] { before = switches(); });
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(1ms);
+    thread.loop().post([] {});
+  }
+  thread.loop().post([&] { after = switches(); });
+  EXPECT_TRUE(eventually([&] { return after.load() >= 0; }));
+  return after - before;
+}
+
+TEST(EventLoop, BusyPollingAvoidsSleepingBetweenCloseEvents) {
+  long sleeping = sleeps_while_fed(0);
+  long polling = sleeps_while_fed(100 * kNsPerMs);
+  EXPECT_GE(sleeping, 25) << "a plain loop sleeps between posts 1 ms apart";
+  EXPECT_LE(polling, sleeping / 4) << "a 100 ms polling window should bridge 1 ms gaps";
 }
 
 struct CountingHandler : Handler {
