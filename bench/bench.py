@@ -27,6 +27,7 @@ import sys
 import time
 
 import goals
+from procs import Procs, tail
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -84,69 +85,7 @@ def now_iso():
 
 
 # --------------------------------------------------------------------------------------------
-# processes
-
-
-class Procs:
-    """Every process the bench starts, so that each is ended by its PID, whatever happens."""
-
-    def __init__(self):
-        self.live = {}
-
-    def start(self, name, argv, workdir, tag):
-        out = open(os.path.join(workdir, f"{tag}.{name}.out"), "wb")
-        err = open(os.path.join(workdir, f"{tag}.{name}.err"), "wb")
-        try:
-            # Own session: a Ctrl-C on the terminal reaches only us; we end the children ourselves.
-            p = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                 start_new_session=True, cwd=workdir)
-        except OSError as e:
-            out.close()
-            err.close()
-            raise StartupError(f"cannot start {name} ({argv[0]}): {e}")
-        p.name = name
-        p.argv = argv
-        p.out_path = out.name
-        p.err_path = err.name
-        p._files = (out, err)
-        self.live[p.pid] = p
-        return p
-
-    def stop(self, p, grace=3.0):
-        if p is None:
-            return None
-        if p.poll() is None:
-            try:
-                os.kill(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.kill(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                p.wait()
-        for f in p._files:
-            f.close()
-        self.live.pop(p.pid, None)
-        return p.returncode
-
-    def stop_all(self):
-        for p in list(self.live.values()):
-            self.stop(p, grace=1.0)
-
-
-def tail(path, n=2000):
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - n))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+# process output (starting and ending them: procs.py)
 
 
 def read_text(path):
@@ -532,7 +471,7 @@ class Bench:
         self.tmp = os.path.join(out, "raw-tmp")
         os.makedirs(self.raw, exist_ok=True)
         os.makedirs(self.tmp, exist_ok=True)
-        self.procs = Procs()
+        self.procs = Procs(StartupError)
         self.bin, self.bin_facts = snapshot_bins(os.path.abspath(args.bin_dir), os.path.join(self.tmp, "bin"))
         self.runs = []
         self.stats_seen = None  # None: not tried yet; True/False after the first proxy run
@@ -552,7 +491,7 @@ class Bench:
         else:
             argv = ["sockperf", "sr", "--tcp", "-i", host, "-p", str(port)]
         argv = self.taskset(self.a.pin_server) + argv
-        p = self.procs.start("backend", argv, self.tmp, tag)
+        p = self.procs.start("backend", argv, os.path.join(self.tmp, f"{tag}.backend"), cwd=self.tmp)
         wait_listen(p, port)
         return p
 
@@ -579,7 +518,7 @@ class Bench:
             with open(cfg, "w") as f:
                 f.write(haproxy_config(path, workers, listen, pport, bhost, bport, self.a.pin))
             argv = ["haproxy", "-f", cfg, "-db"]
-        p = self.procs.start("proxy", argv, self.tmp, tag)
+        p = self.procs.start("proxy", argv, os.path.join(self.tmp, f"{tag}.proxy"), cwd=self.tmp)
         wait_listen(p, pport)  # the proxy always runs here: /proc/net/tcp shows its listener
         stats_addr = None
         if path in OURS:
@@ -655,7 +594,7 @@ class Bench:
                 limit = self.a.warmup + self.a.duration + self.a.run_timeout
                 s0 = sampler.sample()
                 t0 = time.monotonic()
-                client = self.procs.start("client", argv, self.tmp, tag)
+                client = self.procs.start("client", argv, os.path.join(self.tmp, f"{tag}.client"), cwd=self.tmp)
                 sampler.others["client"] = client
                 if window == "after_warmup" and self.a.warmup > 0:
                     wait_rusage(client, self.a.warmup)

@@ -29,6 +29,8 @@ import sys
 import tempfile
 import time
 
+import procs as proclib
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 TOPOLOGY = os.path.join(REPO, "scripts", "netns-topology")
@@ -59,60 +61,21 @@ def on_signal(signum, _frame):
 # processes: every one we start is ended by its PID
 
 
-class Procs:
+class Procs(proclib.Procs):
+    """Logs numbered in start order under one directory."""
+
     def __init__(self, logdir):
+        super().__init__(RunFailed)
         self.logdir = logdir
-        self.live = {}
         self.count = 0
 
     def start(self, name, argv):
         self.count += 1
-        base = os.path.join(self.logdir, f"{self.count:03d}-{name}")
-        out, err = open(base + ".out", "wb"), open(base + ".err", "wb")
-        try:
-            # Own session: Ctrl-C on the terminal reaches only the tuner, which ends them itself.
-            p = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                 start_new_session=True)
-        except OSError as e:
-            out.close()
-            err.close()
-            raise RunFailed(f"cannot start {name} ({argv[0]}): {e}")
-        p.name, p.argv, p.out_path, p.err_path, p.files = name, argv, out.name, err.name, (out, err)
-        self.live[p.pid] = p
-        return p
-
-    def stop(self, p, grace=3.0):
-        if p is None:
-            return None
-        if p.poll() is None:
-            try:
-                os.kill(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                p.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.kill(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                p.wait(timeout=5)
-        for f in p.files:
-            f.close()
-        self.live.pop(p.pid, None)
-        return p.returncode
-
-    def stop_all(self):
-        for p in list(self.live.values()):
-            self.stop(p, grace=1.0)
+        return super().start(name, argv, os.path.join(self.logdir, f"{self.count:03d}-{name}"))
 
 
 def tail(path, n=600):
-    try:
-        with open(path, "rb") as f:
-            return f.read()[-n:].decode(errors="replace").strip()
-    except OSError:
-        return ""
+    return proclib.tail(path, n).strip()
 
 
 # ------------------------------------------------------------------------------------------------
