@@ -36,11 +36,16 @@ NCPU = os.cpu_count() or 1
 SCHEMA = "spliceproxy-bench/1"
 GB = 1e9  # CPU-s/GB uses decimal gigabytes
 
-PATHS = ["direct", "proxy-rw", "proxy-splice", "proxy-auto", "haproxy", "haproxy-splice"]
+DEFAULT_PATHS = ["direct", "proxy-rw", "proxy-splice", "proxy-auto", "haproxy", "haproxy-splice"]
+# Opt-in (--paths): both proxies busy-polling instead of sleeping in epoll_wait, read/write mode.
+# Each spins a core while it waits, so they are compared with each other, never with the rest.
+BUSY_PATHS = ["proxy-rw-busy", "haproxy-busy"]
+PATHS = DEFAULT_PATHS + BUSY_PATHS
 PROXY_PATHS = [p for p in PATHS if p != "direct"]
-OURS = ("proxy-rw", "proxy-splice", "proxy-auto")
-HAPROXY = ("haproxy", "haproxy-splice")
-SAME_MODE_HAPROXY = {"proxy-rw": "haproxy", "proxy-splice": "haproxy-splice", "proxy-auto": "haproxy-splice"}
+OURS = ("proxy-rw", "proxy-splice", "proxy-auto", "proxy-rw-busy")
+HAPROXY = ("haproxy", "haproxy-splice", "haproxy-busy")
+SAME_MODE_HAPROXY = {"proxy-rw": "haproxy", "proxy-splice": "haproxy-splice", "proxy-auto": "haproxy-splice",
+                     "proxy-rw-busy": "haproxy-busy"}
 RW_OF = {"proxy-splice": "proxy-rw", "proxy-auto": "proxy-rw", "haproxy-splice": "haproxy"}
 
 # kind: which backend and client. window: over what the proxy CPU is measured (see README).
@@ -65,7 +70,8 @@ SWEEP_WORKLOADS = ["iperf3-P4", "pp-1k-64c"]
 HEADLINE = ["iperf3-P1", "iperf3-P4", "pp-1k-1c"]
 
 COLORS = {"direct": "#888888", "proxy-rw": "#1f77b4", "proxy-splice": "#2ca02c", "proxy-auto": "#9467bd",
-          "haproxy": "#ff7f0e", "haproxy-splice": "#d62728"}
+          "haproxy": "#ff7f0e", "haproxy-splice": "#d62728", "proxy-rw-busy": "#17becf",
+          "haproxy-busy": "#8c564b"}
 
 
 class StartupError(Exception):
@@ -283,6 +289,8 @@ def haproxy_config(path, workers, listen, port, backend, bport, pin):
         f"    nbthread {workers}",
         f"    maxconn {maxconn}",
     ]
+    if path == "haproxy-busy":
+        lines.append("    busy-polling")
     if pin:
         lines.append(f"    cpu-map auto:1/1-{workers} {pin}")
     lines += [
@@ -503,9 +511,12 @@ class Bench:
         if path == "direct":
             return None, None
         if path in OURS:
+            mode = path.removeprefix("proxy-").removesuffix("-busy")
             argv = [os.path.join(self.bin, "proxy"), "-s", listen, "-p", str(pport), "-r", bhost,
-                    "-c", str(bport), "--mode", path.removeprefix("proxy-"),
+                    "-c", str(bport), "--mode", mode,
                     "-w", str(workers), "--stats", f"127.0.0.1:{sport}", "--grace", "1"]
+            if path.endswith("-busy"):
+                argv += ["--busy-poll", str(self.a.busy_poll)]
             if self.a.pipe_size:
                 argv += ["--pipe-size", self.a.pipe_size]
             if self.a.buffer_size:
@@ -1035,6 +1046,9 @@ def write_report(out, meta, runs, aggs, plots, interrupted, goal_results):
     L.append("* **Paths**: `direct` = client → backend; `proxy-rw` / `proxy-splice` / `proxy-auto` = our `proxy --mode rw|splice|auto "
              f"-w {mw}`; `haproxy` = HAProxy {haproxy_version(mach)} in TCP mode, `nbthread` = "
              "workers, no splice; `haproxy-splice` = the same with `option splice-request` + `option splice-response`. "
+             f"Opt-in: `proxy-rw-busy` = `proxy --mode rw --busy-poll {cfg.get('busy_poll') or 50}` and `haproxy-busy` = "
+             "`haproxy` with `busy-polling` in `global`; each spins a core while it waits, so they are compared "
+             "with each other. "
              "HAProxy keeps its defaults otherwise (tune.bufsize 16 KiB, pipes of the system default size); "
              f"our proxy uses its defaults (--buffer-size {cfg.get('buffer_size') or '64K'}, "
              f"--pipe-size {cfg.get('pipe_size') or '1M'}). The config used is in `haproxy-splice.cfg`.")
@@ -1510,7 +1524,10 @@ def build_args(argv):
     ap.add_argument("--sweep-workloads", default=",".join(SWEEP_WORKLOADS),
                     help="workloads of the worker sweep (default %(default)s)")
     ap.add_argument("--no-sweep", action="store_true", help="skip the worker sweep")
-    ap.add_argument("--paths", default=",".join(PATHS), help="comma list (default: all)")
+    ap.add_argument("--paths", default=",".join(DEFAULT_PATHS),
+                    help="comma list of " + ", ".join(PATHS) + " (default: all but " + ", ".join(BUSY_PATHS) + ")")
+    ap.add_argument("--busy-poll", type=int, default=50, metavar="USEC",
+                    help="our proxy's --busy-poll in the proxy-rw-busy path (default 50)")
     ap.add_argument("--client-threads", type=int, default=NCPU,
                     help="tcp_ping_client -T cap (min(conns, this); default cores)")
     ap.add_argument("--server-workers", type=int, default=NCPU, help="tcp_ping_server -w (default cores)")
@@ -1559,7 +1576,7 @@ def build_args(argv):
 def config_of(a):
     return {k: getattr(a, k) for k in ("quick", "reps", "duration", "warmup", "workers", "main_workers",
                                        "workloads", "sweep_workloads", "no_sweep", "paths", "client_threads",
-                                       "server_workers", "pipe_size", "buffer_size", "proxy_arg", "pin",
+                                       "server_workers", "pipe_size", "buffer_size", "busy_poll", "proxy_arg", "pin",
                                        "pin_client", "pin_server", "run_timeout", "server_host", "proxy_listen")}
 
 

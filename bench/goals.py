@@ -3,7 +3,8 @@
 Every goal compares two paths measured in the same repetition (the variants run interleaved, so
 the two runs of a pair shared the machine's state): the ratio is taken per repetition and the
 goal is judged on the median of those paired ratios. A goal whose workload or worker count the
-run did not include is reported as "not measured", never as met.
+run did not include is reported as "not measured", never as met; a path of ours that the run did
+not select (--paths) gets no column at all.
 """
 
 import statistics
@@ -34,6 +35,20 @@ for ours, peer in PAIRS:
         ]
     GOALS.append(("pingpong-64", "pp-1k-64c", 1, ours, peer, "throughput", ">=", 1.2,
                   "1 KiB ping-pong, 64 connections, 1 worker: msg/s ≥ 1.2 × HAProxy"))
+# Opt-in busy polling on both sides (bench --paths ...,proxy-rw-busy,haproxy-busy): it trades a
+# spinning core for latency, so only the latency goals are judged for it.
+BUSY = ("proxy-rw-busy", "haproxy-busy")
+for wl in ("pp-1k-1c", "sockperf-pp-1k"):
+    GOALS += [
+        ("pingpong-rate", wl, 1, *BUSY, "throughput", ">=", 1.3,
+         "1 KiB ping-pong, 1 connection, 1 worker: msg/s ≥ 1.3 × HAProxy"),
+        ("pingpong-vs-direct", wl, 1, BUSY[0], "direct", "throughput", ">=", 0.45,
+         "1 KiB ping-pong, 1 connection, 1 worker: msg/s ≥ 0.45 × direct"),
+        ("pingpong-p99", wl, 1, *BUSY, "p99", "<=", 1.0,
+         "1 KiB ping-pong, 1 connection, 1 worker: p99 latency ≤ HAProxy's"),
+    ]
+GOALS.append(("pingpong-64", "pp-1k-64c", 1, *BUSY, "throughput", ">=", 1.2,
+              "1 KiB ping-pong, 64 connections, 1 worker: msg/s ≥ 1.2 × HAProxy"))
 
 
 def _value(run, metric, unit):
@@ -55,7 +70,10 @@ def _by_rep(runs, workload, workers, path):
 def evaluate(runs, unit_of):
     """One result per goal: paired ratios, their median and whether the target is met."""
     out = []
+    ran = {r["path"] for r in runs}
     for gid, wl, workers, ours, peer, metric, op, target, text in GOALS:
+        if ours not in ran:
+            continue  # a path this run did not select (--paths): no column for it
         mine, theirs = _by_rep(runs, wl, workers, ours), _by_rep(runs, wl, workers, peer)
         ratios = []
         for rep in sorted(set(mine) & set(theirs)):
@@ -84,7 +102,7 @@ def markdown(results):
         rows.setdefault((r["text"], r["workload"]), {})[r["ours"]] = r
     L = ["## Issue 9 goals", "",
          "Each cell pairs our path with its peer (the goal says which: HAProxy in the same mode — rw with "
-         "`haproxy`, splice and auto with `haproxy-splice` — or direct) run in the same repetition, and shows "
+         "`haproxy`, splice and auto with `haproxy-splice`, rw-busy with `haproxy-busy` — or direct) run in the same repetition, and shows "
          "the median of the per-repetition ratios ours ÷ peer [min–max]. A goal the run did not include is "
          "marked as not measured, never as met.", "",
          "| goal | workload | " + " | ".join(ours) + " |",
