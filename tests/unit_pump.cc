@@ -54,17 +54,26 @@ size_t drain_and_verify(int fd, uint64_t& offset) {
   }
 }
 
-class PumpTest : public ::testing::TestWithParam<PumpMode> {
- protected:
+// What a worker gives its pumps, and two connected pairs: a pump moves src.b (the proxy's client
+// side) to dst.a (the proxy's remote side); the test plays the peers src.a and dst.b.
+struct PumpRig {
   metrics::WorkerCounters counters;
   PipePool pipes{1 << 20, 4, counters};
   BufferPool buffers{64 << 10, 4};
   PumpContext ctx{pipes, buffers, counters};
   TcpPair src = tcp_pair();
   TcpPair dst = tcp_pair();
-  // Pump from src.b (the proxy's client side) to dst.a (the proxy's remote side).
+};
+
+class PumpTest : public ::testing::TestWithParam<PumpMode>, protected PumpRig {
+ protected:
   Pump pump{src.b.get(), dst.a.get(), GetParam(), ctx, counters.bytes_in};
 };
+
+class RigTest : public ::testing::Test, protected PumpRig {};
+using AutoPump = RigTest;
+using PipePoolTest = RigTest;
+using PumpFallback = RigTest;
 
 TEST_P(PumpTest, MovesBytesInOrderAndCountsThem) {
   uint64_t sent = 0, received = 0;
@@ -153,12 +162,7 @@ TEST_P(PumpTest, BudgetYieldsWithMoreWork) {
 INSTANTIATE_TEST_SUITE_P(Modes, PumpTest, ::testing::Values(PumpMode::kReadWrite, PumpMode::kSplice, PumpMode::kAuto),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
-TEST(AutoPump, ReadsSmallMessagesAndSplicesBulk) {
-  metrics::WorkerCounters counters;
-  PipePool pipes(1 << 20, 4, counters);
-  BufferPool buffers(64 << 10, 4);
-  PumpContext ctx{pipes, buffers, counters};
-  TcpPair src = tcp_pair(), dst = tcp_pair();
+TEST_F(AutoPump, ReadsSmallMessagesAndSplicesBulk) {
   Pump pump(src.b.get(), dst.a.get(), PumpMode::kAuto, ctx, counters.bytes_in);
   uint64_t sent = 0, received = 0;
   for (int i = 0; i < 10; ++i) {  // ping-pong sized: one read each, no splice
@@ -184,8 +188,7 @@ TEST(AutoPump, ReadsSmallMessagesAndSplicesBulk) {
   EXPECT_GT(counters.splice_calls.get(), 0u);
 }
 
-TEST(PipePool, ReusesDrainedPipesUpToItsLimit) {
-  metrics::WorkerCounters counters;
+TEST_F(PipePoolTest, ReusesDrainedPipesUpToItsLimit) {
   PipePool pool(1 << 20, 2, counters);
   Pipe a, b, c;
   ASSERT_TRUE(pool.acquire(a));
@@ -202,12 +205,7 @@ TEST(PipePool, ReusesDrainedPipesUpToItsLimit) {
   EXPECT_EQ(counters.pipe_pool_hits.get(), 1u);
 }
 
-TEST(PipePool, PipeHoldingDataIsNeverPooled) {
-  metrics::WorkerCounters counters;
-  PipePool pipes(1 << 20, 4, counters);
-  BufferPool buffers(64 << 10, 4);
-  PumpContext ctx{pipes, buffers, counters};
-  TcpPair src = tcp_pair(), dst = tcp_pair();
+TEST_F(PipePoolTest, PipeHoldingDataIsNeverPooled) {
   {
     Pump pump(src.b.get(), dst.a.get(), PumpMode::kSplice, ctx, counters.bytes_in);
     uint64_t sent = 0;
@@ -221,12 +219,7 @@ TEST(PipePool, PipeHoldingDataIsNeverPooled) {
   EXPECT_EQ(pipes.pooled(), 0u) << "a pipe with bytes in it went back to the pool";
 }
 
-TEST(PumpFallback, NoPipeAvailableFallsBackToReadWrite) {
-  metrics::WorkerCounters counters;
-  PipePool pipes(1 << 20, 4, counters);
-  BufferPool buffers(64 << 10, 4);
-  PumpContext ctx{pipes, buffers, counters};
-  TcpPair src = tcp_pair(), dst = tcp_pair();
+TEST_F(PumpFallback, NoPipeAvailableFallsBackToReadWrite) {
   Pump pump(src.b.get(), dst.a.get(), PumpMode::kSplice, ctx, counters.bytes_in);
   uint64_t sent = 0, received = 0;
   send_some(src.a.get(), sent, 20000);
