@@ -21,6 +21,41 @@ struct Raw {
   int threads = 1;
 };
 
+void finish(Options& o, const Raw& raw) {
+  o.server = parse_host_port(raw.server, raw.port);
+  if (raw.download) {
+    if (raw.mode && *raw.mode != Mode::kDownload)
+      throw std::invalid_argument("--download cannot go with --mode " + std::string(mode_name(*raw.mode)));
+    o.mode = Mode::kDownload;
+  } else if (raw.mode) {
+    o.mode = *raw.mode;
+  } else if (o.no_echo || o.bidir) {
+    o.mode = Mode::kStream;  // both only make sense for a stream
+  }
+  if (o.no_echo && o.mode != Mode::kStream)
+    throw std::invalid_argument("--no-echo needs --mode stream (it sends to a --sink server)");
+  if (o.bidir && o.mode != Mode::kStream) throw std::invalid_argument("--bidir needs --mode stream");
+  if (o.bidir && o.no_echo) throw std::invalid_argument("--bidir needs an echo server; it cannot go with --no-echo");
+  if (o.rate > 0 && o.mode != Mode::kPingPong)
+    throw std::invalid_argument("--rate needs --mode pingpong (stream and download send as fast as they can)");
+  if (o.warmup_ns > 0 && raw.count && o.mode != Mode::kPingPong)
+    throw std::invalid_argument("--warmup in stream and download modes needs -t, not -n");
+  if (raw.count && raw.duration_ns)
+    throw std::invalid_argument("-n and -t cannot go together: run COUNT messages per connection or for a duration");
+  if (raw.duration_ns) {
+    o.duration_ns = *raw.duration_ns;
+  } else if (raw.count) {
+    o.count = *raw.count;
+  } else if (o.mode == Mode::kPingPong) {
+    o.count = kDefaultCount;
+  } else {
+    o.duration_ns = kDefaultStreamDurationNs;
+  }
+  if (o.timed()) o.count = 0;
+  o.length = raw.length.value_or(o.mode == Mode::kPingPong ? kDefaultPingLength : kDefaultStreamLength);
+  o.threads = std::min(raw.threads, o.connections);
+}
+
 FlagParser make_parser(Options& o, Raw& raw) {
   FlagParser p("tcp_ping_client",
                "Load and integrity client for tcp_ping_server and the proxy: ping-pong latency, or\n"
@@ -75,43 +110,10 @@ FlagParser make_parser(Options& o, Raw& raw) {
   p.add({0, "no-verify", "", "do not check received bytes against the pattern (lengths still are)", "",
          [&](const std::string&) { o.verify = false; }});
   p.add({'v', "verbose", "", "log more (repeat for debug)", "", [&](const std::string&) { ++o.verbosity; }});
+  p.then([&] { finish(o, raw); });
   return p;
 }
 
-void finish(Options& o, const Raw& raw) {
-  o.server = parse_host_port(raw.server, raw.port);
-  if (raw.download) {
-    if (raw.mode && *raw.mode != Mode::kDownload)
-      throw std::invalid_argument("--download cannot go with --mode " + std::string(mode_name(*raw.mode)));
-    o.mode = Mode::kDownload;
-  } else if (raw.mode) {
-    o.mode = *raw.mode;
-  } else if (o.no_echo || o.bidir) {
-    o.mode = Mode::kStream;  // both only make sense for a stream
-  }
-  if (o.no_echo && o.mode != Mode::kStream)
-    throw std::invalid_argument("--no-echo needs --mode stream (it sends to a --sink server)");
-  if (o.bidir && o.mode != Mode::kStream) throw std::invalid_argument("--bidir needs --mode stream");
-  if (o.bidir && o.no_echo) throw std::invalid_argument("--bidir needs an echo server; it cannot go with --no-echo");
-  if (o.rate > 0 && o.mode != Mode::kPingPong)
-    throw std::invalid_argument("--rate needs --mode pingpong (stream and download send as fast as they can)");
-  if (o.warmup_ns > 0 && raw.count && o.mode != Mode::kPingPong)
-    throw std::invalid_argument("--warmup in stream and download modes needs -t, not -n");
-  if (raw.count && raw.duration_ns)
-    throw std::invalid_argument("-n and -t cannot go together: run COUNT messages per connection or for a duration");
-  if (raw.duration_ns) {
-    o.duration_ns = *raw.duration_ns;
-  } else if (raw.count) {
-    o.count = *raw.count;
-  } else if (o.mode == Mode::kPingPong) {
-    o.count = kDefaultCount;
-  } else {
-    o.duration_ns = kDefaultStreamDurationNs;
-  }
-  if (o.timed()) o.count = 0;
-  o.length = raw.length.value_or(o.mode == Mode::kPingPong ? kDefaultPingLength : kDefaultStreamLength);
-  o.threads = std::min(raw.threads, o.connections);
-}
 
 }  // namespace
 
@@ -131,25 +133,13 @@ std::variant<Options, std::string> try_parse_command_line(int argc, const char* 
   bool help = false;
   if (auto err = p.try_parse(argc, argv, &help)) return *err;
   if (help) return p.usage();
-  try {
-    finish(o, raw);
-  } catch (const std::exception& e) {
-    return std::string(e.what());
-  }
   return o;
 }
 
 std::variant<Options, int> parse_command_line(int argc, const char* const* argv) {
   Options o;
   Raw raw;
-  FlagParser p = make_parser(o, raw);
-  if (auto code = p.parse(argc, argv)) return *code;
-  try {
-    finish(o, raw);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: %s\n%s", p.program().c_str(), e.what(), p.usage().c_str());
-    return 2;
-  }
+  if (auto code = make_parser(o, raw).parse(argc, argv)) return *code;
   return o;
 }
 

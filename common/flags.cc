@@ -22,6 +22,11 @@ FlagParser& FlagParser::add(Flag flag) {
   return *this;
 }
 
+FlagParser& FlagParser::then(std::function<void()> finish) {
+  finish_ = std::move(finish);
+  return *this;
+}
+
 const Flag* FlagParser::find_short(char c) const {
   for (const auto& f : flags_)
     if (f.short_name == c) return &f;
@@ -110,6 +115,13 @@ std::optional<std::string> FlagParser::try_parse(int argc, const char* const* ar
     return "unexpected argument '" + std::string(arg) + "'";
   }
   if (wants_help) *wants_help = help_ || version_;
+  if (finish_ && !help_ && !version_) {
+    try {
+      finish_();
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+  }
   return std::nullopt;
 }
 

@@ -25,6 +25,9 @@ class FlagParser {
  public:
   FlagParser(std::string program, std::string summary);
   FlagParser& add(Flag flag);
+  // Runs after every flag was applied (not after -h/--version), for rules that span flags and
+  // values derived from several; throws std::invalid_argument, reported like a bad flag.
+  FlagParser& then(std::function<void()> finish);
 
   // Parses argv. Returns an exit code when the program should exit now: 0 after -h/--help or
   // --version (text on stdout), 2 after a bad flag (one line naming it plus the usage on stderr).
@@ -43,6 +46,7 @@ class FlagParser {
   std::string program_;
   std::string summary_;
   std::vector<Flag> flags_;
+  std::function<void()> finish_;
   bool help_ = false;
   bool version_ = false;
 };

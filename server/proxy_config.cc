@@ -30,7 +30,15 @@ std::vector<int> parse_cpu_list(const std::string& text) {
   return cpus;
 }
 
+void finish(ProxyConfig& c, const RawAddresses& raw) {
+  uint16_t port = raw.port.value_or(kProxyPort);
+  if (raw.listen.empty()) c.server.listen.push_back(HostPort{"0.0.0.0", port});
+  for (const auto& text : raw.listen) c.server.listen.push_back(parse_host_port(text, port));
+  c.remote = parse_host_port(raw.remote, raw.remote_port.value_or(kRemotePort));
+}
+
 FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
+  c.server.workers = online_cpus();
   FlagParser p("proxy",
                "TCP proxy: accepts on every -s address and forwards each connection to the remote,\n"
                "moving bytes with splice(2) (-z) or read/write, on N epoll worker threads.");
@@ -100,44 +108,24 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          [&](const std::string& v) { c.stats_log = v; }});
   p.add({'v', "verbose", "", "log more: once for connections and signals, twice for debug", "",
          [&](const std::string&) { ++c.verbosity; }});
+  p.then([&] { finish(c, raw); });
   return p;
 }
 
-void finish(ProxyConfig& c, const RawAddresses& raw) {
-  uint16_t port = raw.port.value_or(kProxyPort);
-  if (raw.listen.empty()) c.server.listen.push_back(HostPort{"0.0.0.0", port});
-  for (const auto& text : raw.listen) c.server.listen.push_back(parse_host_port(text, port));
-  c.remote = parse_host_port(raw.remote, raw.remote_port.value_or(kRemotePort));
-}
 
 }  // namespace
 
 std::variant<ProxyConfig, std::string> try_parse_proxy_command_line(int argc, const char* const* argv) {
   ProxyConfig c;
-  c.server.workers = online_cpus();
   RawAddresses raw;
-  FlagParser p = make_parser(c, raw);
-  if (auto err = p.try_parse(argc, argv)) return *err;
-  try {
-    finish(c, raw);
-  } catch (const std::exception& e) {
-    return std::string(e.what());
-  }
+  if (auto err = make_parser(c, raw).try_parse(argc, argv)) return *err;
   return c;
 }
 
 std::variant<ProxyConfig, int> parse_proxy_command_line(int argc, const char* const* argv) {
   ProxyConfig c;
-  c.server.workers = online_cpus();
   RawAddresses raw;
-  FlagParser p = make_parser(c, raw);
-  if (auto code = p.parse(argc, argv)) return *code;
-  try {
-    finish(c, raw);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "proxy: %s\n%s", e.what(), p.usage().c_str());
-    return 2;
-  }
+  if (auto code = make_parser(c, raw).parse(argc, argv)) return *code;
   return c;
 }
 
