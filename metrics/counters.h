@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace sp::metrics {
@@ -28,7 +29,25 @@ namespace sp::metrics {
   X(connect_failed, "connections", "remote connects refused or unreachable")                        \
   X(connect_timeout, "connections", "remote connects that hit --connect-timeout")                   \
   X(resets, "connections", "sessions ended by a reset or socket error")                             \
-  X(idle_timeouts, "connections", "sessions closed by --idle-timeout")
+  X(idle_timeouts, "connections", "sessions closed by --idle-timeout")                              \
+  X(budget_refusals, "events", "growths refused by --memory-budget: the direction ran at the smallest size") \
+  X(buffer_bytes_held, "bytes", "gauge: bytes of read/write buffers held by pumps right now (not pooled ones)") \
+  X(pipe_bytes_held, "bytes", "gauge: bytes of pipe capacity held by pumps right now (not pooled ones)")      \
+  X(auto_probes, "events", "--mode auto: bulk probes, each timing read/write against splice on one direction") \
+  X(auto_chose_splice, "events", "--mode auto: probes that chose splice for the bulk that followed")          \
+  SP_SIZE_BUCKETS(X, buffers, "buffers", "read/write buffers handed to pumps")                                             \
+  SP_SIZE_BUCKETS(X, pipes, "pipes", "pipes handed to pumps")
+
+// One counter per size bucket of what a pump was handed: <= 16 KiB, 32 KiB, ... 1 MiB, larger.
+#define SP_SIZE_BUCKETS(X, what, unit, description)                                  \
+  X(what##_16k, unit, description ", of at most 16 KiB")                       \
+  X(what##_32k, unit, description ", of 16 KiB to 32 KiB")                     \
+  X(what##_64k, unit, description ", of 32 KiB to 64 KiB")                     \
+  X(what##_128k, unit, description ", of 64 KiB to 128 KiB")                   \
+  X(what##_256k, unit, description ", of 128 KiB to 256 KiB")                  \
+  X(what##_512k, unit, description ", of 256 KiB to 512 KiB")                  \
+  X(what##_1m, unit, description ", of 512 KiB to 1 MiB")                      \
+  X(what##_over_1m, unit, description ", of more than 1 MiB")
 
 #define SP_COUNT_COUNTER(name, unit, description) +1
 inline constexpr int kWorkerCounterCount = 0 SP_WORKER_COUNTERS(SP_COUNT_COUNTER);
@@ -40,6 +59,8 @@ class Counter {
   void add(uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   // Several writers (e.g. per-listener counts with --reuseport): an atomic read-modify-write.
   void add_shared(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  // Gauges only (bytes held): the single writer takes back what it added.
+  void sub(uint64_t n) { value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
   uint64_t get() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -57,6 +78,22 @@ struct alignas(64) WorkerCounters {
     return total > closed ? total - closed : 0;
   }
   uint64_t bytes() const { return bytes_in.get() + bytes_out.get(); }
+
+  Counter& buffers_of_size(size_t bytes) { return this->*kBufferBuckets[size_bucket(bytes)]; }
+  Counter& pipes_of_size(size_t bytes) { return this->*kPipeBuckets[size_bucket(bytes)]; }
+
+ private:
+  static constexpr size_t size_bucket(size_t bytes) {
+    size_t bucket = 0;
+    for (size_t limit = 16 << 10; bytes > limit && bucket < 7; limit *= 2) ++bucket;
+    return bucket;
+  }
+#define SP_BUCKET_MEMBER(what) &WorkerCounters::what##_16k, &WorkerCounters::what##_32k, \
+    &WorkerCounters::what##_64k, &WorkerCounters::what##_128k, &WorkerCounters::what##_256k, \
+    &WorkerCounters::what##_512k, &WorkerCounters::what##_1m, &WorkerCounters::what##_over_1m
+  static constexpr Counter WorkerCounters::* kBufferBuckets[8] = {SP_BUCKET_MEMBER(buffers)};
+  static constexpr Counter WorkerCounters::* kPipeBuckets[8] = {SP_BUCKET_MEMBER(pipes)};
+#undef SP_BUCKET_MEMBER
 };
 
 }  // namespace sp::metrics

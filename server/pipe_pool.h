@@ -1,5 +1,9 @@
-// Per-worker pool of kernel pipes for the splice pump. Invariant: a pooled pipe holds no data
-// (a pipe is returned only when drained; one that may hold bytes is closed instead).
+// Per-worker pool of kernel pipes for the splice pump, one free list per rung of the size ladder
+// (F_SETPIPE_SZ at creation). Invariant: a pooled pipe holds no data (a pipe is returned only when
+// drained; one that may hold bytes is closed instead).
+//
+// Every pipe handed out is counted in the worker's size buckets and in pipe_bytes_held until it
+// comes back, which is what the memory budget reads.
 //
 // Thread context: owned by one worker; not thread safe.
 #pragma once
@@ -9,6 +13,7 @@
 
 #include "common/fd.h"
 #include "metrics/counters.h"
+#include "server/size_ladder.h"
 
 namespace sp {
 
@@ -16,26 +21,32 @@ struct Pipe {
   Fd read_end;
   Fd write_end;
   size_t capacity = 0;  // bytes the kernel granted (F_GETPIPE_SZ)
+  size_t rung = 0;      // the ladder rung it was made for (capacity may be less if refused)
 };
 
 class PipePool {
  public:
-  PipePool(size_t pipe_size, size_t max_pooled, metrics::WorkerCounters& counters);
+  // max_pooled bounds the idle pipes of all rungs together: each costs two descriptors.
+  PipePool(size_t ceiling, size_t max_pooled, metrics::WorkerCounters& counters);
 
-  // A drained pipe from the pool or a new one; false when the kernel refuses a pipe
+  const SizeLadder& ladder() const { return ladder_; }
+  // A drained pipe of that rung from the pool, or a new one; false when the kernel refuses a pipe
   // (EMFILE, ENFILE, pipe-user-pages limits): the caller falls back to read/write.
-  bool acquire(Pipe& out);
+  bool acquire(size_t rung, Pipe& out);
   // Gives back an empty pipe (pooled, or closed if the pool is full).
   void release(Pipe&& pipe);
-  size_t pooled() const { return free_.size(); }
+  // The pipe may still hold bytes: it is closed, never pooled.
+  void discard(Pipe&& pipe);
+  size_t pooled() const { return pooled_; }
   // Closes every pooled pipe (the worker went idle: give the kernel its memory back).
-  void clear() { free_.clear(); }
+  void clear();
 
  private:
-  size_t pipe_size_;
+  SizeLadder ladder_;
   size_t max_pooled_;
   metrics::WorkerCounters& counters_;
-  std::vector<Pipe> free_;
+  std::vector<std::vector<Pipe>> free_;  // per rung
+  size_t pooled_ = 0;
 };
 
 }  // namespace sp

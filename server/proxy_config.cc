@@ -69,10 +69,18 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          }});
   p.add({'w', "workers", "N", "worker threads", "online CPUs (" + std::to_string(online_cpus()) + ")",
          [&](const std::string& v) { c.server.workers = static_cast<int>(parse_int(v, 1, 1024)); }});
-  p.add({0, "pipe-size", "BYTES", "pipe size asked of F_SETPIPE_SZ in splice mode (K/M suffixes)", "1M",
-         [&](const std::string& v) { c.server.worker.pipe_size = parse_size(v, 4096, 1ULL << 30); }});
-  p.add({0, "buffer-size", "BYTES", "read/write buffer per direction while data is in flight", "64K",
-         [&](const std::string& v) { c.server.worker.buffer_size = parse_size(v, 512, 1ULL << 30); }});
+  p.add({0, "pipe-size", "BYTES",
+         "largest pipe per direction in splice mode (F_SETPIPE_SZ; K/M suffixes): pipes start at 16K and "
+         "double while splices fill them",
+         "1M", [&](const std::string& v) { c.server.worker.pipe_size = parse_size(v, 4096, 1ULL << 30); }});
+  p.add({0, "buffer-size", "BYTES",
+         "largest read/write buffer per direction, held only while data is in flight: buffers start at 16K "
+         "and double while reads fill them",
+         "1M", [&](const std::string& v) { c.server.worker.buffer_size = parse_size(v, 512, 1ULL << 30); }});
+  p.add({0, "memory-budget", "BYTES",
+         "per worker: buffers and pipes its sessions may hold before growth stops and every direction "
+         "runs at 16K (counted in budget_refusals)",
+         "64M", [&](const std::string& v) { c.server.worker.memory_budget = parse_size(v, 0, 1ULL << 40); }});
   p.add({0, "connect-timeout", "SECONDS", "give up connecting to the remote after this long", "5",
          [&](const std::string& v) { c.session.connect_timeout_ns = parse_duration_ns(v, 1'000'000, 3600'000'000'000); }});
   p.add({0, "idle-timeout", "SECONDS", "close a session with no traffic for this long; 0 = never", "0",

@@ -32,32 +32,77 @@ void Pump::release_holding() {
   if (pipe_.read_end) {
     // A pipe that may still hold bytes is closed, never pooled.
     if (held_ == 0) ctx_.pipes.release(std::move(pipe_));
-    pipe_ = Pipe{};
+    else ctx_.pipes.discard(std::move(pipe_));
   }
-  if (buffer_) ctx_.buffers.release(std::move(buffer_));
+  ctx_.buffers.release(std::move(buffer_));
   offset_ = 0;
 }
 
+size_t Pump::affordable(size_t rung, size_t wanted, size_t holding) {
+  if (rung == 0) return 0;  // the lowest rung is always granted: every connection must move bytes
+  const auto& c = ctx_.counters;
+  size_t others = c.buffer_bytes_held.get() + c.pipe_bytes_held.get() - holding;
+  if (others + wanted <= ctx_.memory_budget) return rung;
+  ctx_.counters.budget_refusals.add();
+  return 0;
+}
+
+// Called only while nothing is held: the buffer in hand (if any) is empty and may be swapped.
+void Pump::hold_buffer() {
+  if (pipe_.read_end) ctx_.pipes.release(std::move(pipe_));  // kAuto switched back: one or the other
+  if (buffer_ && buffer_.rung == buffer_rung_) return;
+  buffer_rung_ = affordable(buffer_rung_, ctx_.buffers.ladder().size(buffer_rung_), buffer_ ? buffer_.size : 0);
+  if (buffer_ && buffer_.rung == buffer_rung_) return;
+  ctx_.buffers.release(std::move(buffer_));
+  buffer_ = ctx_.buffers.acquire(buffer_rung_);
+}
+
+bool Pump::hold_pipe() {
+  ctx_.buffers.release(std::move(buffer_));  // kAuto switched: hold one or the other
+  if (pipe_.read_end && pipe_.rung == pipe_rung_) return true;
+  pipe_rung_ = affordable(pipe_rung_, ctx_.pipes.ladder().size(pipe_rung_), pipe_.read_end ? pipe_.capacity : 0);
+  if (pipe_.read_end && pipe_.rung == pipe_rung_) return true;
+  ctx_.pipes.release(std::move(pipe_));
+  return ctx_.pipes.acquire(pipe_rung_, pipe_);
+}
+
+// Climb a rung when a read filled what it had (for a pipe, half: its slots may run out before its
+// bytes), fall one when it used under a quarter.
+void Pump::adapt_after_fill(size_t n) {
+  bool piped = static_cast<bool>(pipe_.read_end);
+  size_t have = piped ? pipe_.capacity : buffer_.size;
+  size_t& rung = piped ? pipe_rung_ : buffer_rung_;
+  size_t top = piped ? ctx_.pipes.ladder().top() : ctx_.buffers.ladder().top();
+  if (n >= (piped ? have / 2 : have)) {
+    if (rung < top) ++rung;
+    else if (mode_ == PumpMode::kAuto && !piped && !bulk_) {
+      bulk_ = true;  // reads fill the largest buffer: time read/write against splice from here
+      chooser_.start(ctx_.auto_probe_bytes);
+    }
+  } else if (n < have / 4 && rung > 0) {
+    --rung;
+  }
+  if (bulk_ && n < SizeLadder::kStartSize) bulk_ = false;  // a small message: not bulk any more
+}
+
 ssize_t Pump::fill() {
-  if (splicing() && !pipe_.read_end && !ctx_.pipes.acquire(pipe_)) {
+  if (splicing() && !hold_pipe()) {
     // No pipe to be had: this direction carries on with read/write for the rest of the session.
     mode_ = PumpMode::kReadWrite;
     ctx_.counters.rw_fallbacks.add();
   }
   if (splicing()) {
-    if (buffer_) ctx_.buffers.release(std::move(buffer_));  // kAuto switched: hold one or the other
     ctx_.counters.splice_calls.add();
     ssize_t n = ::splice(src_, nullptr, pipe_.write_end.get(), nullptr, pipe_.capacity,
                          SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (mode_ == PumpMode::kAuto && n >= 0 && static_cast<size_t>(n) < ctx_.buffers.buffer_size()) bulk_ = false;
+    if (n > 0) adapt_after_fill(static_cast<size_t>(n));
     return n;
   }
-  if (pipe_.read_end) release_holding();  // kAuto switched back: the pipe is drained (held_ == 0)
-  if (!buffer_) buffer_ = ctx_.buffers.acquire();
+  hold_buffer();
   offset_ = 0;
   ctx_.counters.read_calls.add();
-  ssize_t n = ::read(src_, buffer_.get(), ctx_.buffers.buffer_size());
-  if (mode_ == PumpMode::kAuto && n > 0 && static_cast<size_t>(n) == ctx_.buffers.buffer_size()) bulk_ = true;
+  ssize_t n = ::read(src_, buffer_.get(), buffer_.size);
+  if (n > 0) adapt_after_fill(static_cast<size_t>(n));
   return n;
 }
 
@@ -93,6 +138,10 @@ Pump::Status Pump::run(size_t budget) {
       bytes_ += static_cast<uint64_t>(n);
       bytes_counter_.add(static_cast<uint64_t>(n));
       moved += static_cast<size_t>(n);
+      if (bulk_ && chooser_.delivered(static_cast<uint64_t>(n))) {
+        ctx_.counters.auto_probes.add();
+        if (chooser_.splice_wins()) ctx_.counters.auto_chose_splice.add();
+      }
       // A short send means the socket buffer filled: the next send would only say EAGAIN, and
       // the kernel raises an EPOLLOUT edge when space frees up, so skip that syscall. (A short
       // splice proves less, so splice goes round again and waits for the EAGAIN.)
@@ -118,8 +167,7 @@ Pump::Status Pump::run(size_t budget) {
       held_ = static_cast<size_t>(n);
       // A short read drained the socket (with a FIN pending we must read on to see the EOF).
       // Splice cannot tell: a pipe may run out of slots before bytes, so it waits for EAGAIN.
-      if (!pipe_.read_end && !src_hup_ && static_cast<size_t>(n) < ctx_.buffers.buffer_size())
-        src_ready_ = false;
+      if (!pipe_.read_end && !src_hup_ && static_cast<size_t>(n) < buffer_.size) src_ready_ = false;
       continue;
     }
     if (n == 0) {

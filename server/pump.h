@@ -8,6 +8,12 @@
 // one buffer of data is in flight per direction. The pipe or buffer is taken from the worker's
 // pool on the first read and given back as soon as it is drained, so an idle pump holds neither.
 //
+// Sizes adapt: a direction starts on the lowest rung of the size ladder (16 KiB) and climbs one
+// rung each time a read fills what it holds, up to the ceiling (--buffer-size, --pipe-size); it
+// falls a rung when a read uses less than a quarter. Growth past the lowest rung is granted only
+// while the worker's pumps hold less than its memory budget; past it, directions run at the
+// lowest rung and the refusal is counted.
+//
 // Thread context: owned by one worker thread; not thread safe.
 #pragma once
 
@@ -17,23 +23,27 @@
 #include <cstdint>
 
 #include "metrics/counters.h"
+#include "server/bulk_chooser.h"
 #include "server/buffer_pool.h"
 #include "server/pipe_pool.h"
 
 namespace sp {
 
 // kAuto: read/write while messages are small (one syscall less per message than splice, which
-// cannot tell a drained socket from a full pipe without one more call), splice once a read fills
-// the whole buffer (bulk), back to read/write when a splice moves less than a buffer's worth.
+// cannot tell a drained socket from a full pipe without one more call); once reads fill the
+// largest buffer the direction is bulk, and a BulkChooser times read/write against splice and
+// keeps the faster; a read smaller than the lowest rung ends the bulk.
 enum class PumpMode { kReadWrite, kSplice, kAuto };
 
 const char* to_string(PumpMode mode);
 
-// What the pumps of one worker share: pools and the worker's counters.
+// What the pumps of one worker share: pools, the worker's counters and its memory budget.
 struct PumpContext {
   PipePool& pipes;
   BufferPool& buffers;
   metrics::WorkerCounters& counters;
+  size_t memory_budget = SIZE_MAX;  // bytes of buffers and pipes the pumps may hold past the lowest rung
+  uint64_t auto_probe_bytes = BulkChooser::kProbeBytes;  // kAuto: bytes per timed probe of each method
 };
 
 class Pump {
@@ -65,12 +75,20 @@ class Pump {
   uint64_t bytes() const { return bytes_; }
   PumpMode mode() const { return mode_; }
   // What the next read will use: splice, or read/write (differs from mode() only in kAuto).
-  bool splicing() const { return mode_ == PumpMode::kSplice || (mode_ == PumpMode::kAuto && bulk_); }
+  bool splicing() const { return mode_ == PumpMode::kSplice || (mode_ == PumpMode::kAuto && bulk_ && chooser_.splice()); }
+  bool bulk() const { return bulk_; }
+  // The rungs the next buffer or pipe will be taken from.
+  size_t buffer_rung() const { return buffer_rung_; }
+  size_t pipe_rung() const { return pipe_rung_; }
 
  private:
   ssize_t fill();   // source -> pipe/buffer: bytes, 0 at EOF, -1 with errno
   ssize_t drain();  // pipe/buffer -> destination: bytes, or -1 with errno
   void release_holding();
+  void hold_buffer();
+  bool hold_pipe();
+  size_t affordable(size_t rung, size_t wanted, size_t holding);
+  void adapt_after_fill(size_t n);
 
   int src_;
   int dst_;
@@ -89,7 +107,10 @@ class Pump {
   bool src_eof_ = false;
   bool dst_ready_ = true;   // a fresh socket is writable; EAGAIN clears, EPOLLOUT sets
   bool finished_ = false;
-  bool bulk_ = false;  // kAuto: the last read filled the buffer, so splice the next ones
+  size_t buffer_rung_ = 0;  // the ladder rung of the next buffer
+  size_t pipe_rung_ = 0;    // the ladder rung of the next pipe
+  bool bulk_ = false;       // kAuto: reads fill the largest buffer; chooser_ picks the method
+  BulkChooser chooser_;
   int error_ = 0;
 };
 

@@ -14,9 +14,9 @@ Worker::Worker(int id, const WorkerOptions& options, SessionFactory factory,
                std::vector<Acceptor::Listening> own_listeners, std::function<bool()> admit)
     : id_(id),
       factory_(std::move(factory)),
-      buffers_(options.buffer_size, options.max_pooled),
+      buffers_(options.buffer_size, options.max_pooled, counters_),
       pipes_(options.pipe_size, options.max_pooled, counters_),
-      pump_context_{pipes_, buffers_, counters_},
+      pump_context_{pipes_, buffers_, counters_, options.memory_budget},
       own_listeners_(std::move(own_listeners)),
       admit_(std::move(admit)) {
   thread_ = std::make_unique<LoopThread>([this, options](EventLoop& loop) {

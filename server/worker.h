@@ -18,9 +18,10 @@
 namespace sp {
 
 struct WorkerOptions {
-  size_t pipe_size = 1 << 20;
-  size_t buffer_size = 64 << 10;
-  size_t max_pooled = 64;  // idle pipes and buffers kept per worker
+  size_t pipe_size = 1 << 20;    // ceiling of the pipes' size ladder
+  size_t buffer_size = 1 << 20;  // ceiling of the read/write buffers' size ladder
+  size_t memory_budget = 64 << 20;  // buffers and pipes the pumps may hold before growth stops
+  size_t max_pooled = 64;  // idle pipes, and idle buffers per size, kept per worker
   int pin_cpu = -1;        // -1: not pinned
   int64_t busy_poll_ns = 0;  // EventLoop::set_busy_poll: 0 = sleep as soon as idle
 };

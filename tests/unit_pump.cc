@@ -12,6 +12,7 @@
 #include "common/payload.h"
 #include "common/socket.h"
 #include "server/pump.h"
+#include "server/size_ladder.h"
 
 namespace sp {
 namespace {
@@ -59,8 +60,8 @@ size_t drain_and_verify(int fd, uint64_t& offset) {
 struct PumpRig {
   metrics::WorkerCounters counters;
   PipePool pipes{1 << 20, 4, counters};
-  BufferPool buffers{64 << 10, 4};
-  PumpContext ctx{pipes, buffers, counters};
+  BufferPool buffers{256 << 10, 4, counters};
+  PumpContext ctx{pipes, buffers, counters, SIZE_MAX, 256 << 10};
   TcpPair src = tcp_pair();
   TcpPair dst = tcp_pair();
 };
@@ -74,6 +75,21 @@ class RigTest : public ::testing::Test, protected PumpRig {};
 using AutoPump = RigTest;
 using PipePoolTest = RigTest;
 using PumpFallback = RigTest;
+using AdaptiveSizes = RigTest;
+
+// Sends `total` bytes through the pump, up to 1 MiB queued before each turn (so reads can fill
+// large buffers), draining the destination as it goes.
+void stream_through(Pump& pump, PumpRig& rig, uint64_t& sent, uint64_t& received, uint64_t total) {
+  uint64_t goal = sent + total;
+  for (int i = 0; i < 100000 && received < goal; ++i) {  // bounded
+    for (uint64_t burst = sent + (1 << 20); sent < std::min(goal, burst);)
+      if (send_some(rig.src.a.get(), sent, std::min<uint64_t>(1 << 16, goal - sent)) == 0) break;
+    pump.source_events(EPOLLIN);
+    pump.destination_writable();
+    pump.run(1 << 20);
+    drain_and_verify(rig.dst.b.get(), received);
+  }
+}
 
 TEST_P(PumpTest, MovesBytesInOrderAndCountsThem) {
   uint64_t sent = 0, received = 0;
@@ -162,50 +178,113 @@ TEST_P(PumpTest, BudgetYieldsWithMoreWork) {
 INSTANTIATE_TEST_SUITE_P(Modes, PumpTest, ::testing::Values(PumpMode::kReadWrite, PumpMode::kSplice, PumpMode::kAuto),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
-TEST_F(AutoPump, ReadsSmallMessagesAndSplicesBulk) {
+void ping_through(Pump& pump, PumpRig& rig, uint64_t& sent, uint64_t& received, int messages) {
+  for (int i = 0; i < messages; ++i) {  // ping-pong sized: one read each
+    send_some(rig.src.a.get(), sent, 1024);
+    usleep(1000);
+    // One message, one read; then wait for it to arrive (a window update may be due first).
+    for (int wait = 0; wait < 1000 && received < sent; ++wait) {
+      pump.source_events(EPOLLIN);
+      pump.destination_writable();
+      pump.run(1 << 20);
+      if (drain_and_verify(rig.dst.b.get(), received) == 0) usleep(100);
+    }
+  }
+}
+
+TEST_F(AutoPump, ReadsSmallMessagesThenTimesBothMethodsOnBulk) {
   Pump pump(src.b.get(), dst.a.get(), PumpMode::kAuto, ctx, counters.bytes_in);
   uint64_t sent = 0, received = 0;
-  for (int i = 0; i < 10; ++i) {  // ping-pong sized: one read each, no splice
-    send_some(src.a.get(), sent, 1024);
-    usleep(1000);
-    pump.source_events(EPOLLIN);
-    pump.run(1 << 20);
-    drain_and_verify(dst.b.get(), received);
-  }
+  ping_through(pump, *this, sent, received, 10);
   EXPECT_EQ(counters.splice_calls.get(), 0u);
   EXPECT_EQ(counters.read_calls.get(), 10u) << "a short read must count as drained: no EAGAIN read";
-  EXPECT_FALSE(pump.splicing());
-  // Bulk: a read fills the buffer, and the rest goes through the pipe.
-  for (int i = 0; i < 16; ++i) send_some(src.a.get(), sent, 1 << 16);
-  usleep(2000);
-  for (int i = 0; i < 100 && received < sent; ++i) {
-    pump.source_events(EPOLLIN);
-    pump.destination_writable();
-    pump.run(1 << 20);
-    drain_and_verify(dst.b.get(), received);
-  }
+  EXPECT_FALSE(pump.bulk());
+  // Bulk: reads climb to the largest buffer, then the direction probes read/write and splice
+  // (256 KiB each here) and keeps the faster, probing again after 32 probes' worth.
+  stream_through(pump, *this, sent, received, 24 << 20);
   EXPECT_EQ(received, sent);
-  EXPECT_GT(counters.splice_calls.get(), 0u);
+  EXPECT_TRUE(pump.bulk());
+  EXPECT_GT(counters.splice_calls.get(), 0u) << "the splice probe never ran";
+  EXPECT_GE(counters.auto_probes.get(), 2u);
+  // Small messages again: back to read/write, and it stays there.
+  ping_through(pump, *this, sent, received, 3);
+  EXPECT_FALSE(pump.bulk());
+  EXPECT_FALSE(pump.splicing());
+  uint64_t splices = counters.splice_calls.get();
+  ping_through(pump, *this, sent, received, 5);
+  EXPECT_EQ(counters.splice_calls.get(), splices);
+  EXPECT_EQ(received, sent);
+}
+
+TEST(SizeLadderTest, DoublesFromSixteenKiBToTheCeiling) {
+  SizeLadder mib(1 << 20);
+  ASSERT_EQ(mib.rungs(), 7u);
+  EXPECT_EQ(mib.size(0), 16u << 10);
+  EXPECT_EQ(mib.size(3), 128u << 10);
+  EXPECT_EQ(mib.size(mib.top()), 1u << 20);
+  SizeLadder odd(100 << 10);  // a ceiling off the powers of two is the last rung
+  ASSERT_EQ(odd.rungs(), 4u);
+  EXPECT_EQ(odd.size(2), 64u << 10);
+  EXPECT_EQ(odd.size(3), 100u << 10);
+  SizeLadder tiny(4096);  // below the start size: one rung
+  ASSERT_EQ(tiny.rungs(), 1u);
+  EXPECT_EQ(tiny.size(0), 4096u);
+  EXPECT_EQ(tiny.size(5), 4096u) << "past the top is the top";
+}
+
+TEST_P(PumpTest, BulkClimbsToTheCeilingAndSmallMessagesFallBack) {
+  uint64_t sent = 0, received = 0;
+  stream_through(pump, *this, sent, received, 8 << 20);
+  ASSERT_EQ(received, sent);
+  bool piped = pump.splicing();
+  size_t top = piped ? pipes.ladder().top() : buffers.ladder().top();
+  EXPECT_EQ(piped ? pump.pipe_rung() : pump.buffer_rung(), top) << "bulk did not climb to the ceiling";
+  uint64_t large = piped ? counters.pipes_1m.get() : counters.buffers_256k.get();
+  EXPECT_GT(large, 0u) << "no ceiling-sized holding counted in its size bucket";
+  ping_through(pump, *this, sent, received, 12);
+  EXPECT_EQ(piped ? pump.pipe_rung() : pump.buffer_rung(), 0u) << "small messages did not bring it down";
+  EXPECT_EQ(received, sent);
+  EXPECT_EQ(counters.buffer_bytes_held.get() + counters.pipe_bytes_held.get(), 0u)
+      << "an idle pump still holds memory";
+}
+
+TEST_P(PumpTest, MemoryBudgetStopsGrowthButNotTheBytes) {
+  ctx.memory_budget = 0;  // nothing past the lowest rung
+  uint64_t sent = 0, received = 0;
+  stream_through(pump, *this, sent, received, 4 << 20);
+  EXPECT_EQ(received, sent);
+  EXPECT_GT(counters.budget_refusals.get(), 0u);
+  EXPECT_EQ(counters.buffers_32k.get() + counters.buffers_64k.get() + counters.buffers_128k.get() +
+                counters.buffers_256k.get() + counters.pipes_32k.get() + counters.pipes_64k.get() +
+                counters.pipes_1m.get(),
+            0u)
+      << "something larger than the lowest rung was handed out over the budget";
 }
 
 TEST_F(PipePoolTest, ReusesDrainedPipesUpToItsLimit) {
   PipePool pool(1 << 20, 2, counters);
   Pipe a, b, c;
-  ASSERT_TRUE(pool.acquire(a));
-  ASSERT_TRUE(pool.acquire(b));
-  ASSERT_TRUE(pool.acquire(c));
+  ASSERT_TRUE(pool.acquire(0, a));
+  ASSERT_TRUE(pool.acquire(0, b));
+  ASSERT_TRUE(pool.acquire(0, c));
   EXPECT_GE(a.capacity, 4096u);
+  EXPECT_EQ(counters.pipe_bytes_held.get(), a.capacity + b.capacity + c.capacity);
   EXPECT_EQ(counters.pipe_pool_misses.get(), 3u);
   pool.release(std::move(a));
   pool.release(std::move(b));
   pool.release(std::move(c));  // over the limit: closed
   EXPECT_EQ(pool.pooled(), 2u);
-  Pipe d;
-  ASSERT_TRUE(pool.acquire(d));
+  EXPECT_EQ(counters.pipe_bytes_held.get(), 0u);
+  Pipe d, e;
+  ASSERT_TRUE(pool.acquire(0, d));
   EXPECT_EQ(counters.pipe_pool_hits.get(), 1u);
+  ASSERT_TRUE(pool.acquire(pool.ladder().top(), e));  // another rung: not from the 16 KiB list
+  EXPECT_EQ(counters.pipe_pool_hits.get(), 1u);
+  EXPECT_EQ(e.capacity, 1u << 20);
 }
 
 TEST_F(PipePoolTest, PipeHoldingDataIsNeverPooled) {
+  size_t pooled_before_close = 0;
   {
     Pump pump(src.b.get(), dst.a.get(), PumpMode::kSplice, ctx, counters.bytes_in);
     uint64_t sent = 0;
@@ -215,8 +294,10 @@ TEST_F(PipePoolTest, PipeHoldingDataIsNeverPooled) {
       pump.run(1 << 20);
     }
     ASSERT_TRUE(pump.holds_data());
+    pooled_before_close = pipes.pooled();  // empty pipes it climbed past
   }
-  EXPECT_EQ(pipes.pooled(), 0u) << "a pipe with bytes in it went back to the pool";
+  EXPECT_EQ(pipes.pooled(), pooled_before_close) << "a pipe with bytes in it went back to the pool";
+  EXPECT_EQ(counters.pipe_bytes_held.get(), 0u);
 }
 
 TEST_F(PumpFallback, NoPipeAvailableFallsBackToReadWrite) {
