@@ -11,7 +11,7 @@ FROM debian:bookworm AS build
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      build-essential cmake pkg-config libtbb-dev nlohmann-json3-dev libgtest-dev \
+      build-essential cmake pkg-config libtbb-dev nlohmann-json3-dev libgtest-dev liburing-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -23,7 +23,7 @@ RUN cd build && ctest -L unit --output-on-failure --timeout 300
 FROM debian:bookworm
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libtbb12 jq netcat-openbsd procps \
+ && apt-get install -y --no-install-recommends libtbb12 liburing2 jq netcat-openbsd procps \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/soak soak
 COPY --from=build /src/build/bin/proxy /src/build/bin/tcp_ping_server /src/build/bin/tcp_ping_client /usr/local/bin/

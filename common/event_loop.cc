@@ -128,6 +128,16 @@ int EventLoop::next_timeout_ms() {
 
 int EventLoop::wait(epoll_event* events, int max_events) {
   int timeout = next_timeout_ms();
+  if (sleeper_) {
+    now_valid_ = false;  // completions dispatched in sleep() may read the clock
+    // A full batch may have left events in the epoll set, and their edges will not wake the
+    // sleeper again: then do not sleep, and collect the rest.
+    bool more = epoll_maybe_more_;
+    if (!sleeper_->sleep(epoll_.get(), more ? 0 : timeout) && !more) return 0;
+    int n = ::epoll_wait(epoll_.get(), events, max_events, 0);
+    epoll_maybe_more_ = n == max_events;
+    return n;
+  }
   if (timeout != 0 && busy_poll_ns_ > 0) {
     int64_t window = busy_poll_ns_;
     if (timeout > 0) window = std::min<int64_t>(window, static_cast<int64_t>(timeout) * kNsPerMs);

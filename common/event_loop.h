@@ -46,6 +46,16 @@ class Disposable {
   virtual ~Disposable() = default;
 };
 
+// Another kernel interface that sleeps for the loop (io_uring): the loop calls sleep() instead of
+// epoll_wait. It must submit what it has queued, dispatch its own completions, and return once
+// something happened or the timeout passed; true means the epoll set has events to collect (the
+// loop then reads them with a zero-timeout epoll_wait).
+class Sleeper {
+ public:
+  virtual ~Sleeper() = default;
+  virtual bool sleep(int epoll_fd, int timeout_ms) = 0;
+};
+
 class EventLoop {
  public:
   using Task = std::function<void()>;
@@ -89,6 +99,8 @@ class EventLoop {
   // that comes within the window then costs no wake-up, which is most of a ping-pong's latency;
   // the price is a core kept busy while the loop waits. Loop thread, or before run().
   void set_busy_poll(int64_t ns) { busy_poll_ns_ = ns; }
+  // Hands the loop's sleep to another interface (nullptr: epoll_wait again). Loop thread only.
+  void set_sleeper(Sleeper* sleeper) { sleeper_ = sleeper; }
   bool in_loop_thread() const { return std::this_thread::get_id() == owner_.load(); }
   uint64_t iterations() const { return iterations_; }
 
@@ -122,6 +134,8 @@ class EventLoop {
   bool now_valid_ = false;
   uint64_t iterations_ = 0;
   int64_t busy_poll_ns_ = 0;
+  Sleeper* sleeper_ = nullptr;
+  bool epoll_maybe_more_ = false;  // the last epoll_wait filled its batch
 };
 
 // A thread that runs its own EventLoop; stop() then join in the destructor.

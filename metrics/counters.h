@@ -35,6 +35,11 @@ namespace sp::metrics {
   X(pipe_bytes_held, "bytes", "gauge: bytes of pipe capacity held by pumps right now (not pooled ones)")      \
   X(auto_probes, "events", "--mode auto: bulk probes, each timing read/write against splice on one direction") \
   X(auto_chose_splice, "events", "--mode auto: probes that chose splice for the bulk that followed")          \
+  X(uring_submissions, "requests", "--mode uring: requests handed to the kernel (SQEs)")               \
+  X(uring_completions, "completions", "--mode uring: completions reaped (CQEs)")                          \
+  X(uring_enters, "calls", "--mode uring: io_uring_enter calls (each submits a batch and may wait)")      \
+  X(uring_enobufs, "events", "--mode uring: receives that found every provided buffer in use (ENOBUFS)")  \
+  X(uring_cq_overflows, "events", "--mode uring: waits after which the completion queue had overflowed")  \
   SP_SIZE_BUCKETS(X, buffers, "buffers", "read/write buffers handed to pumps")                                             \
   SP_SIZE_BUCKETS(X, pipes, "pipes", "pipes handed to pumps")
 

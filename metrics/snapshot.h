@@ -58,6 +58,7 @@ struct SnapshotLayout {
   };
   std::string program;
   std::string mode;
+  std::string mode_effective;
   int pid = 0;
   double interval_s = 1;
   std::vector<WorkerInfo> workers;
@@ -120,6 +121,7 @@ struct ProcessView {
 struct Snapshot {
   std::string program;
   std::string mode;
+  std::string mode_effective;
   int pid = 0;
   double uptime_s = 0;
   double time_unix_s = 0;

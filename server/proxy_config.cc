@@ -1,5 +1,7 @@
 #include "server/proxy_config.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <sstream>
 
@@ -35,6 +37,16 @@ void finish(ProxyConfig& c, const RawAddresses& raw) {
   if (raw.listen.empty()) c.server.listen.push_back(HostPort{"0.0.0.0", port});
   for (const auto& text : raw.listen) c.server.listen.push_back(parse_host_port(text, port));
   c.remote = parse_host_port(raw.remote, raw.remote_port.value_or(kRemotePort));
+  c.server.worker.uring = c.session.mode == PumpMode::kUring;
+  // The ring's buffer pools are resident memory: 4 MiB each at most, within the memory budget,
+  // large buffers no larger than the --buffer-size ceiling.
+  UringOptions& u = c.server.worker.uring_options;
+  size_t pool = std::min<size_t>(c.server.worker.memory_budget / 2, 4 << 20);
+  u.buffer_size[kLargeBuffers] = std::max(u.buffer_size[kSmallBuffers], std::bit_floor(c.server.worker.buffer_size));
+  for (int g = 0; g < kUringGroups; ++g)
+    u.buffers[g] = static_cast<unsigned>(std::bit_floor(std::clamp<size_t>(pool / u.buffer_size[g], 2, 1024)));
+  if (c.server.worker.uring && c.server.worker.busy_poll_ns > 0)
+    throw std::invalid_argument("--busy-poll does not apply to --mode uring (its workers sleep in io_uring_enter)");
 }
 
 FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
@@ -58,14 +70,16 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          [&](const std::string& v) { raw.remote_port = parse_port(v); }});
   p.add({'z', "splice", "", "use the splice pump (same as --mode splice)", "",
          [&](const std::string&) { c.session.mode = PumpMode::kSplice; }});
-  p.add({0, "mode", "rw|splice|auto",
-         "how bytes move: read/write through a user buffer, splice, or auto (read/write for small messages, "
-         "splice for bulk)",
+  p.add({0, "mode", "rw|splice|auto|uring",
+         "how bytes move: read/write through a user buffer, splice, auto (read/write for small messages; "
+         "on bulk, whichever of the two is faster here), or uring (completions on an io_uring per worker; "
+         "falls back to rw where io_uring is refused)",
          "rw", [&](const std::string& v) {
            if (v == "rw") c.session.mode = PumpMode::kReadWrite;
            else if (v == "splice") c.session.mode = PumpMode::kSplice;
            else if (v == "auto") c.session.mode = PumpMode::kAuto;
-           else throw std::invalid_argument("invalid mode '" + v + "' (expected rw, splice or auto)");
+           else if (v == "uring") c.session.mode = PumpMode::kUring;
+           else throw std::invalid_argument("invalid mode '" + v + "' (expected rw, splice, auto or uring)");
          }});
   p.add({'w', "workers", "N", "worker threads", "online CPUs (" + std::to_string(online_cpus()) + ")",
          [&](const std::string& v) { c.server.workers = static_cast<int>(parse_int(v, 1, 1024)); }});

@@ -12,6 +12,7 @@
 #include "server/proxy_session.h"
 #include "server/remote.h"
 #include "server/server.h"
+#include "server/uring.h"
 
 int main(int argc, char** argv) {
   using namespace sp;
@@ -21,6 +22,16 @@ int main(int argc, char** argv) {
   ProxyConfig config = std::get<ProxyConfig>(std::move(parsed));
   log::set_level(config.verbosity >= 2 ? log::Level::kDebug : config.verbosity == 1 ? log::Level::kInfo : log::Level::kWarn);
   block_signals({SIGINT, SIGTERM});
+  const char* mode = to_string(config.session.mode);
+  if (config.session.mode == PumpMode::kUring) {
+    if (std::string why = Uring::probe(); !why.empty()) {
+      log::warn("--mode uring: ", why, ": relaying with read/write instead. To allow io_uring: sysctl "
+                "kernel.io_uring_disabled=0; in a container, a seccomp profile that permits io_uring_setup, "
+                "io_uring_enter and io_uring_register (docs/uring.md)");
+      config.session.mode = PumpMode::kReadWrite;
+      config.server.worker.uring = false;
+    }
+  }
   try {
     Remote remote(config.remote);
     SessionFactory factory = [&](WorkerEnv& env, Fd client, size_t) -> std::unique_ptr<Session> {
@@ -36,10 +47,10 @@ int main(int argc, char** argv) {
     stats_options.where = config.stats;
     stats_options.interval_ns = config.stats_interval_ns;
     stats_options.log_path = config.stats_log;
-    const char* mode = to_string(config.session.mode);
+    metrics::StatsSource source = metrics::stats_source(server, "proxy", mode);
+    source.mode_effective = to_string(config.session.mode);
     // The default address is best effort (another proxy may hold it); one asked for must work.
-    auto stats = metrics::start_stats(stats_options, metrics::stats_source(server, "proxy", mode),
-                                      config.stats == kDefaultStats);
+    auto stats = metrics::start_stats(stats_options, std::move(source), config.stats == kDefaultStats);
     if (stats && !stats->address().empty()) log::info("stats on ", stats->address());
     return serve_until_signalled(server, config.grace_ns);
   } catch (const std::exception& e) {

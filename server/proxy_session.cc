@@ -94,10 +94,22 @@ void ProxySession::connected() {
   timer_ = 0;
   set_nodelay(remote_fd_.get());
   state_ = State::kOpen;
-  to_remote_ = std::make_unique<Pump>(client_.get(), remote_fd_.get(), options_.mode, env_.pumps,
-                                      env_.counters.bytes_in);
-  to_client_ = std::make_unique<Pump>(remote_fd_.get(), client_.get(), options_.mode, env_.pumps,
-                                      env_.counters.bytes_out);
+  if (options_.mode == PumpMode::kUring && env_.uring) {
+    // The ring watches both sockets from here on: epoll would only wake us for nothing.
+    env_.loop.remove(client_.get());
+    env_.loop.remove(remote_fd_.get());
+    relay_ = std::make_unique<UringRelay>(*env_.uring, env_.pumps.buffers, client_.get(), remote_fd_.get(),
+                                          env_.counters, static_cast<UringRelay::Owner&>(*this));
+    if (options_.idle_timeout_ns > 0) {
+      last_activity_ns_ = env_.loop.now();
+      arm_idle_timer();
+    }
+    relay_->start();
+    return;
+  }
+  PumpMode mode = options_.mode == PumpMode::kUring ? PumpMode::kReadWrite : options_.mode;
+  to_remote_ = std::make_unique<Pump>(client_.get(), remote_fd_.get(), mode, env_.pumps, env_.counters.bytes_in);
+  to_client_ = std::make_unique<Pump>(remote_fd_.get(), client_.get(), mode, env_.pumps, env_.counters.bytes_out);
   // The remote's first edge carried EPOLLOUT, possibly EPOLLIN too (a server that speaks first):
   // look at both, and replay what the client did while we were connecting.
   to_client_->source_events(EPOLLIN);
@@ -150,15 +162,39 @@ void ProxySession::arm_idle_timer() {
 
 void ProxySession::abort() { close(true); }
 
+void ProxySession::relay_activity() {
+  if (options_.idle_timeout_ns > 0) last_activity_ns_ = env_.loop.now();
+}
+
+void ProxySession::relay_finished(int err) {
+  if (err) log::debug("session reset: ", log::errno_text(err));
+  close(err != 0);
+}
+
+void ProxySession::relay_stopped() {
+  if (state_ == State::kStopping) close_sockets(reset_on_close_);
+}
+
 void ProxySession::close(bool reset) {
-  if (state_ == State::kClosed) return;
-  state_ = State::kClosed;
+  if (state_ == State::kClosed || state_ == State::kStopping) return;
   if (timer_) env_.loop.cancel(timer_);
   timer_ = 0;
+  if (relay_) {
+    // Requests in flight point at the relay: the sockets close once the ring is done with them.
+    state_ = State::kStopping;
+    reset_on_close_ = reset;
+    relay_->stop();
+    return;
+  }
+  close_sockets(reset);
+}
+
+void ProxySession::close_sockets(bool reset) {
+  state_ = State::kClosed;
   // A reset on one side is passed on as a reset on the other: the peer learns the stream broke.
   for (Fd* fd : {&client_, &remote_fd_}) {
     if (!*fd) continue;
-    env_.loop.remove(fd->get());
+    if (!relay_) env_.loop.remove(fd->get());
     if (reset) set_reset_on_close(fd->get());
   }
   to_remote_.reset();  // pumps give their pipes and buffers back before the sockets close

@@ -11,6 +11,7 @@
 #include "server/pump.h"
 #include "server/remote.h"
 #include "server/session.h"
+#include "server/uring_relay.h"
 
 namespace sp {
 
@@ -21,7 +22,7 @@ struct ProxySessionOptions {
   size_t budget = 1 << 20;      // bytes per pump turn before other connections get theirs
 };
 
-class ProxySession : public Session {
+class ProxySession : public Session, private UringRelay::Owner {
  public:
   ProxySession(WorkerEnv& env, Fd client, Remote& remote, const ProxySessionOptions& options);
   ~ProxySession() override;
@@ -37,7 +38,7 @@ class ProxySession : public Session {
     ProxySession& session;
     bool is_client;
   };
-  enum class State { kConnecting, kOpen, kClosed };
+  enum class State { kConnecting, kOpen, kStopping, kClosed };
 
   void connect_next();
   void on_side_events(bool client, uint32_t events);
@@ -47,6 +48,10 @@ class ProxySession : public Session {
   void pump();
   void arm_idle_timer();
   void close(bool reset);
+  void close_sockets(bool reset);
+  void relay_activity() override;
+  void relay_finished(int err) override;
+  void relay_stopped() override;
 
   WorkerEnv& env_;
   Remote& remote_;
@@ -61,6 +66,8 @@ class ProxySession : public Session {
   Side remote_side_{*this, false};
   std::unique_ptr<Pump> to_remote_;  // created once connected: both fds are known then
   std::unique_ptr<Pump> to_client_;
+  std::unique_ptr<UringRelay> relay_;   // --mode uring instead of the pumps
+  bool reset_on_close_ = false;
   uint32_t pending_client_events_ = 0;  // seen while connecting, replayed once connected
   EventLoop::TimerId timer_ = 0;        // connect timeout, then idle timeout
   int64_t last_activity_ns_ = 0;

@@ -14,6 +14,7 @@ const char* to_string(PumpMode mode) {
     case PumpMode::kReadWrite: return "rw";
     case PumpMode::kSplice: return "splice";
     case PumpMode::kAuto: return "auto";
+    case PumpMode::kUring: return "uring";
   }
   return "?";
 }

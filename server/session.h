@@ -13,6 +13,7 @@
 #include "server/buffer_pool.h"
 #include "server/pipe_pool.h"
 #include "server/pump.h"
+#include "server/uring.h"
 
 namespace sp {
 
@@ -24,6 +25,7 @@ struct WorkerEnv {
   EventLoop& loop;
   metrics::WorkerCounters& counters;
   PumpContext& pumps;
+  Uring* uring;  // the worker's ring in --mode uring, else null
   // Called by a session once it has closed its sockets; the worker then disposes of it.
   std::function<void(Session*)> finished;
 };

@@ -30,7 +30,16 @@ Worker::Worker(int id, const WorkerOptions& options, SessionFactory factory,
         log::warn("cannot pin ", name, " to CPU ", options.pin_cpu, ": ", log::errno_text(rc));
     }
     loop.set_busy_poll(options.busy_poll_ns);
-    env_ = std::make_unique<WorkerEnv>(WorkerEnv{id_, loop, counters_, pump_context_,
+    if (options.uring) {
+      // The process probed io_uring before starting workers; a failure here is a resource limit.
+      try {
+        uring_ = std::make_unique<Uring>(options.uring_options, counters_);
+        loop.set_sleeper(uring_.get());
+      } catch (const std::exception& e) {
+        log::error(name, ": ", e.what(), "; this worker relays with read/write");
+      }
+    }
+    env_ = std::make_unique<WorkerEnv>(WorkerEnv{id_, loop, counters_, pump_context_, uring_.get(),
                                                  [this](Session* s) { session_finished(s); }});
   });
 }
@@ -50,6 +59,7 @@ Worker::~Worker() {
   thread_->stop_and_join();
   acceptor_.reset();
   sessions_.clear();  // the loop is stopped: safe to tear sessions down from this thread
+  uring_.reset();     // after the sessions: exiting the ring cancels what they left in flight
 }
 
 void Worker::hand_off(Fd client, size_t listener) {

@@ -14,6 +14,7 @@
 #include "metrics/counters.h"
 #include "server/acceptor.h"
 #include "server/session.h"
+#include "server/uring.h"
 
 namespace sp {
 
@@ -24,6 +25,8 @@ struct WorkerOptions {
   size_t max_pooled = 64;  // idle pipes, and idle buffers per size, kept per worker
   int pin_cpu = -1;        // -1: not pinned
   int64_t busy_poll_ns = 0;  // EventLoop::set_busy_poll: 0 = sleep as soon as idle
+  bool uring = false;        // give each worker an io_uring that also does its sleeping
+  UringOptions uring_options;
 };
 
 class Worker {
@@ -73,6 +76,7 @@ class Worker {
   BufferPool buffers_;
   PipePool pipes_;
   PumpContext pump_context_;
+  std::unique_ptr<Uring> uring_;  // --mode uring; outlives the sessions whose requests it carries
   std::unique_ptr<WorkerEnv> env_;
   std::unordered_map<Session*, std::unique_ptr<Session>> sessions_;
   std::vector<Acceptor::Listening> own_listeners_;  // --reuseport: until start_accepting()

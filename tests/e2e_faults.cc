@@ -258,7 +258,7 @@ TEST_P(Faults, IdleTimeoutClosesQuietSessionsOnly) {
   EXPECT_TRUE(send_all(busy.get(), &c, 1) && read_exact(busy.get(), &c, 1)) << "the busy session was closed too";
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, Faults, ::testing::Values("rw", "splice"), [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Modes, Faults, ::testing::Values("rw", "splice", "uring"), [](const auto& info) { return info.param; });
 
 TEST(Faults, PipeExhaustionFallsBackToReadWriteAndLosesNothing) {
   // Room for the sessions' sockets but not for their pipes: every splice session must fall back

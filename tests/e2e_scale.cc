@@ -87,7 +87,7 @@ TEST_P(Scale, TenThousandIdleConnectionsWithTrafficOnSome) {
   EXPECT_LT(fds, 64) << "descriptors left open after every connection closed";
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, Scale, ::testing::Values("rw", "splice"), [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Modes, Scale, ::testing::Values("rw", "splice", "uring"), [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace sp::test

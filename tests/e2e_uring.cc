@@ -1,0 +1,81 @@
+// --mode uring end to end, beyond the suites every mode runs: the stats show the mode in effect
+// and the ring's counters; where io_uring is refused (a seccomp filter, as Docker's default
+// profile does) the proxy says so once, names the remedy, and relays with read/write.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "tests/support/net.h"
+#include "tests/support/process.h"
+#include "tests/support/stack.h"
+#include "tests/support/stats.h"
+
+namespace sp::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+bool echoes(uint16_t port, size_t bytes) {
+  Fd fd = connect_to(port, 5s);
+  auto data = random_bytes(bytes, 7);
+  std::vector<uint8_t> back(data.size());
+  return send_all(fd.get(), data.data(), data.size()) && read_exact(fd.get(), back.data(), back.size()) && back == data;
+}
+
+TEST(UringE2E, StatsShowTheModeInEffectAndTheRingsWork) {
+  uint16_t stats_port = free_port();
+  ProxyStack stack("uring", {"--stats", "127.0.0.1:" + std::to_string(stats_port), "-w", "1", "--stats-interval", "0.1"});
+  ASSERT_TRUE(wait_for_port(stats_port));
+  ASSERT_TRUE(echoes(stack.proxy_port, 4 << 20));
+  std::this_thread::sleep_for(300ms);  // a sample after the traffic
+  auto snap = stats_snapshot(stats_port);
+  EXPECT_EQ(snap.value("mode", ""), "uring");
+  EXPECT_EQ(snap.value("mode_effective", ""), "uring");
+  const auto& c = snap["workers"][0]["counters"];
+  EXPECT_GT(c.value("uring_enters", 0), 0);
+  EXPECT_GT(c.value("uring_submissions", 0), 0);
+  EXPECT_GT(c.value("uring_completions", 0), 0);
+  EXPECT_EQ(c.value("read_calls", 1), 0) << "bytes went through the read/write pump, not the ring";
+  EXPECT_GE(c.value("bytes_in", 0), 4 << 20);
+}
+
+TEST(UringE2E, RefusedIoUringFallsBackToReadWriteAndSaysWhyOnce) {
+  uint16_t server_port = free_port(), port = free_port(), stats_port = free_port();
+  ChildProcess server({bin("tcp_ping_server"), "-s", "127.0.0.1:" + std::to_string(server_port), "-w", "1", "--stats", "off"});
+  ASSERT_TRUE(wait_for_port(server_port));
+  ChildProcess proxy({bin("no_io_uring"), bin("proxy"), "-s", "127.0.0.1:" + std::to_string(port), "-r",
+                      "127.0.0.1:" + std::to_string(server_port), "--mode", "uring", "-w", "2", "--stats-interval", "0.1", "--stats",
+                      "127.0.0.1:" + std::to_string(stats_port)});
+  ASSERT_TRUE(wait_for_port(port)) << proxy.err();
+  ASSERT_TRUE(wait_for_port(stats_port));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(echoes(port, 1 << 20));
+  std::this_thread::sleep_for(300ms);
+  auto snap = stats_snapshot(stats_port);
+  EXPECT_EQ(snap.value("mode", ""), "uring");
+  EXPECT_EQ(snap.value("mode_effective", ""), "rw");
+  uint64_t reads = 0;
+  for (const auto& w : snap["workers"]) reads += w["counters"].value("read_calls", uint64_t{0});
+  EXPECT_GT(reads, 0u);
+  proxy.signal(SIGTERM);
+  ASSERT_EQ(proxy.wait(10s), 0);
+  std::string err = proxy.err();
+  EXPECT_EQ(count(err, "--mode uring: io_uring_setup: "), 1u) << err;
+  EXPECT_NE(err.find("relaying with read/write"), std::string::npos) << err;
+  EXPECT_NE(err.find("seccomp profile"), std::string::npos) << "no remedy named: " << err;
+}
+
+TEST(UringE2E, BusyPollIsRefusedWithUring) {
+  auto r = run({bin("proxy"), "--mode", "uring", "--busy-poll", "50"}, 5s);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--busy-poll does not apply to --mode uring"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace sp::test
