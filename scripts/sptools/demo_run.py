@@ -14,6 +14,7 @@ import time
 
 from . import demo_logic, procfs, stats_socket
 from .children import Children
+from .client_json import summary_of
 from .proxy_modes import ModesUnknown, modes_of
 
 PROG = "demo"
@@ -155,7 +156,7 @@ class Demo:
         m1 = procfs.machine_cpu_s()
         p1, _, effective = self.proxy_cpu()
         rc = self.kids.rc("client")
-        summary = last_summary(self.path("client.out"))
+        summary = summary_of(self.path("client.out"))
         if rc != 0 or not summary or summary.get("ok") is not True:
             why = (summary or {}).get("first_error") or tail(self.path("client.err")) or f"exit {rc}"
             raise RunFailed(f"{workload} run {rep} through {mode} failed: {why}")
@@ -195,22 +196,6 @@ def tail(path, n=300):
             return " ".join(f.read()[-n:].split())
     except OSError:
         return ""
-
-
-def last_summary(path):
-    """The client's --json summary line (the last line of type summary), or None."""
-    found = None
-    try:
-        with open(path) as f:
-            for line in f:
-                if '"type":"summary"' in line:
-                    try:
-                        found = json.loads(line)
-                    except ValueError:
-                        pass
-    except OSError:
-        pass
-    return found
 
 
 def results(demo):
