@@ -113,11 +113,21 @@ def fmt_range(s, fmt):
     return f"{fmt.format(s['median'])} ({fmt.format(s['min'])}-{fmt.format(s['max'])})"
 
 
-def table(workload, title, result):
+def effective_labels(runs):
+    """Row labels: the mode, and the mode in effect when the proxy said it ran another one."""
+    labels = {}
+    for r in runs:
+        eff = {x.get("mode_effective") or x["mode"] for x in runs if x["mode"] == r["mode"]} - {r["mode"]}
+        labels[r["mode"]] = r["mode"] + (f" (in effect {', '.join(sorted(eff))})" if eff else "")
+    return labels
+
+
+def table(workload, title, result, labels=None):
     """The text table of one workload: a row per mode, median (min-max) per metric, the verdict."""
     cols = METRICS[workload]
+    labels = labels or {}
     head = ["mode"] + [f"{label} {unit}".strip() for _k, label, unit, _h, _f in cols]
-    rows = [[mode] + [fmt_range(res[key], fmt) for key, _l, _u, _h, fmt in cols]
+    rows = [[labels.get(mode, mode)] + [fmt_range(res[key], fmt) for key, _l, _u, _h, fmt in cols]
             for mode, res in result["modes"].items()]
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()

@@ -289,7 +289,8 @@ def main(argv):
     for workload, res in summaries.items():
         counts = sorted({m["runs"] for m in res["modes"].values()})
         runs = "-".join(map(str, (counts[0], counts[-1]) if len(counts) > 1 else counts))
-        print(demo_logic.table(workload, f"{titles[workload]}, {runs} runs per mode: median (min-max)", res))
+        print(demo_logic.table(workload, f"{titles[workload]}, {runs} runs per mode: median (min-max)", res,
+                               demo_logic.effective_labels(demo.runs)))
         print()
     print(f"{len(demo.runs)} runs in {time.monotonic() - t0:.0f} s on {machine()['cpu_model']}; "
           "machine CPU counts every core: client, server, kernel and anything else running.")

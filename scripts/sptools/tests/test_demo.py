@@ -156,3 +156,12 @@ def test_no_verdict_from_fewer_than_three_runs_of_a_mode():
     # An interrupted demo: two clear-looking runs are still not a range worth judging.
     r = dl.rank({"rw": s([10, 11, 12]), "splice": s([30, 31])}, True)
     assert dl.judgement("throughput", r, True) == "throughput: not judged (a mode has 2 runs, fewer than 3)"
+
+
+def test_a_mode_the_proxy_fell_back_from_is_labelled_with_the_one_in_effect():
+    runs = [{"mode": "rw", "mode_effective": "rw"}, {"mode": "uring", "mode_effective": "rw"},
+            {"mode": "uring", "mode_effective": "rw"}, {"mode": "splice", "mode_effective": None}]
+    assert dl.effective_labels(runs) == {"rw": "rw", "uring": "uring (in effect rw)", "splice": "splice"}
+    res = dl.workload_result("bulk", {"uring": [{"mb_per_s": 1.0, "proxy_cpu_s_per_gb": 1.0,
+                                                 "machine_cpu_s_per_gb": 1.0}] * 3})
+    assert dl.table("bulk", "t", res, dl.effective_labels(runs)).splitlines()[2].startswith("uring (in effect rw)  ")
