@@ -1,0 +1,173 @@
+"""The soak runner's command line and environment, its log files (NDJSON samples, client summaries,
+churn rounds), and --report on a log directory."""
+
+import json
+
+import pytest
+
+from sptools import soak_args, soak_churn, soak_run, soak_verdict
+from sptools.procfs import parse_tcp_ports
+
+from .test_soak_verdict import healthy
+
+MODES = ["rw", "splice", "auto"]
+
+
+def settings(argv, env=None):
+    return soak_args.check(soak_args.raw_settings(argv, env or {}), MODES)
+
+
+def test_defaults():
+    s = settings([])
+    assert (s["mode"], s["duration"], s["connections"], s["client_threads"], s["length"], s["churn"],
+            s["churn_count"], s["interval"], s["warmup"], s["fd_tolerance"], s["rss_pct"], s["rss_mib"]) == \
+        ("rw", None, 32, 2, "1024", 8, 200, 5, 60, 2, 10, 8)
+    assert s["workers"] == soak_args.online_cpus() and s["server_port"] == "auto" and not s["client_only"]
+
+
+def test_environment_then_flags_and_a_flag_wins():
+    env = {"SOAK_MODE": "splice", "SOAK_DURATION": "2m", "SOAK_WORKERS": "3", "SOAK_INTERVAL": "2"}
+    s = settings([], env)
+    assert (s["mode"], s["duration"], s["workers"], s["interval"]) == ("splice", 120, 3, 2)
+    s = settings(["-m", "auto", "--duration=1h", "-w", "1"], env)
+    assert (s["mode"], s["duration"], s["workers"]) == ("auto", 3600, 1)
+
+
+def test_warmup_default_follows_the_duration():
+    assert settings(["-d", "30", "-i", "1"])["warmup"] == 3      # duration / 10
+    assert settings(["-d", "30", "-i", "5"])["warmup"] == 10     # at least 2 intervals
+    assert settings(["-d", "2h"])["warmup"] == 60                # at most 60
+    assert settings(["-d", "100", "--warmup", "0"])["warmup"] == 0
+
+
+def test_client_only_addresses():
+    s = settings(["--client-only"])
+    assert (s["client_only"], s["proxy"], s["stats"]) == (True, "proxy:9998", "proxy:9997")
+    s = settings([], {"SOAK_CLIENT_ONLY": "yes", "SOAK_PROXY": "10.0.0.5:7000"})
+    assert (s["proxy"], s["stats"]) == ("10.0.0.5:7000", "10.0.0.5:9997")
+
+
+def test_modes_are_the_ones_given_so_new_ones_join():
+    assert soak_args.check(soak_args.raw_settings(["-m", "uring"], {}), MODES + ["uring"])["mode"] == "uring"
+    with pytest.raises(soak_args.UsageError, match=r"bad mode 'uring' \(rw, splice or auto\)"):
+        settings(["-m", "uring"])
+
+
+@pytest.mark.parametrize("argv, env, why", [
+    (["--bogus"], {}, "unknown option '--bogus'"),
+    (["--connections"], {}, "option '--connections' needs a value"),
+    (["--mode", "copy"], {}, "bad mode 'copy'"),
+    ([], {"SOAK_MODE": "copy"}, "bad mode 'copy'"),
+    (["--duration", "soon"], {}, "bad duration 'soon'"),
+    (["--duration", "0"], {}, "bad duration '0'"),
+    (["--interval", "0"], {}, "bad interval '0'"),
+    (["--workers", "0"], {}, "bad workers '0'"),
+    (["-c", "-1"], {}, "bad connections '-1'"),
+    (["--length", "0K"], {}, "bad length '0K'"),
+    (["--rate", "fast"], {}, "bad rate 'fast'"),
+    (["--nice", "20"], {}, "bad nice '20'"),
+    (["--stats-port", "70000"], {}, "bad stats-port '70000'"),
+    (["--listen", "a b"], {}, "bad listen address 'a b'"),
+    (["--rss-pct", "x"], {}, "bad rss-pct 'x'"),
+    ([], {"SOAK_CLIENT_ONLY": "maybe"}, "bad SOAK_CLIENT_ONLY 'maybe'"),
+    (["--client-only", "--proxy", "nohost"], {}, "bad proxy address 'nohost'"),
+])
+def test_bad_values_exit_2_with_one_line_then_the_usage(argv, env, why, capsys):
+    assert soak_run.main(argv, env) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"soak: {why}" or err[0].startswith(f"soak: {why} ")
+    assert err[1] == "usage: soak [options]"
+
+
+def test_help_lists_every_variable(capsys):
+    assert soak_run.main(["-h"], {}) == 0
+    out = capsys.readouterr().out
+    for name, var in soak_args.OPTIONS.values():
+        assert var is None or var in out, var
+    assert "SOAK_CLIENT_ONLY" in out
+
+
+def test_used_ports_from_proc_net_tcp():
+    table = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+             "   0: 0100007F:270F 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1\n"
+             "   1: 0100007F:9C40 0100007F:270F 01 00000000:00000000 00:00000000 00000000     0        0 2\n")
+    assert parse_tcp_ports(table) == {9999, 40000}
+    assert parse_tcp_ports(table, listening_only=True) == {9999}
+
+
+def test_churn_round_records():
+    ok = {"type": "summary", "ok": True, "messages": 1600, "errors": {"total": 0}, "first_error": None}
+    assert soak_churn.round_record(0, ok, False) == {"rc": 0, "interrupted": False, "ok": True, "messages": 1600,
+                                                     "errors": {"total": 0}, "first_error": None}
+    assert soak_churn.round_record(1, ok, False)["ok"] is False          # exit code counts
+    assert soak_churn.round_record(124, None, False) == {"rc": 124, "interrupted": False, "ok": False,
+                                                         "messages": 0, "errors": None, "first_error": None}
+    assert soak_churn.round_record(0, dict(ok, ok=False, first_error="boom"), True)["first_error"] == "boom"
+
+
+def test_summary_is_the_last_summary_line(tmp_path):
+    out = tmp_path / "client.json"
+    out.write_text('{"type":"interval","t":1}\n{"type":"summary","messages":1}\nnoise\n{"type":"summary","messages":2}\n')
+    assert soak_verdict.summary_of(str(out))["messages"] == 2
+    assert soak_verdict.summary_of(str(tmp_path / "none.json")) is None
+    out.write_text('{"type":"summary","messages":1}\n{"type":"summary", broken\n')
+    assert soak_verdict.summary_of(str(out)) is None
+    out.write_text('{"type":"summary","messages":3}\n')
+    assert soak_churn.last_summary(str(out))["messages"] == 3
+    out.write_text('{"type":"summary","messages":3}\n{"type":"interval"}\n')
+    assert soak_churn.last_summary(str(out)) is None  # as before: only the last line is looked at
+
+
+def test_ndjson_reader_names_the_bad_line(tmp_path):
+    f = tmp_path / "samples.ndjson"
+    f.write_text('{"a":1}\n\n{"a":2}\n{"a":\n')
+    with pytest.raises(soak_verdict.LogError, match=r"samples.ndjson line 4: not JSON"):
+        soak_verdict.read_ndjson(str(f))
+    f.write_text('{"a":1}\n\n{"a":2}\n')
+    assert soak_verdict.read_ndjson(str(f)) == [{"a": 1}, {"a": 2}]
+    assert soak_verdict.read_ndjson(str(tmp_path / "churn.ndjson"), missing_ok=True) == []
+
+
+def write_log(d, run):
+    (d / "meta.json").write_text(json.dumps(run["meta"]))
+    (d / "samples.ndjson").write_text("".join(json.dumps(s) + "\n" for s in run["samples"]))
+    (d / "client.json").write_text('{"type":"interval"}\n' + json.dumps(run["client"], separators=(",", ":")) + "\n")
+    (d / "churn.ndjson").write_text("".join(json.dumps(c) + "\n" for c in run["churn"]))
+
+
+def test_report_recomputes_the_verdict_of_a_log_directory(tmp_path, capsys):
+    write_log(tmp_path, healthy())
+    out = tmp_path / "out.json"
+    assert soak_run.main(["--report", str(tmp_path), "--json-out", str(out)], {}) == 0
+    assert "soak verdict: PASS" in capsys.readouterr().out
+    v = json.loads((tmp_path / "verdict.json").read_text())
+    assert v == json.loads(out.read_text()) and v["ok"] is True
+    # A tolerance changed in meta.json after the run: the same samples now fail.
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    meta["tolerances"]["rss_growth_mib"] = 0
+    meta["tolerances"]["rss_growth_pct"] = 0
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    lines = (tmp_path / "samples.ndjson").read_text().splitlines()
+    grown = [json.loads(l) for l in lines]
+    for sample in grown[-10:-1]:  # the last quarter of the run samples, 4 KiB more
+        sample["process"]["rss_bytes"] += 4096
+    (tmp_path / "samples.ndjson").write_text("".join(json.dumps(s) + "\n" for s in grown))
+    assert soak_run.main(["--report", str(tmp_path)], {}) == 1
+    assert "RSS flat after warm-up                FAIL" in capsys.readouterr().out
+
+
+def test_report_without_a_log_or_with_a_broken_one(tmp_path, capsys):
+    assert soak_run.main(["--report", str(tmp_path)], {}) == 3
+    assert "no meta.json or samples.ndjson" in capsys.readouterr().err
+    write_log(tmp_path, healthy())
+    with open(tmp_path / "samples.ndjson", "a") as f:
+        f.write("{truncated\n")
+    assert soak_run.main(["--report", str(tmp_path)], {}) == 1
+    assert "could not compute the verdict" in capsys.readouterr().err
+
+
+def test_progress_line():
+    rec = healthy()["samples"][4]
+    line = soak_run.progress(rec, "[rw]", "/40s", "  churn 3 rounds, 0 failed")
+    assert line == ("[rw] t=    5s/40s  2 MB/s  conns 32/45  fds 83 (19+2x32)  rss 4.8 MiB  cpu% w0 2/20 w1 2/20"
+                    "  churn 3 rounds, 0 failed")
