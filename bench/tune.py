@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-import procs as proclib
+from spbench import procs as proclib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
