@@ -144,7 +144,7 @@ def build_args(argv):
 def check_args(a, argv):
     q = a.quick
     given = " ".join(argv)
-    a.reps = a.reps or (1 if q else 3)
+    a.reps = a.reps if a.reps is not None else (1 if q else 3)
     a.duration = a.duration if a.duration is not None else (1.0 if q else 5.0)
     a.warmup = a.warmup if a.warmup is not None else (0.5 if q else 1.0)
     if a.reps < 1 or not (0 < a.duration <= 600) or not (0 <= a.warmup <= 60):
