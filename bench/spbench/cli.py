@@ -4,6 +4,7 @@ import argparse
 import datetime
 import glob
 import json
+import math
 import os
 import re
 import shutil
@@ -21,26 +22,33 @@ from .machine import background_busy, machine_facts
 from .plots import plot_all
 from .report import write_report
 from .runner import Bench, plan
-from .util import HERE, NCPU, REPO, BadArgs, log, now_iso, parse_list, parse_size, parse_workers
+from .util import HERE, NCPU, REPO, BadArgs, log, now_iso, parse_list, parse_or_exit, parse_size, parse_workers
 
 SCHEMA = "spliceproxy-bench/1"
 SIZES = "16K,64K,256K,1M"
 SIZE_SWEEP_WORKLOADS = "iperf3-P1,pp-1k-1c"
 
-# Seconds a run takes beyond warm-up + duration (starting and ending three processes, the stats
-# socket, pauses), measured on the 2-vCPU VM; and what some clients add.
-RUN_OVERHEAD_S = 1.6
-KIND_EXTRA_S = {"curl": 1.5, "redis": 0.3}
+# Seconds one run takes, from the --quick run on the 2-vCPU VM: the client's own time (iperf3 and
+# sockperf round to whole seconds, sockperf adds ~2.2 s of its own, curl ~0.6 s per 256 MiB fetch
+# and its sha256) plus ~0.3 s of starting and ending three processes.
+RUN_OVERHEAD_S = 0.3
+
+
+def run_seconds(a, kind):
+    dur = max(1, round(a.duration))
+    return RUN_OVERHEAD_S + {
+        "ping": a.warmup + a.duration,
+        "iperf3": math.ceil(a.warmup) + dur,
+        "sockperf": dur + 2.2,
+        "redis": a.duration,
+        "wrk": dur,
+        "curl": 0.6 * W.curl_fetches(a.duration),
+    }[kind]
 
 
 def estimate_s(a, items):
-    """How long a plan takes, from the per-run overheads above."""
-    total = 0.0
-    for _p, w, _n, _rep, _phase in items:
-        kind = W.WORKLOADS[w]["kind"]
-        run = a.duration + (a.warmup if kind in ("ping", "iperf3") else 0.4 if kind == "sockperf" else 0)
-        total += run + RUN_OVERHEAD_S + KIND_EXTRA_S.get(kind, 0.0)
-    return total
+    """How long a plan takes (the machine facts add ~3 s)."""
+    return 3 + sum(run_seconds(a, W.WORKLOADS[w]["kind"]) for _p, w, _n, _rep, _phase in items)
 
 
 def default_out(quick):
@@ -131,14 +139,7 @@ def build_args(argv):
     ap.add_argument("--keep-tmp", action="store_true", help="keep raw-tmp/ (process logs, configs)")
     ap.add_argument("--report-from", metavar="DIR",
                     help="only rebuild summary.json, report.md and plots from DIR/raw and DIR/meta.json")
-    a = ap.parse_args(argv)
-    try:
-        check_args(a, argv)
-    except BadArgs as e:
-        ap.print_usage(sys.stderr)
-        print(f"bench/run.sh: {e}", file=sys.stderr)
-        sys.exit(2)
-    return a
+    return parse_or_exit(ap, argv, lambda a: check_args(a, argv))
 
 
 def check_args(a, argv):

@@ -31,6 +31,15 @@ def cpu_model(cpuinfo=None):
     return "; ".join(f"{models.count(m)}× {m}" for m in uniq)
 
 
+def proxy_defaults(help_text):
+    """The proxy's default size ceilings as its -h states them ("... (default: 1M)")."""
+    out = {}
+    for flag in ("--buffer-size", "--pipe-size"):
+        m = re.search(re.escape(flag) + r"\b[^\n]*?\(default: ([^)]+)\)", help_text or "")
+        out[flag.strip("-").replace("-", "_")] = m.group(1).strip() if m else None
+    return out
+
+
 def background_busy(seconds=1.0):
     """Share of all cores busy while the bench runs nothing: other users of a shared machine."""
     a = machine_cpu()
@@ -77,6 +86,7 @@ def machine_facts(bin_dir):
             "gnuplot": cmd_out(["gnuplot", "--version"]) if shutil.which("gnuplot") else None,
             "python": platform.python_version(),
         },
+        "proxy_defaults": proxy_defaults(cmd_out([os.path.join(bin_dir, "proxy"), "-h"])),
         "git_commit": git,
         "git_dirty_files": [l[3:] for l in dirty.splitlines() if len(l) > 3],
     }

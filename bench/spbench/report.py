@@ -68,6 +68,14 @@ def cell_cpu(a, key):
     return fnum(s["median"], "cpu") if s else "–"
 
 
+def table_head(hdr):
+    return ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
+
+
+def cpu_headers(workloads):
+    return [h for w in workloads for h in (f"{w} proxy CPU-s/GB", f"{w} machine CPU-s/GB")]
+
+
 CPU_COLS = ("iperf3-P1", "iperf3-P4", "pp-1k-1c", "pp-1k-64c")
 
 
@@ -84,14 +92,12 @@ def headline(cfg, aggs, bests, mw):
         hdr.append(f"{w} {W.label(w)}")
         if primary_unit(w) == "msg_per_s":
             hdr.append(f"{w} p99 µs")
-    for w in cpu_cols:
-        hdr += [f"{w} proxy CPU-s/GB", f"{w} machine CPU-s/GB"]
+    hdr += cpu_headers(cpu_cols)
     L = ["## Headline", "",
          "Proxy CPU-s/GB: what the proxy's own threads cost. Machine CPU-s/GB: what the relay costs the whole "
          "box (client, backend, proxy and kernel), since on loopback the kernel's TCP work lands on whoever "
          "runs it (definitions below). Rows *↳ best swept*: the path's best size-sweep setting in each column "
-         "(size in brackets).", "",
-         "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
+         "(size in brackets).", ""] + table_head(hdr)
     by_base = {(b["workload"], b["path"]): b for b in bests if b["workers"] == mw}
     for p in cfg["paths"]:
         row = [p]
@@ -132,14 +138,12 @@ def real_clients(cfg, aggs, mw):
     idx = {(a["workload"], a["path"], a["workers"]): a for a in aggs}
     hdr = ["path"] + [f"{w} {W.label(w)}" for w in wls]
     cpu = [w for w in wls if W.unit(w) == "gbit_per_s" or W.WORKLOADS[w]["kind"] == "wrk"]
-    for w in cpu:
-        hdr += [f"{w} proxy CPU-s/GB", f"{w} machine CPU-s/GB"]
+    hdr += cpu_headers(cpu)
     L = ["## Real clients", "",
          "Debian's redis-benchmark against redis-server, wrk against nginx, curl fetching a big file from nginx "
          "(every fetch's sha256 checked: a mismatch fails the run), through each path on loopback. Medians; "
          "the per-workload tables below have the ranges. redis-benchmark reports no byte counts, so its "
-         "workloads have no CPU-s/GB.", "",
-         "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
+         "workloads have no CPU-s/GB.", ""] + table_head(hdr)
     for p in cfg["paths"]:
         row = [p] + [cell_tp(idx.get((w, p, mw)), w) for w in wls]
         for w in cpu:
@@ -150,7 +154,7 @@ def real_clients(cfg, aggs, mw):
     return L
 
 
-def size_sweep(cfg, aggs, bests, mw):
+def size_sweep(cfg, aggs, bests, mw, defaults=None):
     """Per swept workload: each path at its default and at every swept size."""
     bests = [b for b in bests if b["workers"] == mw]
     if not bests:
@@ -161,7 +165,10 @@ def size_sweep(cfg, aggs, bests, mw):
          "Each fixed-mode path at its default and with its size ceiling set to each swept value (our rw "
          "`--buffer-size`, our splice `--pipe-size`, HAProxy `tune.bufsize` / `tune.pipesize`), interleaved with "
          "the other paths. Cells: throughput median [min–max] · proxy CPU-s/GB · machine CPU-s/GB. **Bold**: "
-         "the best swept setting in throughput.", ""]
+         "the best swept setting in throughput. The defaults: our `--buffer-size` "
+         f"{(defaults or {}).get('buffer_size') or '?'}, `--pipe-size` {(defaults or {}).get('pipe_size') or '?'} "
+         "(ceilings: buffers and pipes start small and grow, in builds that have issue 17's adaptive sizes); "
+         "HAProxy `tune.bufsize` 16K, pipes of the system default size (64K).", ""]
     for w in [w for w in cfg["workloads"] if any(b["workload"] == w for b in bests)]:
         L += [f"### {w} ({W.label(w)})", "",
               "| path | default | " + " | ".join(fmt_size(s) for s in sizes) + " | best throughput | best proxy CPU | best machine CPU |",
@@ -194,6 +201,7 @@ def size_sweep(cfg, aggs, bests, mw):
 
 def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=(), fair=()):
     cfg, mach = meta["config"], meta["machine"]
+    defaults = mach.get("proxy_defaults") or {}
     L = []
     L.append(f"# spliceproxy benchmark — {mach['hostname']} — {meta['started_at'][:10]}")
     L.append("")
@@ -218,7 +226,7 @@ def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=
     mw = cfg["main_workers"]
     L += headline(cfg, aggs, bests, mw)
     L += real_clients(cfg, aggs, mw)
-    L += size_sweep(cfg, aggs, bests, mw)
+    L += size_sweep(cfg, aggs, bests, mw, defaults)
     if fair:
         L += goals.markdown_fair(fair)
     if goal_results:
@@ -232,8 +240,11 @@ def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=
              "`haproxy` with `busy-polling` in `global`; each spins a core while it waits, so they are compared "
              "with each other. "
              "HAProxy keeps its defaults otherwise (tune.bufsize 16 KiB, pipes of the system default size); "
-             f"our proxy uses its defaults (--buffer-size {cfg.get('buffer_size') or '64K'}, "
-             f"--pipe-size {cfg.get('pipe_size') or '1M'}). The config used is in `haproxy-splice.cfg`.")
+             f"our proxy uses its defaults (--buffer-size {cfg.get('buffer_size') or defaults.get('buffer_size') or '64K'}, "
+             f"--pipe-size {cfg.get('pipe_size') or defaults.get('pipe_size') or '1M'}, as its -h says). "
+             "`NAME@SIZE` is a path with its size ceiling set: our rw `--buffer-size`, our splice `--pipe-size`, "
+             "HAProxy `tune.bufsize` (haproxy) or `tune.pipesize` (haproxy-splice). "
+             "The config used is in `haproxy-splice.cfg`.")
     L.append("* **Throughput**: ping-pong workloads and sockperf in round trips per second (`msg/s`); "
              "stream workloads in Gbit/s of payload that came back to the client (one way, so each byte "
              "crossed the proxy twice); iperf3 in Gbit/s received by `iperf3 -s` (`end.sum_received`).")
@@ -384,10 +395,16 @@ def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=
     L.append("")
     bad = [r for r in runs if r["status"] != "ok"]
     odd = []
+    direct = {a["workload"]: a["throughput"]["median"] for a in aggs
+              if a["path"] == "direct" and a["throughput"] and a["workers"] == mw}
     for r in runs:
         if r["status"] != "ok":
             continue
         m = r["metrics"]
+        tp, d = m.get(primary_unit(r["workload"])), direct.get(r["workload"])
+        if tp is not None and d and tp < 0.05 * d:
+            odd.append((r, f"throughput {fnum(tp, primary_unit(r['workload']))} is {100 * tp / d:.1f} % of direct's "
+                           "(a stall?)"))
         mx = (m.get("latency_us") or {}).get("max")
         if mx is not None and mx >= 100000:
             odd.append((r, f"max latency {mx / 1000:.0f} ms (stall?)"))

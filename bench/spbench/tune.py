@@ -32,7 +32,7 @@ from . import procs as proclib
 from .build import build_rev, ensure_tools
 from .procs import free_ports
 from .sample import cpu_s, proc_cpu, read_stats
-from .util import GB, REPO, BadArgs, fmt_size, log, parse_list, parse_size, parse_workers
+from .util import GB, REPO, BadArgs, fmt_size, log, parse_list, parse_or_exit, parse_size, parse_workers
 
 TOPOLOGY = os.path.join(REPO, "scripts", "netns-topology")
 PROXY_PORT = 9998
@@ -659,14 +659,7 @@ def parse_args(argv):
     ap.add_argument("--plot", metavar="FILE.png", help="write a gnuplot PNG (throughput and CPU-s/GB vs workers)")
     ap.add_argument("--json", metavar="FILE", help="write every run, the table and the recommendation as JSON")
     ap.add_argument("--keep-logs", action="store_true", help="keep the processes' output (printed path)")
-    a = ap.parse_args(argv)
-    try:
-        check_args(a, ncpu)
-    except BadArgs as e:
-        ap.print_usage(sys.stderr)
-        print(f"bench/tune: {e}", file=sys.stderr)
-        sys.exit(2)
-    return a
+    return parse_or_exit(ap, argv, lambda a: check_args(a, ncpu))
 
 
 def check_args(a, ncpu):

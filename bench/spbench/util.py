@@ -4,6 +4,7 @@ import datetime
 import os
 import re
 import subprocess
+import sys
 
 PKG = os.path.dirname(os.path.abspath(__file__))
 HERE = os.path.dirname(PKG)  # bench/
@@ -96,3 +97,15 @@ def fmt_size(n):
         if n % SIZE_UNITS[unit] == 0:
             return f"{n // SIZE_UNITS[unit]}{unit}"
     return str(n)
+
+
+def parse_or_exit(ap, argv, check):
+    """argparse, then check(args): a BadArgs from it prints the usage and the reason, exit 2."""
+    a = ap.parse_args(argv)
+    try:
+        check(a)
+    except BadArgs as e:
+        ap.print_usage(sys.stderr)
+        print(f"{ap.prog}: {e}", file=sys.stderr)
+        sys.exit(2)
+    return a

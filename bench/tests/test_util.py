@@ -2,7 +2,7 @@
 
 import pytest
 
-from spbench.machine import cpu_model
+from spbench.machine import cpu_model, proxy_defaults
 from spbench.util import BadArgs, fmt_size, parse_list, parse_size, parse_workers
 
 
@@ -39,3 +39,11 @@ def test_cpu_model_from_cpuinfo():
     arm = "processor : 0\nBogoMIPS : 50.00\nModel : Raspberry Pi 4 Model B Rev 1.4\n"
     assert cpu_model(arm) == "Raspberry Pi 4 Model B Rev 1.4"
     assert cpu_model("processor : 0\n") is None
+
+
+def test_proxy_defaults_from_its_help():
+    text = ("      --pipe-size BYTES       largest pipe per direction in splice mode (F_SETPIPE_SZ; K/M suffixes): "
+            "pipes start at 16K and double while splices fill them (default: 1M)\n"
+            "      --buffer-size BYTES     read/write buffer per direction while data is in flight (default: 64K)\n")
+    assert proxy_defaults(text) == {"buffer_size": "64K", "pipe_size": "1M"}
+    assert proxy_defaults("") == {"buffer_size": None, "pipe_size": None}
