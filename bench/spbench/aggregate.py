@@ -54,6 +54,8 @@ def aggregate(runs):
              "cpu_s_per_gb": {k: stat3([(m.get("cpu_s_per_gb") or {}).get(k) for m in ms])
                               for k in ("total", "user", "sys")},
              "machine_cpu_s_per_gb": stat3([m.get("machine_cpu_s_per_gb") for m in ms]),
+             "cpu_us_per_request": stat3([m.get("cpu_us_per_request") for m in ms]),
+             "machine_cpu_us_per_request": stat3([m.get("machine_cpu_us_per_request") for m in ms]),
              "other_busy_pct": stat3([m.get("other_busy_pct") for m in ms]),
              "proxy_calls_per_mb": {k: stat3([per_mb(m, k) for m in ms])
                                     for k in ("io_calls", "splice_calls", "read_calls", "write_calls", "eagain")},

@@ -136,19 +136,26 @@ def real_clients(cfg, aggs, mw):
     if not wls:
         return []
     idx = {(a["workload"], a["path"], a["workers"]): a for a in aggs}
-    hdr = ["path"] + [f"{w} {W.label(w)}" for w in wls]
-    cpu = [w for w in wls if W.unit(w) == "gbit_per_s" or W.WORKLOADS[w]["kind"] == "wrk"]
-    hdr += cpu_headers(cpu)
+    per_gb = [w for w in wls if W.WORKLOADS[w]["kind"] in ("curl", "wrk")]
+    per_req = [w for w in wls if W.WORKLOADS[w]["kind"] in ("redis", "wrk")]
+    hdr = ["path"] + [f"{w} {W.label(w)}" for w in wls] + cpu_headers(per_gb)
+    hdr += [h for w in per_req for h in (f"{w} proxy CPU-µs/req", f"{w} machine CPU-µs/req")]
     L = ["## Real clients", "",
          "Debian's redis-benchmark against redis-server, wrk against nginx, curl fetching a big file from nginx "
          "(every fetch's sha256 checked: a mismatch fails the run), through each path on loopback. Medians; "
          "the per-workload tables below have the ranges. redis-benchmark reports no byte counts, so its "
-         "workloads have no CPU-s/GB.", ""] + table_head(hdr)
+         "workloads show CPU per request (µs) instead of per GB.", ""] + table_head(hdr)
+
+    def us(s):
+        return f"{s['median']:.1f}" if s else "–"
     for p in cfg["paths"]:
         row = [p] + [cell_tp(idx.get((w, p, mw)), w) for w in wls]
-        for w in cpu:
+        for w in per_gb:
             a = idx.get((w, p, mw))
             row += [cell_cpu(a, "proxy"), cell_cpu(a, "machine")]
+        for w in per_req:
+            a = idx.get((w, p, mw)) or {}
+            row += [us(a.get("cpu_us_per_request")), us(a.get("machine_cpu_us_per_request"))]
         L.append("| " + " | ".join(row) + " |")
     L.append("")
     return L
@@ -261,6 +268,9 @@ def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=
              "sockperf's total messages) — their reported throughput and latency still exclude the warm-up. "
              "`machine CPU-s/GB` is the same with all CPU time of the machine (client, server, proxy, softirq) "
              "from /proc/stat: on loopback the kernel's TCP work lands partly on whichever process sends.")
+    L.append("* **CPU-µs/req** (request workloads: redis-benchmark, wrk): the same CPU seconds divided by the requests "
+             "completed in the window (redis-benchmark: its `-n`; wrk: its count), in µs. redis-benchmark reports no "
+             "byte counts, so this is its only CPU figure.")
     L.append("* **Ratios**: medians divided. `×direct`: throughput relative to no proxy. `×HAProxy`: ours "
              "relative to HAProxy in the same mode (rw vs haproxy, splice vs haproxy-splice). `splice/rw`: a "
              "splice path relative to the rw path of the same proxy (throughput; and CPU-s/GB).")

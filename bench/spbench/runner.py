@@ -274,12 +274,20 @@ class Bench:
         if rec["cpu_source"] == "stats-socket" and not cpu["stats"]:
             rec["cpu_source"] = "/proc/PID/stat (stats snapshot failed)"
         gbytes = (m.get("bytes_oneway") or 0) / GB
-        if used and gbytes > 0:
+        if used:
             m["proxy_cpu_s"] = {"user": used["user_s"], "sys": used["sys_s"],
                                 "total": used["user_s"] + used["sys_s"]}
+        machine_s = cpu["machine"]["user_s"] + cpu["machine"]["sys_s"] if cpu["machine"] else None
+        if used and gbytes > 0:
             m["cpu_s_per_gb"] = {k: v / gbytes for k, v in m["proxy_cpu_s"].items()}
-        if cpu["machine"] and gbytes > 0:
-            m["machine_cpu_s_per_gb"] = (cpu["machine"]["user_s"] + cpu["machine"]["sys_s"]) / gbytes
+        if machine_s is not None and gbytes > 0:
+            m["machine_cpu_s_per_gb"] = machine_s / gbytes
+        # request workloads (redis-benchmark has no byte counts): CPU per request as well
+        if m.get("requests"):
+            if used:
+                m["cpu_us_per_request"] = 1e6 * m["proxy_cpu_s"]["total"] / m["requests"]
+            if machine_s is not None:
+                m["machine_cpu_us_per_request"] = 1e6 * machine_s / m["requests"]
         m["cpu"] = cpu
         rec["metrics"] = m
         if problems or rec["error"]:

@@ -207,6 +207,7 @@ def client_argv(ctx, wl, host, port, tag):
         n = max(1000, min(int(rate * a.duration), 50_000_000))
         argv = ["redis-benchmark", "-h", host, "-p", str(port), "-c", str(wl["conns"]), "-n", str(n),
                 "-t", wl["test"], "-P", str(wl["pipeline"]), "--csv"]
+        post = {"requests": n}
     elif kind == "wrk":
         threads = max(1, min(wl["conns"], a.client_threads))
         argv = ["wrk", "-t", str(threads), "-c", str(wl["conns"]), "-d", f"{dur}s", "--latency",
@@ -231,7 +232,9 @@ def parse(wl, stdout, post):
     if kind == "sockperf":
         return parsers.parse_sockperf(stdout, wl["length"])
     if kind == "redis":
-        return parsers.parse_redis_benchmark(stdout, wl["test"])
+        m, raw, problems = parsers.parse_redis_benchmark(stdout, wl["test"])
+        m["requests"] = post.get("requests")
+        return m, raw, problems
     if kind == "wrk":
         return parsers.parse_wrk(stdout)
     if kind == "curl":

@@ -49,3 +49,14 @@ def test_path_checks_counts_request_workloads_without_bytes():
     r["metrics"]["bytes_oneway"] = None
     moved = path_checks([r, run("direct", "redis-set", 1, status="failed")], ["direct", "haproxy"])
     assert moved == {"direct": 0, "haproxy": 1}
+
+
+def test_cpu_per_request_aggregated_for_request_workloads():
+    runs = []
+    for rep, us in ((1, 4.0), (2, 6.0), (3, 5.0)):
+        r = run("proxy-rw", "redis-set", rep, tp=1000.0, unit="msg_per_s")
+        r["metrics"].update(bytes_oneway=None, cpu_us_per_request=us, machine_cpu_us_per_request=3 * us)
+        runs.append(r)
+    (a,) = aggregate(runs)
+    assert a["cpu_us_per_request"]["median"] == 5.0
+    assert a["machine_cpu_us_per_request"]["max"] == 18.0
