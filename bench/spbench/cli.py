@@ -155,6 +155,8 @@ def check_args(a, argv):
         P.get(p)
     a.workloads = parse_list(a.workloads or ",".join(W.QUICK if q else W.DEFAULT), W.WORKLOADS, "workload")
     a.sweep_workloads = parse_list(a.sweep_workloads, W.WORKLOADS, "workload")
+    if a.server_host and "curl-256m" in a.workloads:
+        raise BadArgs("curl-256m checks the sha256 of a file the local nginx serves: not with --server-host")
     a.workers = parse_workers(a.workers)
     if q and "--workers" not in given:
         a.workers = sorted({1, 2, a.main_workers})

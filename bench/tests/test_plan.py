@@ -44,7 +44,8 @@ def test_quick_moves_bytes_on_every_path_and_keeps_short():
 
 
 def test_bad_arguments_exit_2(capsys):
-    for bad in (["--paths", "proxy-rw,nope"], ["--sizes", "16Q"], ["--workloads", "redis-del"], ["--reps", "0"]):
+    for bad in (["--paths", "proxy-rw,nope"], ["--sizes", "16Q"], ["--workloads", "redis-del"], ["--reps", "0"],
+                ["--server-host", "10.0.0.2", "--workloads", "curl-256m"]):
         with pytest.raises(SystemExit) as e:
             args(*bad)
         assert e.value.code == 2
