@@ -160,5 +160,45 @@ def plot_all(out, cfg, aggs):
                       "plot " + ", ".join(plots_)]
         if run_gp("workers.png", g):
             made.append(("workers.png", "Throughput and CPU vs workers"))
+
+    # 5. the size sweep: each metric against the size ceiling, the default as a dashed line
+    mw_sized = [a for a in aggs if "@" in a["path"] and a["workers"] == mw]
+    zw = [w for w in cfg["workloads"] if any(a["workload"] == w for a in mw_sized)]
+    if zw:
+        g = header("sizes.png", 3, len(zw), "Size sweep: throughput, proxy CPU-s/GB, machine CPU-s/GB vs size "
+                   "ceiling (median, bars min–max; dashed: the path's default)", h_per=320,
+                   w_per=max(720, 1000 // len(zw)))
+        g += ["set key outside right top font 'sans,8'", "set logscale x 2"]
+        bases = [p for p in dict.fromkeys(P.base_of(a["path"]) for a in mw_sized)]
+        for what, ylabel in (("throughput", None), ("cpu", "proxy CPU-s/GB"), ("machine_cpu", "machine CPU-s/GB")):
+            for w in zw:
+                sizes = sorted({P.get(a["path"]).size for a in mw_sized if a["workload"] == w})
+                plots_ = []
+                for p in bases:
+                    dat = os.path.join(pdir, f"sizes-{what}-{w}-{p}.dat")
+                    with open(dat, "w") as f:
+                        for n in sizes:
+                            st = metric_stat(idx.get((w, P.sized(p, n), mw)), what)
+                            f.write(f"{n // 1024} {q(st and st['median'])} {q(st and st['min'])} {q(st and st['max'])}\n")
+                    plots_.append(f"{gp_str(dat)} using 1:2:3:4 with yerrorlines lc rgb '{P.color(p)}' lw 2 pt 7 "
+                                  f"title {gp_str(p)}")
+                    d = metric_stat(idx.get((w, p, mw)), what)
+                    if d:
+                        plots_.append(f"{d['median']!r} with lines dt 2 lc rgb '{P.color(p)}' notitle")
+                g += [f"set title {gp_str(w)}", f"set ylabel {gp_str(ylabel or W.label(w))}",
+                      "set xlabel 'size ceiling, KiB'", "set yrange [0:*]",
+                      f"set xrange [{sizes[0] // 1024 / 1.5}:{sizes[-1] // 1024 * 1.5}]",
+                      "set xtics (" + ", ".join(f"'{n // 1024}' {n // 1024}" for n in sizes) + ")",
+                      "plot " + ", ".join(plots_)]
+        if run_gp("sizes.png", g):
+            made.append(("sizes.png", "Size sweep"))
     return made
+
+
+def metric_stat(a, what):
+    """median/min/max of one metric of an aggregate, or None."""
+    if not a:
+        return None
+    return {"throughput": a.get("throughput"), "cpu": (a.get("cpu_s_per_gb") or {}).get("total"),
+            "machine_cpu": a.get("machine_cpu_s_per_gb")}[what]
 
