@@ -175,7 +175,9 @@ def size_sweep(cfg, aggs, bests, mw, defaults=None):
          "the best swept setting in throughput. The defaults: our `--buffer-size` "
          f"{(defaults or {}).get('buffer_size') or '?'}, `--pipe-size` {(defaults or {}).get('pipe_size') or '?'} "
          "(ceilings: buffers and pipes start small and grow, in builds that have issue 17's adaptive sizes); "
-         "HAProxy `tune.bufsize` 16K, pipes of the system default size (64K).", ""]
+         "HAProxy `tune.bufsize` 16K, pipes of the system default size (64K). The best of several noisy "
+         "medians is biased upward: where a swept size equals the default (e.g. `@1M` with a 1M default), "
+         "the two differ only by noise, which shows how much of a default-vs-best gap is real.", ""]
     for w in [w for w in cfg["workloads"] if any(b["workload"] == w for b in bests)]:
         L += [f"### {w} ({W.label(w)})", "",
               "| path | default | " + " | ".join(fmt_size(s) for s in sizes) + " | best throughput | best proxy CPU | best machine CPU |",
