@@ -66,10 +66,11 @@ EPILOG = f"""Workloads: {", ".join(W.WORKLOADS)}
 Paths: {", ".join(P.NAMES)}; NAME@SIZE for {", ".join(P.SIZABLE)} (e.g. proxy-rw@256K).
 
 How long (2-vCPU VM; --plan prints the count and estimate of any command line without running it):
-  bench/run.sh --quick                      ~3 min
-  bench/run.sh                              every workload, 3 reps, 5 s: ~45 min
-  bench/run.sh --reps 5 --duration 4 --workloads iperf3-P1,pp-1k-1c,{",".join(W.REAL_CLIENTS)} --no-sweep
-                                            issue 17's committed run: ~38 min
+  bench/run.sh --quick                      55 runs, ~2 min
+  bench/run.sh                              every workload, 3 reps, 5 s, both sweeps: 360 runs, ~36 min
+  bench/run.sh --git-rev HEAD --reps 5 --duration 4 --no-sweep \\
+    --workloads iperf3-P1,iperf3-P4,pp-1k-1c,{",".join(W.REAL_CLIENTS)}
+                                            issue 17's committed run: 400 runs, ~33 min + ~2 min build
 See bench/README.md."""
 
 
