@@ -494,17 +494,18 @@ def explain(rec, aggs, balance_shown, args):
     L.append(f"  3. fewest workers among those: {p['setting'].workers}"
              + (f"; still tied: {', '.join(a['setting'].name(balance_shown) for a in rec['final'])} -> the cheapest"
                 if len(rec["final"]) > 1 else ""))
-    # How the dimensions compare, other things equal (medians, when both ran).
-    for label, f, a_name, b_name in (("splice vs rw", lambda s: s.mode, "splice", "rw"),
-                                     ("pinned vs unpinned", lambda s: s.pinned, True, False),
-                                     ("reuseport vs acceptor", lambda s: s.reuseport, True, False)):
+    # How the dimensions compare, other things equal (medians, when both ran): (label, key
+    # position, value, the value it is compared with).
+    dims = [("splice vs rw", 0, "splice", "rw"), ("pinned vs unpinned", 2, True, False),
+            ("reuseport vs acceptor", 3, True, False)]
+    dims += [(f"size {fmt_size(n)} vs default", 5, n, None) for n in args.sizes if n is not None]
+    for label, pos, a_name, b_name in dims:
         ratios_tp, ratios_cpg = [], []
         idx = {a["setting"].key: a for a in aggs}
         for a in aggs:
-            if f(a["setting"]) != a_name:
+            if a["setting"].key[pos] != a_name:
                 continue
             k = list(a["setting"].key)
-            pos = {"splice vs rw": 0, "pinned vs unpinned": 2, "reuseport vs acceptor": 3}[label]
             k[pos] = b_name
             if label == "reuseport vs acceptor":
                 k[4] = "round-robin"
