@@ -10,7 +10,6 @@ import re
 import shutil
 import signal
 import socket
-import sys
 import time
 
 from . import goals

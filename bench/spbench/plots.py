@@ -6,7 +6,6 @@ import shutil
 import subprocess
 
 from . import paths as P
-from .aggregate import primary_unit
 from . import workloads as W
 from .util import cmd_out, log
 
