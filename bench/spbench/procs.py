@@ -3,7 +3,9 @@ its PID (SIGTERM, then SIGKILL after a grace period), whatever happens to the to
 
 import os
 import signal
+import socket
 import subprocess
+import time
 
 
 class StartFailed(Exception):
@@ -66,3 +68,69 @@ def tail(path, n=2000):
             return f.read().decode("utf-8", "replace")
     except OSError:
         return ""
+
+
+class StartupError(Exception):
+    """A process of the setup (backend, proxy) did not come up: retried with fresh ports."""
+
+
+def free_ports(n, host="127.0.0.1"):
+    socks, ports = [], []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((host, 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def listening_ports():
+    """TCP ports in LISTEN state, from /proc/net/tcp{,6}: probing by connect() would disturb
+    iperf3 -s (it takes any connection as a test) and make a proxy dial its backend."""
+    ports = set()
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(f) as fh:
+                next(fh, None)
+                for line in fh:
+                    parts = line.split()
+                    if len(parts) > 3 and parts[3] == "0A":
+                        ports.add(int(parts[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            pass
+    return ports
+
+
+def wait_listen(p, port, timeout=5.0, host_is_local=True):
+    deadline = time.monotonic() + timeout
+    while True:
+        if p is not None and p.poll() is not None:
+            raise StartupError(f"{p.name} exited with {p.returncode} before listening on {port}: "
+                               f"{tail(p.err_path, 600).strip()}")
+        if not host_is_local or port in listening_ports():
+            return
+        if time.monotonic() > deadline:
+            raise StartupError(f"{p.name if p else '?'} not listening on port {port} after {timeout}s")
+        time.sleep(0.02)
+
+
+def wait_rusage(p, timeout):
+    """Like Popen.wait, but returns the child's own CPU seconds (all its threads and reaped
+    children) from wait4(2): once reaped, /proc no longer has them. None while it still runs
+    after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if p.returncode is not None:
+            return getattr(p, "rusage", None)
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid == p.pid:
+            p.returncode = os.waitstatus_to_exitcode(status)
+            p.rusage = {"user_s": ru.ru_utime, "sys_s": ru.ru_stime}
+            return p.rusage
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.01)

@@ -1,0 +1,1 @@
+"""spliceproxy's benchmark tooling: bench/run.sh (cli) and bench/tune (tune) are its command lines."""

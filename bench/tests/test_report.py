@@ -1,0 +1,48 @@
+"""report.md from synthetic runs: the sections issue 17 asks for are there, with the figures."""
+
+from spbench import goals
+from spbench.aggregate import aggregate, best_settings, primary_unit
+from spbench.report import write_report
+from helpers import run
+
+
+def meta(paths, workloads, sweep):
+    return {"started_at": "2026-12-01T07:00:00+00:00", "finished_at": "2026-12-01T07:30:00+00:00",
+            "command": ["bench/run.sh"],
+            "config": {"reps": 2, "duration": 4, "warmup": 1, "main_workers": 1, "paths": paths,
+                       "workloads": workloads, "sweep_workloads": [], "size_sweep_workloads": sweep},
+            "machine": {"hostname": "vm", "cpu_model": "Test CPU 9000", "cores": 2, "kernel": "6.18",
+                        "sysctl": {}, "versions": {"haproxy": "HAProxy version 2.6.12"},
+                        "proxy_defaults": {"buffer_size": "1M", "pipe_size": "1M"}}}
+
+
+def test_report_has_cpu_model_machine_cpu_size_sweep_goals_and_real_clients(tmp_path):
+    runs = []
+    for rep in (1, 2):
+        for p, tp, cpu, mach in (("direct", 25.0, None, 0.5), ("proxy-rw", 13.0, 0.49, 0.85),
+                                 ("haproxy", 14.6, 0.40, 0.78), ("proxy-rw@1M", 19.1, 0.25, 0.67),
+                                 ("proxy-rw@16K", 13.5, 0.46, 0.79), ("haproxy@1M", 15.0, 0.3, 0.7)):
+            runs.append(run(p, "iperf3-P1", rep, tp=tp, cpu=cpu, machine=mach))
+        for p, rps in (("direct", 90000.0), ("proxy-rw", 60000.0), ("haproxy", 61000.0)):
+            r = run(p, "redis-set", rep, tp=rps, unit="msg_per_s")
+            r["metrics"].update(bytes_oneway=None, cpu_us_per_request=9.5 if p != "direct" else None,
+                                machine_cpu_us_per_request=50.0)
+            runs.append(r)
+    for i, r in enumerate(runs):
+        r["seq"] = i + 1
+    m = meta(["direct", "proxy-rw", "haproxy"], ["iperf3-P1", "redis-set"], ["iperf3-P1"])
+    aggs = aggregate(runs)
+    bests = best_settings(aggs)
+    fair = goals.evaluate_fair(runs, aggs, bests, m["config"])
+    write_report(str(tmp_path), m, runs, aggs, [], False, goals.evaluate(runs, primary_unit), bests, fair)
+    text = (tmp_path / "report.md").read_text()
+    assert "**Test CPU 9000**" in text
+    assert "iperf3-P1 proxy CPU-s/GB | iperf3-P1 machine CPU-s/GB" in text
+    assert "| proxy-rw | 13.00 |" in text and "| 0.49 | 0.85 |" in text
+    assert "| ↳ proxy-rw best swept | 19.10 (1M) |" in text
+    assert "## Size sweep" in text and "**19.10 [19.10–19.10]** · 0.25 · 0.67" in text
+    assert "## Issue 17 goals: defaults and best settings" in text
+    assert "what does the relay cost the box?" in text
+    assert "| iperf3-P1 | 0.89× [0.89–0.89] **missed** | 1.27× [1.27–1.27] **met** (proxy-rw@1M vs haproxy@1M) |" in text
+    assert "## Real clients" in text and "| proxy-rw | 60,000 | 9.5 | 50.0 |" in text
+    assert "--buffer-size 1M" in text
