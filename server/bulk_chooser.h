@@ -20,10 +20,10 @@ class BulkChooser {
   static constexpr uint64_t kProbeBytes = 64ULL << 20;
   static constexpr uint64_t kExploitProbes = 32;
 
-  // A direction has just turned bulk: probe from the start.
-  void start(uint64_t probe_bytes) {
+  // A direction has turned bulk: the first time, probe; after a pause, carry on where it was
+  // (keep the decision) with the current phase's clock restarted, so the pause is not timed.
+  void resume(uint64_t probe_bytes) {
     probe_bytes_ = probe_bytes;
-    phase_ = Phase::kProbeReadWrite;
     phase_bytes_ = 0;
     phase_start_ns_ = now_ns();
   }

@@ -78,12 +78,14 @@ void Pump::adapt_after_fill(size_t n) {
     if (rung < top) ++rung;
     else if (mode_ == PumpMode::kAuto && !piped && !bulk_) {
       bulk_ = true;  // reads fill the largest buffer: time read/write against splice from here
-      chooser_.start(ctx_.auto_probe_bytes);
+      chooser_.resume(ctx_.auto_probe_bytes);
     }
   } else if (n < have / 4 && rung > 0) {
     --rung;
   }
-  if (bulk_ && n < SizeLadder::kStartSize) bulk_ = false;  // a small message: not bulk any more
+  // A bulk stream has short reads too (the proxy drained the socket): only a run of them ends it.
+  small_fills_ = n < SizeLadder::kStartSize ? small_fills_ + 1 : 0;
+  if (bulk_ && small_fills_ >= kSmallFillsEndBulk) bulk_ = false;
 }
 
 ssize_t Pump::fill() {

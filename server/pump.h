@@ -111,6 +111,8 @@ class Pump {
   size_t buffer_rung_ = 0;  // the ladder rung of the next buffer
   size_t pipe_rung_ = 0;    // the ladder rung of the next pipe
   bool bulk_ = false;       // kAuto: reads fill the largest buffer; chooser_ picks the method
+  static constexpr uint8_t kSmallFillsEndBulk = 8;
+  uint8_t small_fills_ = 0;  // consecutive reads under the lowest rung
   BulkChooser chooser_;
   int error_ = 0;
 };

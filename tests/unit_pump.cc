@@ -206,8 +206,8 @@ TEST_F(AutoPump, ReadsSmallMessagesThenTimesBothMethodsOnBulk) {
   EXPECT_TRUE(pump.bulk());
   EXPECT_GT(counters.splice_calls.get(), 0u) << "the splice probe never ran";
   EXPECT_GE(counters.auto_probes.get(), 2u);
-  // Small messages again: back to read/write, and it stays there.
-  ping_through(pump, *this, sent, received, 3);
+  // Small messages again: a run of them ends the bulk; back to read/write, and it stays there.
+  ping_through(pump, *this, sent, received, 8);
   EXPECT_FALSE(pump.bulk());
   EXPECT_FALSE(pump.splicing());
   uint64_t splices = counters.splice_calls.get();
