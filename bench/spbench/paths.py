@@ -35,8 +35,10 @@ BASE = [
          mode="rw", peer="haproxy", size_knob="--buffer-size"),
     Path("proxy-splice", "ours", "our proxy --mode splice (socket → pipe → socket)", "#2ca02c",
          mode="splice", peer="haproxy-splice", rw_of="proxy-rw", size_knob="--pipe-size"),
-    Path("proxy-auto", "ours", "our proxy --mode auto (read/write for small messages, splice for bulk)",
-         "#9467bd", mode="auto", peer="haproxy-splice", rw_of="proxy-rw"),
+    Path("proxy-auto", "ours", "our proxy --mode auto (read/write for small messages; on bulk, read/write or "
+         "splice, whichever it timed faster)", "#9467bd", mode="auto", peer="haproxy-splice", rw_of="proxy-rw"),
+    Path("proxy-uring", "ours", "our proxy --mode uring (io_uring: provided buffers, one io_uring_enter per "
+         "loop iteration)", "#e377c2", mode="uring", peer="haproxy", rw_of="proxy-rw"),
     Path("haproxy", "haproxy", "HAProxy in TCP mode, no splice", "#ff7f0e", size_knob="tune.bufsize"),
     Path("haproxy-splice", "haproxy", "HAProxy with option splice-request + splice-response", "#d62728",
          splice=True, rw_of="haproxy", size_knob="tune.pipesize"),
