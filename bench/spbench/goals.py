@@ -95,11 +95,11 @@ def judge(res, ratios):
     return res
 
 
-def evaluate(runs, unit_of):
+def evaluate(runs, unit_of, goal_list=None):
     """One result per goal: paired ratios, their median and whether the target is met."""
     out = []
     ran = {r["path"] for r in runs}
-    for gid, wl, workers, ours, peer, metric, op, target, text in GOALS:
+    for gid, wl, workers, ours, peer, metric, op, target, text in (GOALS if goal_list is None else goal_list):
         if ours not in ran:
             continue  # a path this run did not select (--paths): no column for it
         res = {"goal": gid, "workload": wl, "workers": workers, "ours": ours, "peer": peer,
@@ -108,7 +108,7 @@ def evaluate(runs, unit_of):
     return out
 
 
-def markdown(results):
+def markdown(results, title="Issue 9 goals"):
     """One row per goal and workload, one column per proxy path of ours."""
     ours = []
     rows = {}
@@ -116,7 +116,7 @@ def markdown(results):
         if r["ours"] not in ours:
             ours.append(r["ours"])
         rows.setdefault((r["text"], r["workload"]), {})[r["ours"]] = r
-    L = ["## Issue 9 goals", "",
+    L = [f"## {title}", "",
          "Each cell pairs our path with its peer (the goal says which: HAProxy in the same mode — rw with "
          "`haproxy`, splice and auto with `haproxy-splice`, rw-busy with `haproxy-busy` — or direct) run in the same repetition, and shows "
          "the median of the per-repetition ratios ours ÷ peer [min–max]. A goal the run did not include is "
@@ -158,8 +158,38 @@ def bulk17(ours, peer):
 
 
 def fixed_modes():
-    """Our paths that move bytes one way (auto chooses among them): rw, splice, and new modes."""
-    return [p.name for p in P.BASE if p.kind == "ours" and p.mode != "auto" and not p.opt_in]
+    """Our paths that move bytes one way, the ones auto chooses between: rw and splice."""
+    return list(P.FIXED_MODES)
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 14: --mode uring against HAProxy and against our own epoll read/write, 1 worker.
+
+def uring_goals(bests):
+    U = "proxy-uring"
+    rw_fast = best_path(bests, "iperf3-P1", 1, "proxy-rw", "throughput") or "proxy-rw"
+    rw_lean = best_path(bests, "iperf3-P1", 1, "proxy-rw", "cpu") or "proxy-rw"
+    rw_machine = best_path(bests, "iperf3-P1", 1, "proxy-rw", "machine_cpu") or "proxy-rw"
+    return [
+        ("uring-pp64-haproxy", "pp-1k-64c", 1, U, "haproxy", "throughput", ">=", 1.3,
+         "1 KiB ping-pong, 64 connections: msg/s ≥ 1.3 × HAProxy"),
+        ("uring-pp64-rw", "pp-1k-64c", 1, U, "proxy-rw", "throughput", ">=", 1.15,
+         "1 KiB ping-pong, 64 connections: msg/s ≥ 1.15 × our epoll read/write"),
+        ("uring-redis-set", "redis-set", 1, U, "haproxy", "throughput", ">=", 1.2,
+         "redis-benchmark SET, 50 connections: requests/s ≥ 1.2 × HAProxy"),
+        ("uring-redis-get", "redis-get", 1, U, "haproxy", "throughput", ">=", 1.2,
+         "redis-benchmark GET, 50 connections: requests/s ≥ 1.2 × HAProxy"),
+        ("uring-pp1-rw", "pp-1k-1c", 1, U, "proxy-rw", "throughput", ">=", 1.0,
+         "1 KiB ping-pong, 1 connection: msg/s ≥ our read/write"),
+        ("uring-pp1-p99", "pp-1k-1c", 1, U, "haproxy", "p99", "<=", 1.0,
+         "1 KiB ping-pong, 1 connection: p99 ≤ HAProxy's"),
+        ("uring-bulk", "iperf3-P1", 1, U, rw_fast, "throughput", ">=", 0.95,
+         f"iperf3 -P1: throughput ≥ 0.95 × our read/write at its best size ({rw_fast})"),
+        ("uring-bulk-cpu", "iperf3-P1", 1, U, rw_lean, "cpu", "<=", 1.0,
+         f"iperf3 -P1: proxy CPU-s/GB ≤ our read/write's at its best size ({rw_lean})"),
+        ("uring-bulk-machine-cpu", "iperf3-P1", 1, U, rw_machine, "machine_cpu", "<=", 1.0,
+         f"iperf3 -P1: whole-machine CPU-s/GB ≤ our read/write's at its best size ({rw_machine})"),
+    ]
 
 
 def evaluate_fair(runs, aggs, bests, cfg):

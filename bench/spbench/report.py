@@ -208,7 +208,7 @@ def size_sweep(cfg, aggs, bests, mw, defaults=None):
     return L
 
 
-def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=(), fair=()):
+def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=(), fair=(), uring_goals=()):
     cfg, mach = meta["config"], meta["machine"]
     defaults = mach.get("proxy_defaults") or {}
     L = []
@@ -238,11 +238,13 @@ def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=
     L += size_sweep(cfg, aggs, bests, mw, defaults)
     if fair:
         L += goals.markdown_fair(fair)
+    if uring_goals:
+        L += goals.markdown(uring_goals, "Issue 14 goals: --mode uring")
     if goal_results:
         L += goals.markdown(goal_results)
     L.append("## Definitions")
     L.append("")
-    L.append("* **Paths**: `direct` = client → backend; `proxy-rw` / `proxy-splice` / `proxy-auto` = our `proxy --mode rw|splice|auto "
+    L.append("* **Paths**: `direct` = client → backend; `proxy-rw` / `proxy-splice` / `proxy-auto` / `proxy-uring` = our `proxy --mode rw|splice|auto|uring "
              f"-w {mw}`; `haproxy` = HAProxy {haproxy_version(mach)} in TCP mode, `nbthread` = "
              "workers, no splice; `haproxy-splice` = the same with `option splice-request` + `option splice-response`. "
              f"Opt-in: `proxy-rw-busy` = `proxy --mode rw --busy-poll {cfg.get('busy_poll') or 50}` and `haproxy-busy` = "

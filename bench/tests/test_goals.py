@@ -108,3 +108,25 @@ def test_markdown_says_not_measured_never_met():
     text = "\n".join(goals.markdown_fair(res))
     assert "**met**" not in text and "not measured" in text
     assert "machine CPU-s/GB" in text and "not measured here" in text
+
+
+def test_uring_goals_judge_against_haproxy_and_our_best_read_write():
+    runs = []
+    for rep in (1, 2, 3):
+        runs += [run("proxy-uring", "pp-1k-64c", rep, tp=84.0), run("proxy-rw", "pp-1k-64c", rep, tp=74.0),
+                 run("haproxy", "pp-1k-64c", rep, tp=60.0),
+                 run("proxy-uring", "iperf3-P1", rep, tp=22.0, cpu=0.19, machine=0.60),
+                 run("proxy-rw", "iperf3-P1", rep, tp=21.0, cpu=0.20, machine=0.58),
+                 run("proxy-rw@1M", "iperf3-P1", rep, tp=24.0, cpu=0.18, machine=0.55),
+                 run("proxy-rw@16K", "iperf3-P1", rep, tp=12.0, cpu=0.46, machine=0.70)]
+    aggs = aggregate(runs)
+    res = goals.evaluate(runs, unit, goals.uring_goals(best_settings(aggs)))
+    by = {r["goal"]: r for r in res}
+    assert by["uring-pp64-haproxy"]["median"] == pytest.approx(1.4) and by["uring-pp64-haproxy"]["met"] is True
+    assert by["uring-pp64-rw"]["median"] == pytest.approx(84 / 74) and by["uring-pp64-rw"]["met"] is False
+    bulk = by["uring-bulk"]
+    assert bulk["peer"] == "proxy-rw@1M", "bulk is judged against read/write at its best size"
+    assert bulk["median"] == pytest.approx(22 / 24) and bulk["met"] is False
+    assert by["uring-bulk-cpu"]["met"] is False and by["uring-bulk-machine-cpu"]["peer"] == "proxy-rw@1M"
+    assert by["uring-redis-set"]["met"] is None, "a workload the run did not include is not measured"
+    assert "Issue 14 goals" in "\n".join(goals.markdown(res, "Issue 14 goals: --mode uring"))
