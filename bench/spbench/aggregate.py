@@ -19,6 +19,12 @@ def primary_unit(wname):
     return W.unit(wname)
 
 
+# The system calls that move bytes: splice, read and write for the pumps; io_uring_enter for uring
+# (each submits a batch of receives and sends and waits).
+IO_CALLS = ("splice_calls", "read_calls", "write_calls", "uring_enters")
+CALL_KEYS = ("io_calls",) + IO_CALLS + ("eagain",)
+
+
 def per_mb(m, key):
     """Our proxy's syscall counters per MB (10^6 bytes) moved one way, from the stats socket."""
     c = m.get("proxy_counters")
@@ -26,7 +32,7 @@ def per_mb(m, key):
     if not c or mb <= 0 or m.get("cpu", {}).get("window_s") is None:
         return None
     if key == "io_calls":
-        v = sum(c.get(k, 0) for k in ("splice_calls", "read_calls", "write_calls"))
+        v = sum(c.get(k, 0) for k in IO_CALLS)
     else:
         v = c.get(key)
     return None if v is None else v / mb
@@ -57,8 +63,7 @@ def aggregate(runs):
              "cpu_us_per_request": stat3([m.get("cpu_us_per_request") for m in ms]),
              "machine_cpu_us_per_request": stat3([m.get("machine_cpu_us_per_request") for m in ms]),
              "other_busy_pct": stat3([m.get("other_busy_pct") for m in ms]),
-             "proxy_calls_per_mb": {k: stat3([per_mb(m, k) for m in ms])
-                                    for k in ("io_calls", "splice_calls", "read_calls", "write_calls", "eagain")},
+             "proxy_calls_per_mb": {k: stat3([per_mb(m, k) for m in ms]) for k in CALL_KEYS},
              "bytes_moved_oneway": sum(m.get("bytes_oneway") or 0 for m in ms),
              "cpu_sources": sorted({r.get("cpu_source") for r in ok if r.get("cpu_source")})}
         aggs.append(a)

@@ -384,16 +384,20 @@ def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=
         L.append("## Our proxy's system calls")
         L.append("")
         L.append("From the stats socket's worker counters, per MB (10⁶ bytes) moved one way (median over reps). "
-                 "splice moves a chunk with two calls (socket → pipe, pipe → socket), rw with a read and a write; "
-                 "`eagain` counts calls that found nothing to do.")
+                 "splice moves a chunk with two calls (socket → pipe, pipe → socket), rw with a read and a write, "
+                 "uring with its share of one `io_uring_enter` (which submits every queued receive and send and "
+                 "waits); `eagain` counts calls that found nothing to do. For 1 KiB ping-pong, *per message* is "
+                 "per MB × 0.001024 (one message each way).")
         L.append("")
-        L.append("| workload | path | I/O calls/MB | splice | read | write | eagain |")
-        L.append("|---|---|---|---|---|---|---|")
+        L.append("| workload | path | I/O calls/MB | per message | splice | read | write | io_uring_enter | eagain |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
         for a in calls:
             c = a["proxy_calls_per_mb"]
-            L.append(f"| {a['workload']} | {a['path']} | " + " | ".join(
-                f"{c[k]['median']:,.1f}" if c.get(k) else "–"
-                for k in ("io_calls", "splice_calls", "read_calls", "write_calls", "eagain")) + " |")
+            io = c.get("io_calls")
+            per_msg = f"{io['median'] * 0.001024:.2f}" if io and a["workload"].startswith("pp-1k") else "–"
+            L.append(f"| {a['workload']} | {a['path']} | " + (f"{io['median']:,.1f}" if io else "–") + f" | {per_msg} | " +
+                     " | ".join(f"{c[k]['median']:,.1f}" if c.get(k) else "–"
+                                for k in ("splice_calls", "read_calls", "write_calls", "uring_enters", "eagain")) + " |")
         L.append("")
 
     if plots:

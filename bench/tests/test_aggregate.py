@@ -60,3 +60,11 @@ def test_cpu_per_request_aggregated_for_request_workloads():
     (a,) = aggregate(runs)
     assert a["cpu_us_per_request"]["median"] == 5.0
     assert a["machine_cpu_us_per_request"]["max"] == 18.0
+
+
+def test_io_calls_count_io_uring_enter_for_the_uring_path():
+    from spbench.aggregate import per_mb
+    m = {"bytes_oneway": 2 * 10 ** 6, "cpu": {"window_s": 4.0},
+         "proxy_counters": {"uring_enters": 300, "read_calls": 0, "write_calls": 0, "splice_calls": 0}}
+    assert per_mb(m, "io_calls") == 150
+    assert per_mb(m, "uring_enters") == 150
