@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <system_error>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "common/payload.h"
 #include "common/socket.h"
 #include "tests/support/stack.h"
+#include "tests/support/stats.h"
 
 namespace sp::test {
 namespace {
@@ -206,21 +208,32 @@ TEST_P(ProxyE2E, SigtermDrainsLiveSessionsAndExitsZero) {
 }
 
 TEST_P(ProxyE2E, BusyPollingMovesEveryByteAndStillStops) {
-  ProxyStack stack(GetParam(), {"--busy-poll", "200"});
+  uint16_t stats = free_port();
+  ProxyStack stack(GetParam(), {"--busy-poll", "1000", "-w", "1", "--stats", "127.0.0.1:" + std::to_string(stats)});
   auto data = random_bytes(8 << 20, 11);
   bool clean = false;
   auto got = echo_through(stack.proxy_port, data, &clean);
   EXPECT_TRUE(clean);
   EXPECT_EQ(sha256_hex(got), sha256_hex(data));
   Fd fd = connect_to(stack.proxy_port);
+  // The worker's voluntary context switches say whether the polling reached its loop: a sleeping
+  // loop blocks in epoll_wait about twice per message (for the client, then for the server); one
+  // that polls for 1 ms sees the next message before it would sleep.
+  auto voluntary = [&] { return stats_snapshot(stats)["workers"][0]["ctx_switches"]["voluntary"].get<uint64_t>(); };
+  uint64_t switches_before = voluntary();
+  constexpr int kMessages = 500;
   std::vector<uint8_t> out(1024), in(1024);
-  for (int i = 0; i < 500; ++i) {  // ping-pong: each message within the polling window or after it
+  for (int i = 0; i < kMessages; ++i) {  // ping-pong: each message within the polling window or after it
     PayloadPattern().fill(uint64_t(i) * out.size(), out.data(), out.size());
     ASSERT_TRUE(send_all(fd.get(), out.data(), out.size()));
     ASSERT_TRUE(read_exact(fd.get(), in.data(), in.size()));
     ASSERT_EQ(in, out) << "message " << i;
-    if (i % 100 == 0) std::this_thread::sleep_for(2ms);  // idle past the window now and then
+    if (i % 100 == 0) std::this_thread::sleep_for(3ms);  // idle past the window now and then
   }
+  uint64_t switches = voluntary() - switches_before;
+  std::printf("[ measure  ] %s: %llu voluntary context switches of the worker for %d messages\n",
+              GetParam().c_str(), static_cast<unsigned long long>(switches), kMessages);
+  EXPECT_LT(switches, uint64_t{kMessages / 2}) << "the worker slept between messages: is --busy-poll reaching its loop?";
   fd.reset();
   stack.proxy->signal(SIGTERM);
   auto code = stack.proxy->wait(5s);

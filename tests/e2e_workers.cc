@@ -63,18 +63,63 @@ TEST(Workers, RoundRobinGivesEachWorkerHalf) {
   for (const auto& w : snap["workers"]) EXPECT_NEAR(w["connections_total"].get<double>(), 20.5, 1.0);
 }
 
+// Per worker, from one snapshot.
+std::vector<int> per_worker(const nlohmann::json& snap, const char* field) {
+  std::vector<int> out;
+  for (const auto& w : snap["workers"]) out.push_back(w[field].get<int>());
+  return out;
+}
+
+// Opens n echo connections one at a time and notes which worker took each (the one whose
+// connections_total moved).
+std::vector<std::pair<Fd, size_t>> open_tracked(uint16_t port, uint16_t stats_port, int n) {
+  std::vector<std::pair<Fd, size_t>> out;
+  auto before = per_worker(settled_snapshot(stats_port), "connections_total");
+  for (int i = 0; i < n; ++i) {
+    auto conn = open_echoing(port, 1);
+    auto after = per_worker(settled_snapshot(stats_port), "connections_total");
+    size_t moved = after.size();
+    for (size_t w = 0; w < after.size() && w < before.size(); ++w)
+      if (after[w] != before[w]) moved = w;
+    EXPECT_LT(moved, after.size()) << "no worker counted connection " << i;
+    out.emplace_back(std::move(conn.front()), moved);
+    before = after;
+  }
+  return out;
+}
+
+// Leaves one worker with `busy` live connections and the other with none: an imbalance that
+// round-robin does not notice and least-connections must fill. Returns the connections kept.
+std::vector<Fd> unbalance(StackWithStats& s, int busy) {
+  std::vector<Fd> kept;
+  for (auto& [fd, worker] : open_tracked(s.stack->proxy_port, s.stats_port, 2 * busy))
+    if (worker == 1) kept.push_back(std::move(fd));  // worker 0's close here
+  EXPECT_EQ(kept.size(), static_cast<size_t>(busy)) << "least-connections did not alternate an even load";
+  for (int i = 0; i < 200; ++i) {
+    if (per_worker(stats_snapshot(s.stats_port), "connections_active") == std::vector<int>{0, busy}) break;
+    std::this_thread::sleep_for(25ms);
+  }
+  EXPECT_EQ(per_worker(stats_snapshot(s.stats_port), "connections_active"), (std::vector<int>{0, busy}));
+  return kept;
+}
+
 TEST(Workers, LeastConnectionsFillsTheIdleWorker) {
   StackWithStats s({"--balance", "least-connections"});
-  auto first = open_echoing(s.stack->proxy_port, 10);
+  ASSERT_TRUE(wait_until_no_sessions(s.stats_port));  // the wait-for-port probe has closed
+  auto kept = unbalance(s, 3);
+  // Round-robin would alternate (1 and 4); least-connections gives all three to the idle worker.
+  auto added = open_echoing(s.stack->proxy_port, 3);
   auto snap = settled_snapshot(s.stats_port);
-  ASSERT_TRUE(snap.contains("workers")) << snap.dump();
-  for (const auto& w : snap["workers"]) EXPECT_EQ(w["connections_active"].get<int>(), 5) << snap["workers"].dump();
+  EXPECT_EQ(per_worker(snap, "connections_active"), (std::vector<int>{3, 3})) << snap["workers"].dump();
 }
 
 TEST(Workers, LeastConnectionsSpreadsABurst) {
-  // Connections accepted in one batch, before any worker has started them, must still spread.
+  // Connections accepted in one batch, before any worker has started them, must still spread:
+  // counted only once started, the whole burst would go to the idle worker (8 and 4); round-robin
+  // gives 4 and 8; least-connections counted at hand-off fills the gap, then alternates: 6 and 6.
   StackWithStats s({"--balance", "least-connections"});
-  ASSERT_TRUE(wait_until_no_sessions(s.stats_port));  // the wait-for-port probe has closed
+  ASSERT_TRUE(wait_until_no_sessions(s.stats_port));
+  auto kept = unbalance(s, 4);
   std::vector<Fd> burst;
   auto addr = resolve(HostPort{"127.0.0.1", s.stack->proxy_port}, false).front();
   for (int i = 0; i < 8; ++i) {
@@ -84,7 +129,7 @@ TEST(Workers, LeastConnectionsSpreadsABurst) {
   std::this_thread::sleep_for(300ms);
   auto snap = settled_snapshot(s.stats_port);
   ASSERT_TRUE(snap.contains("workers")) << snap.dump();
-  for (const auto& w : snap["workers"]) EXPECT_EQ(w["connections_active"].get<int>(), 4) << snap["workers"].dump();
+  EXPECT_EQ(per_worker(snap, "connections_active"), (std::vector<int>{6, 6})) << snap["workers"].dump();
 }
 
 TEST(Workers, MaxConnectionsRefusesPolitelyAndCounts) {
