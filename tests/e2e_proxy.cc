@@ -1,4 +1,4 @@
-// End-to-end: the real proxy and echo server on loopback, in both pump modes.
+// End-to-end: the real proxy and echo server on loopback, in every pump mode.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -15,6 +15,7 @@
 #include "common/address.h"
 #include "common/payload.h"
 #include "common/socket.h"
+#include "tests/support/modes.h"
 #include "tests/support/stack.h"
 #include "tests/support/stats.h"
 
@@ -248,8 +249,7 @@ TEST_P(ProxyE2E, BadFlagsPrintOneLineAndUsageAndExitTwo) {
   EXPECT_NE(r.err.find("usage: proxy"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, ProxyE2E, ::testing::Values("rw", "splice", "auto"),
-                         [](const auto& info) { return info.param; });
+SP_INSTANTIATE_FOR_ALL_MODES(ProxyE2E);
 
 TEST(ProxyCli, HelpExplainsEveryFlagWithDefaults) {
   auto r = run({bin("proxy"), "-h"});

@@ -1,5 +1,5 @@
 // End-to-end at scale: 10,000 concurrent idle connections through the proxy, with traffic on
-// some of them, and the user-space memory each idle connection costs in either pump mode.
+// some of them, and the user-space memory each idle connection costs in every pump mode.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/payload.h"
+#include "tests/support/modes.h"
 #include "tests/support/stack.h"
 
 namespace sp::test {
@@ -91,7 +92,7 @@ TEST_P(Scale, TenThousandIdleConnectionsWithTrafficOnSome) {
   EXPECT_LT(fds, 64) << "descriptors left open after every connection closed";
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, Scale, ::testing::Values("rw", "splice"), [](const auto& info) { return info.param; });
+SP_INSTANTIATE_FOR_ALL_MODES(Scale);
 
 }  // namespace
 }  // namespace sp::test

@@ -22,6 +22,7 @@
 #include "common/address.h"
 #include "common/socket.h"
 #include "metrics/metric_table.h"
+#include "tests/support/modes.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
 #include "tests/support/stack.h"
@@ -249,7 +250,7 @@ TEST_P(StatsE2E, NcForms) {
   EXPECT_GE(json_lines(totals.out).size(), 1u) << totals.out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, StatsE2E, ::testing::Values("rw", "splice"));
+SP_INSTANTIATE_FOR_ALL_MODES(StatsE2E);
 
 TEST(StatsE2EAbuse, GarbageAndIdleClientsLeaveTheProxyServing) {
   uint16_t stats_port = free_port();
