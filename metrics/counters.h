@@ -28,7 +28,8 @@ namespace sp::metrics {
   X(connect_failed, "connections", "remote connects refused or unreachable")                        \
   X(connect_timeout, "connections", "remote connects that hit --connect-timeout")                   \
   X(resets, "connections", "sessions ended by a reset or socket error")                             \
-  X(idle_timeouts, "connections", "sessions closed by --idle-timeout")
+  X(idle_timeouts, "connections", "sessions closed by --idle-timeout")                             \
+  X(session_errors, "sessions", "sessions closed because setting them up failed (e.g. epoll_ctl)")
 
 #define SP_COUNT_COUNTER(name, unit, description) +1
 inline constexpr int kWorkerCounterCount = 0 SP_WORKER_COUNTERS(SP_COUNT_COUNTER);

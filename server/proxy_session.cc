@@ -7,22 +7,6 @@
 #include "common/socket.h"
 
 namespace sp {
-namespace {
-// Logs at most one connect failure per second per thread, so a dead remote under load cannot
-// flood the log; the counters keep the exact numbers.
-void log_connect_failure(const std::string& message) {
-  thread_local int64_t last_ns = 0;
-  thread_local uint64_t suppressed = 0;
-  int64_t now = now_ns();
-  if (now - last_ns < kNsPerSec) {
-    ++suppressed;
-    return;
-  }
-  log::warn(message, suppressed ? " (and " + std::to_string(suppressed) + " more)" : "");
-  last_ns = now;
-  suppressed = 0;
-}
-}  // namespace
 
 ProxySession::ProxySession(WorkerEnv& env, Fd client, Remote& remote, const ProxySessionOptions& options)
     : env_(env), remote_(remote), options_(options), client_(std::move(client)) {}
@@ -49,7 +33,13 @@ void ProxySession::connect_next() {
     int err = 0;
     remote_fd_ = connect_nonblocking(addr, &err);
     if (remote_fd_) {
-      env_.loop.add(remote_fd_.get(), EventLoop::kEdgeAll, &remote_side_);
+      // Also reached from an event handler (the next address after a failed one), where nothing
+      // above would catch: a failed registration ends this session only.
+      try {
+        env_.loop.add(remote_fd_.get(), EventLoop::kEdgeAll, &remote_side_);
+      } catch (const std::exception& e) {
+        session_failed(env_, this, e);
+      }
       return;
     }
     last_connect_error_ = err;
@@ -110,7 +100,8 @@ void ProxySession::connect_failed(int err, bool timed_out) {
   if (state_ != State::kConnecting) return;
   (timed_out ? env_.counters.connect_timeout : env_.counters.connect_failed).add();
   std::string where = remote_.where().to_string();
-  log_connect_failure("connect " + where + ": " + log::errno_text(err) + "; closing the client");
+  thread_local log::RateLimit limit;
+  log::warn_limited(limit, "connect ", where, ": ", log::errno_text(err), "; closing the client");
   remote_.refresh();
   close(true);
 }
