@@ -15,6 +15,9 @@ constexpr const char* kLevelNames[] = {"error", "warn", "info", "debug"};
 }  // namespace
 
 void set_level(Level lvl) { g_level.store(lvl, std::memory_order_relaxed); }
+Level level_for_verbosity(int verbosity) {
+  return verbosity >= 2 ? Level::kDebug : verbosity == 1 ? Level::kInfo : Level::kWarn;
+}
 Level level() { return g_level.load(std::memory_order_relaxed); }
 void set_program(std::string_view name) { g_program = std::string(name); }
 

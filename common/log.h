@@ -12,6 +12,8 @@ namespace sp::log {
 enum class Level { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
 void set_level(Level level);
+// -v counted on a command line: 0 warnings and errors, 1 info, 2 or more debug.
+Level level_for_verbosity(int verbosity);
 Level level();
 void set_program(std::string_view name);
 void write(Level level, const std::string& message);

@@ -6,10 +6,10 @@
 #include "common/flags.h"
 #include "common/log.h"
 #include "common/signals.h"
-#include "metrics/server_source.h"
 #include "metrics/stats_server.h"
 #include "server/echo_session.h"
 #include "server/server.h"
+#include "server/stats_source.h"
 
 int main(int argc, char** argv) {
   using namespace sp;
@@ -49,9 +49,9 @@ int main(int argc, char** argv) {
          [&](const std::string& v) { stats.log_path = v; }});
   p.add({'v', "verbose", "", "log more (repeat for debug)", "", [&](const std::string&) { ++verbosity; }});
   if (auto code = p.parse(argc, argv)) return *code;
-  log::set_level(verbosity >= 2 ? log::Level::kDebug : verbosity == 1 ? log::Level::kInfo : log::Level::kWarn);
+  log::set_level(log::level_for_verbosity(verbosity));
 
-  block_signals({SIGINT, SIGTERM});
+  block_signals({SIGINT, SIGTERM, SIGHUP});
   try {
     options.listen.push_back(parse_host_port(listen, port));
     SessionFactory factory = [&](WorkerEnv& env, Fd client, size_t) -> std::unique_ptr<Session> {
@@ -60,9 +60,11 @@ int main(int argc, char** argv) {
     Server server(options, factory);
     for (const auto& addr : server.listen_addresses()) log::info("listening on ", addr.to_string());
     const char* mode_name = mode == ServeMode::kSink ? "sink" : mode == ServeMode::kSource ? "source" : "echo";
-    auto stats_server = metrics::start_stats(stats, metrics::stats_source(server, "tcp_ping_server", mode_name), false);
+    auto stats_server = metrics::start_stats(stats, stats_source(server, "tcp_ping_server", mode_name), false);
     if (stats_server && !stats_server->address().empty()) log::info("stats on ", stats_server->address());
-    return serve_until_signalled(server, grace_ns);
+    return serve_until_signalled(server, grace_ns, [&] {
+      if (stats_server) stats_server->reopen_log();
+    });
   } catch (const std::exception& e) {
     log::error(e.what());
     return 1;
