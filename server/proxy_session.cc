@@ -65,13 +65,13 @@ void ProxySession::on_side_events(bool client, uint32_t events) {
 }
 
 void ProxySession::on_connect_result(uint32_t events) {
-  if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
-  int err = socket_error(remote_fd_.get());
-  if (err == 0 && (events & EPOLLOUT)) {
+  std::optional<int> err = connect_outcome(remote_fd_.get(), events);
+  if (!err) return;
+  if (*err == 0) {
     connected();
     return;
   }
-  last_connect_error_ = err ? err : ECONNREFUSED;
+  last_connect_error_ = *err;
   if (address_index_ > 0)
     log::debug(describe_error("connect", (*addresses_)[address_index_ - 1], last_connect_error_));
   env_.loop.remove(remote_fd_.get());

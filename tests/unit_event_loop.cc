@@ -10,22 +10,14 @@
 
 #include "common/clock.h"
 #include "common/event_loop.h"
+#include "tests/support/eventually.h"
 
 namespace sp {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Waits (bounded) until pred() holds; false on timeout.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 2s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using test::eventually;
 
 TEST(EventLoop, PostsFromAnotherThreadAlwaysWakeTheLoop) {
   // Bursts of posts a microsecond or two apart, as an acceptor hands over connections accepted

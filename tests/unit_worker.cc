@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -16,21 +17,14 @@
 #include "server/proxy_session.h"
 #include "server/remote.h"
 #include "server/worker.h"
+#include "tests/support/eventually.h"
 
 namespace sp {
 namespace {
 
 using namespace std::chrono_literals;
 
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 2s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using test::eventually;
 
 SessionFactory echo_factory() {
   return [](WorkerEnv& env, Fd client, size_t) -> std::unique_ptr<Session> {
@@ -121,6 +115,9 @@ TEST(WorkerBoundaryDeathTest, LoopOnlyMethodFromAnotherThreadAborts) {
   EXPECT_DEATH(
       {
         LoopThread thread;
+        std::atomic<bool> running{false};
+        thread.loop().post([&] { running = true; });  // run() has bound the loop to its thread
+        while (!running) std::this_thread::yield();
         thread.loop().run_after(0, [] {});  // from the test thread, while the loop runs
       },
       "EventLoop::run_after called from a thread other than the loop's");
