@@ -9,6 +9,6 @@ int main(int argc, char** argv) {
   auto parsed = client::parse_command_line(argc, argv);
   if (auto* code = std::get_if<int>(&parsed)) return *code;
   const auto& options = std::get<client::Options>(parsed);
-  log::set_level(options.verbosity >= 2 ? log::Level::kDebug : options.verbosity == 1 ? log::Level::kInfo : log::Level::kWarn);
+  log::set_level(log::level_for_verbosity(options.verbosity));
   return client::run(options);
 }

@@ -82,6 +82,7 @@ class Worker {
 
  private:
   void maybe_finish();
+  void record_bytes(int64_t t, uint64_t Sample::*direction, uint64_t bytes, uint64_t messages);
 
   const Options& options_;
   SocketAddress server_;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <latch>
 #include <system_error>
 
@@ -38,7 +39,13 @@ EventLoop::~EventLoop() {
   graveyard_.clear();
 }
 
+void EventLoop::wrong_thread(const char* method) {
+  log::error("EventLoop::", method, " called from a thread other than the loop's");
+  std::abort();
+}
+
 void EventLoop::add(int fd, uint32_t events, Handler* handler) {
+  assert_in_loop_thread("add");
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = handler;
@@ -47,6 +54,7 @@ void EventLoop::add(int fd, uint32_t events, Handler* handler) {
 }
 
 void EventLoop::modify(int fd, uint32_t events, Handler* handler) {
+  assert_in_loop_thread("modify");
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = handler;
@@ -54,22 +62,31 @@ void EventLoop::modify(int fd, uint32_t events, Handler* handler) {
     throw std::system_error(errno, std::generic_category(), "epoll_ctl(MOD)");
 }
 
-void EventLoop::remove(int fd) { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+void EventLoop::remove(int fd) {
+  assert_in_loop_thread("remove");
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
 
 void EventLoop::defer(Handler* handler) {
+  assert_in_loop_thread("defer");
   if (handler->deferred_on_) return;
   handler->deferred_on_ = this;
   ready_.push_back(handler);
 }
 
 void EventLoop::forget(Handler* handler) {
+  assert_in_loop_thread("forget");
   std::replace(ready_.begin(), ready_.end(), handler, static_cast<Handler*>(nullptr));
   handler->deferred_on_ = nullptr;
 }
 
-void EventLoop::dispose(std::unique_ptr<Disposable> object) { graveyard_.push_back(std::move(object)); }
+void EventLoop::dispose(std::unique_ptr<Disposable> object) {
+  assert_in_loop_thread("dispose");
+  graveyard_.push_back(std::move(object));
+}
 
 EventLoop::TimerId EventLoop::run_after(int64_t delay_ns, Task task) {
+  assert_in_loop_thread("run_after");
   TimerId id = next_timer_id_++;
   // The real time, not the iteration's cached one: a timer armed late in a long iteration must
   // still wait its whole delay.
@@ -81,6 +98,7 @@ EventLoop::TimerId EventLoop::run_after(int64_t delay_ns, Task task) {
 }
 
 void EventLoop::cancel(TimerId id) {
+  assert_in_loop_thread("cancel");
   timers_.erase(id);
   // Pop cancelled timers off the top at once: an empty heap lets the loop skip reading the clock.
   while (!timer_heap_.empty() && !timers_.count(timer_heap_.top().id)) timer_heap_.pop();
@@ -212,6 +230,7 @@ void EventLoop::run() {
   }
   run_posted();
   graveyard_.clear();
+  owner_.store(std::thread::id{});  // stopped: tear-down from another thread is allowed again
 }
 
 LoopThread::LoopThread(std::function<void(EventLoop&)> on_start) {

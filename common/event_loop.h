@@ -2,7 +2,9 @@
 // timers, a ready list for fairness and deferred destruction. Every program runs on it.
 //
 // Thread context: post(), stop() and wake() are safe from any thread; everything else must be
-// called on the loop's own thread (the one inside run()).
+// called on the loop's own thread (the one inside run()), or while no thread runs it (set-up
+// before run(), tear-down after). Debug and sanitizer builds check this in every loop-only
+// method and abort with the method's name (SP_THREAD_CHECKS, as muduo's assertInLoopThread).
 #pragma once
 
 #include <sys/epoll.h>
@@ -21,6 +23,15 @@
 
 #include "common/clock.h"
 #include "common/fd.h"
+
+// On where NDEBUG is not set, and in sanitizer builds (CMakeLists.txt defines SP_THREAD_CHECKS
+// there, since scripts/build gives them -DNDEBUG): the suites that run under ASan and TSan then
+// catch a loop method called from the wrong thread, and release builds pay nothing.
+#if !defined(NDEBUG) || defined(SP_THREAD_CHECKS)
+#define SP_THREAD_CHECKS_ON 1
+#else
+#define SP_THREAD_CHECKS_ON 0
+#endif
 
 namespace sp {
 
@@ -102,6 +113,13 @@ class EventLoop {
   // Hands the loop's sleep to another interface (nullptr: epoll_wait again). Loop thread only.
   void set_sleeper(Sleeper* sleeper) { sleeper_ = sleeper; }
   bool in_loop_thread() const { return std::this_thread::get_id() == owner_.load(); }
+  // Loop-only methods start with this: aborts when another thread calls while the loop runs.
+  void assert_in_loop_thread(const char* method) const {
+    if constexpr (SP_THREAD_CHECKS_ON) {
+      std::thread::id owner = owner_.load(std::memory_order_relaxed);
+      if (owner != std::thread::id{} && owner != std::this_thread::get_id()) wrong_thread(method);
+    }
+  }
   uint64_t iterations() const { return iterations_; }
 
  private:
@@ -111,6 +129,7 @@ class EventLoop {
     bool operator>(const Timer& o) const { return deadline != o.deadline ? deadline > o.deadline : id > o.id; }
   };
   friend class Handler;
+  [[noreturn]] static void wrong_thread(const char* method);
   void forget(Handler* handler);
   void wake();
   void run_posted();

@@ -5,6 +5,8 @@
 
 #include <atomic>
 
+#include "common/clock.h"
+
 namespace sp::log {
 namespace {
 std::atomic<Level> g_level{Level::kWarn};
@@ -13,6 +15,9 @@ constexpr const char* kLevelNames[] = {"error", "warn", "info", "debug"};
 }  // namespace
 
 void set_level(Level lvl) { g_level.store(lvl, std::memory_order_relaxed); }
+Level level_for_verbosity(int verbosity) {
+  return verbosity >= 2 ? Level::kDebug : verbosity == 1 ? Level::kInfo : Level::kWarn;
+}
 Level level() { return g_level.load(std::memory_order_relaxed); }
 void set_program(std::string_view name) { g_program = std::string(name); }
 
@@ -21,6 +26,18 @@ void write(Level lvl, const std::string& message) {
   // A short write to stderr is not worth retrying: logging must never block the event loop.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
+}
+
+bool RateLimit::allow(uint64_t* held_back) {
+  int64_t now = now_ns();
+  if (last_ns_ != 0 && now - last_ns_ < kNsPerSec) {
+    ++held_back_;
+    return false;
+  }
+  *held_back = held_back_;
+  held_back_ = 0;
+  last_ns_ = now;
+  return true;
 }
 
 std::string errno_text(int err) {

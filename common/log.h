@@ -2,6 +2,7 @@
 // from different threads never interleave.
 #pragma once
 
+#include <cstdint>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -11,6 +12,8 @@ namespace sp::log {
 enum class Level { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
 void set_level(Level level);
+// -v counted on a command line: 0 warnings and errors, 1 info, 2 or more debug.
+Level level_for_verbosity(int verbosity);
 Level level();
 void set_program(std::string_view name);
 void write(Level level, const std::string& message);
@@ -27,6 +30,27 @@ template <typename... Args> void error(const Args&... a) { emit(Level::kError, a
 template <typename... Args> void warn(const Args&... a) { emit(Level::kWarn, a...); }
 template <typename... Args> void info(const Args&... a) { emit(Level::kInfo, a...); }
 template <typename... Args> void debug(const Args&... a) { emit(Level::kDebug, a...); }
+
+// At most one line a second through one RateLimit (keep it thread_local at the call site): a
+// failure repeated under load cannot flood the log, and the counters keep the exact numbers.
+class RateLimit {
+ public:
+  // True if a line may go out now; *held_back is then how many were held back since the last one.
+  bool allow(uint64_t* held_back);
+
+ private:
+  int64_t last_ns_ = 0;
+  uint64_t held_back_ = 0;
+};
+
+template <typename... Args>
+void warn_limited(RateLimit& limit, const Args&... a) {
+  if (Level::kWarn > level()) return;
+  uint64_t held_back = 0;
+  if (!limit.allow(&held_back)) return;
+  if (held_back) emit(Level::kWarn, a..., " (and ", held_back, " more)");
+  else emit(Level::kWarn, a...);
+}
 
 // strerror text for an errno value, thread-safe.
 std::string errno_text(int err);

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 
 #include <cerrno>
 #include <system_error>
@@ -71,6 +72,13 @@ Fd accept_nonblocking(int listen_fd, int* err, SocketAddress* peer) {
   *err = fd < 0 ? errno : 0;
   if (fd >= 0 && peer) *peer = SocketAddress::from(reinterpret_cast<sockaddr*>(&ss), len);
   return Fd(fd);
+}
+
+std::optional<int> connect_outcome(int fd, uint32_t events) {
+  if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return std::nullopt;
+  int err = socket_error(fd);
+  if (err == 0 && !(events & EPOLLOUT)) err = ECONNREFUSED;
+  return err;
 }
 
 int socket_error(int fd) {

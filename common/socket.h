@@ -1,6 +1,8 @@
 // Thin, error-reporting wrappers over the socket calls every program makes.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/address.h"
@@ -15,6 +17,11 @@ Fd listen_tcp(const SocketAddress& addr, int backlog = 4096, bool reuseport = fa
 // Starts a non-blocking connect. On success the Fd is valid and the connect may still be in
 // progress (wait for writability, then check socket_error()); on failure *err is the errno.
 Fd connect_nonblocking(const SocketAddress& addr, int* err);
+
+// The outcome of a non-blocking connect, read from a readiness event of its socket: nullopt
+// while the event says nothing yet (keep waiting), 0 once connected, else the errno (a hang-up
+// with no error recorded counts as ECONNREFUSED).
+std::optional<int> connect_outcome(int fd, uint32_t events);
 
 // Blocking connect with a timeout, for tools and tests. Throws std::system_error naming addr.
 Fd connect_blocking(const SocketAddress& addr, int timeout_ms = 5000);

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
+
 namespace sp::metrics {
 namespace {
 
@@ -219,13 +221,6 @@ void put(Json& object, const Fields<S>& fields, const S& source) {
 template <typename S>
 void describe(std::vector<MetricInfo>& out, const std::string& prefix, const Fields<S>& fields) {
   for (const Field<S>& f : fields) out.push_back({prefix + f.path, f.type, f.unit, f.description});
-}
-
-std::string printable(std::string_view text, size_t max) {
-  std::string out;
-  for (char c : text.substr(0, max)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (text.size() > max) out += "...";
-  return out;
 }
 
 }  // namespace

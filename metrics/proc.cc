@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <string>
 
 namespace sp::metrics {
 
@@ -142,9 +143,13 @@ CpuTimes process_cpu() {
   return t;
 }
 
-uint64_t rss_bytes() {
+namespace {
+std::string proc_dir(int pid) { return pid ? "/proc/" + std::to_string(pid) : std::string("/proc/self"); }
+}  // namespace
+
+uint64_t rss_bytes(int pid) {
   std::string text;
-  if (!read_small_file("/proc/self/statm", text)) return 0;
+  if (!read_small_file((proc_dir(pid) + "/statm").c_str(), text)) return 0;
   size_t space = text.find(' ');
   if (space == std::string::npos) return 0;
   std::string_view rest = std::string_view(text).substr(space + 1);
@@ -153,14 +158,21 @@ uint64_t rss_bytes() {
   return pages ? *pages * page : 0;
 }
 
-uint64_t open_fds() {
-  DIR* dir = ::opendir("/proc/self/fd");
+uint64_t open_fds(int pid) {
+  DIR* dir = ::opendir((proc_dir(pid) + "/fd").c_str());
   if (!dir) return 0;
   uint64_t n = 0;
   while (dirent* e = ::readdir(dir))
     if (e->d_name[0] != '.') ++n;
   ::closedir(dir);
+  if (pid && pid != ::getpid()) return n;
   return n > 0 ? n - 1 : 0;  // the directory stream's own descriptor
+}
+
+std::optional<StatTicks> process_ticks(int pid) {
+  std::string text;
+  if (!read_small_file((proc_dir(pid) + "/stat").c_str(), text)) return std::nullopt;
+  return parse_stat(text);
 }
 
 uint64_t thread_count() {

@@ -60,8 +60,12 @@ std::optional<uint64_t> thread_cpu_ns(int tid);
 bool sample_thread(int tid, CpuSplit& split, CpuTimes& out);
 // The whole process, all threads including finished ones (getrusage, microseconds).
 CpuTimes process_cpu();
-uint64_t rss_bytes();      // resident set, /proc/self/statm
-uint64_t open_fds();       // entries of /proc/self/fd
+// pid 0 is this process (/proc/self); another pid is read the same way (the tests read their
+// children through these). 0 when the process is gone.
+uint64_t rss_bytes(int pid = 0);  // resident set, /proc/PID/statm
+uint64_t open_fds(int pid = 0);   // entries of /proc/PID/fd (not counting the one reading them)
+// User + system CPU of a whole process, in clock ticks (/proc/PID/stat); nullopt when gone.
+std::optional<StatTicks> process_ticks(int pid = 0);
 uint64_t thread_count();   // "Threads:" of /proc/self/status
 
 }  // namespace proc

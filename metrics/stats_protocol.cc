@@ -4,6 +4,7 @@
 #include <charconv>
 #include <utility>
 
+#include "common/text.h"
 #include "metrics/metric_table.h"
 
 namespace sp::metrics {
@@ -20,13 +21,6 @@ std::vector<std::string_view> words(std::string_view line) {
     while (i < line.size() && !blank(line[i])) ++i;
     if (i > start) out.push_back(line.substr(start, i - start));
   }
-  return out;
-}
-
-std::string printable(std::string_view text, size_t max = 40) {
-  std::string out;
-  for (char c : text.substr(0, max)) out += (c >= 0x21 && c < 0x7f) ? c : '?';
-  if (text.size() > max) out += "...";
   return out;
 }
 
@@ -100,7 +94,7 @@ Command parse_command(std::string_view line, const StatsLimits& limits) {
     c.watch_ms = ms;
     return c;
   }
-  return error("unknown command '" + printable(w[0]) + "' (try help)");
+  return error("unknown command '" + printable(w[0], 40) + "' (try help)");
 }
 
 bool LineReader::feed(std::string_view data, std::vector<std::string>& lines) {

@@ -57,6 +57,8 @@ class StatsServer {
   // Where clients connect: "127.0.0.1:9997", "unix:/run/proxy.stats", or "" when the socket is off.
   const std::string& address() const;
   int tid() const;
+  // Any thread: reopen --stats-log by its path (SIGHUP, after logrotate moved the file).
+  void reopen_log();
 
  private:
   class Impl;

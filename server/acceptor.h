@@ -9,19 +9,13 @@
 #include <memory>
 #include <vector>
 
+#include "common/accept_loop.h"
 #include "common/address.h"
 #include "common/event_loop.h"
 #include "common/fd.h"
-#include "metrics/counters.h"
+#include "metrics/listener_counters.h"
 
 namespace sp {
-
-// Per listen address; shared by every acceptor of that address, so counted with add_shared().
-struct ListenerCounters {
-  metrics::Counter accepted;
-  metrics::Counter refused;        // over --max-connections: accepted and closed at once
-  metrics::Counter accept_pauses;  // EMFILE/ENFILE/ENOBUFS/ENOMEM: accepting paused briefly
-};
 
 class Acceptor {
  public:
@@ -29,32 +23,19 @@ class Acceptor {
   using Dispatch = std::function<bool(Fd client, size_t listener)>;
 
   struct Listening {
-    Fd fd;                       // bound, listening, non-blocking
-    size_t index;                // which listen address: passed to Dispatch
-    ListenerCounters* counters;  // that address's counters
+    Fd fd;                                // bound, listening, non-blocking
+    size_t index;                         // which listen address: passed to Dispatch
+    metrics::ListenerCounters* counters;  // that address's counters
   };
 
   Acceptor(EventLoop& loop, std::vector<Listening> listeners, Dispatch dispatch);
-  ~Acceptor();
 
   // Stops accepting and closes the listening sockets (start of a graceful shutdown).
   void close_listeners();
 
  private:
-  struct Listener : Handler {
-    Listener(Acceptor& a, Listening l) : acceptor(a), socket(std::move(l)) {}
-    void on_events(uint32_t) override { acceptor.accept_some(*this); }
-    void on_ready() override { acceptor.accept_some(*this); }
-    Acceptor& acceptor;
-    Listening socket;
-    bool paused = false;
-    EventLoop::TimerId resume_timer = 0;
-  };
-  void accept_some(Listener& listener);
-
-  EventLoop& loop_;
   Dispatch dispatch_;
-  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::unique_ptr<AcceptLoop>> loops_;
 };
 
 }  // namespace sp

@@ -6,10 +6,11 @@
 #include "common/flags.h"
 #include "common/log.h"
 #include "common/signals.h"
-#include "metrics/server_source.h"
 #include "metrics/stats_server.h"
 #include "server/echo_session.h"
 #include "server/server.h"
+#include "server/server_flags.h"
+#include "server/stats_source.h"
 
 int main(int argc, char** argv) {
   using namespace sp;
@@ -28,30 +29,17 @@ int main(int argc, char** argv) {
   p.add({'s', "listen", "ADDR", "listen address, HOST[:PORT] or [V6][:PORT]", "0.0.0.0",
          [&](const std::string& v) { parse_host_port(v, 0), listen = v; }});
   p.add({'p', "port", "PORT", "listen port when -s has none", "9999", [&](const std::string& v) { port = parse_port(v); }});
-  p.add({'w', "workers", "N", "worker threads", "online CPUs (" + std::to_string(online_cpus()) + ")",
-         [&](const std::string& v) { options.workers = static_cast<int>(parse_int(v, 1, 1024)); }});
   p.add({0, "sink", "", "discard what clients send instead of echoing it", "",
          [&](const std::string&) { mode = ServeMode::kSink; }});
   p.add({0, "source", "", "send the test pattern continuously to every client (download tests)", "",
          [&](const std::string&) { mode = ServeMode::kSource; }});
   p.add({0, "splice", "", "echo through a pipe with splice(2) instead of read/write", "",
          [&](const std::string&) { pump_mode = PumpMode::kSplice; }});
-  p.add({0, "grace", "SECONDS", "on SIGINT/SIGTERM, let live connections finish for this long", "5",
-         [&](const std::string& v) { grace_ns = parse_duration_ns(v, 0, 3600'000'000'000); }});
-  p.add({0, "stats", "WHERE", "stats socket: HOST:PORT, unix:PATH, or off", "off",
-         [&](const std::string& v) {
-           metrics::parse_stats_endpoint(v);
-           stats.where = v;
-         }});
-  p.add({0, "stats-interval", "SECONDS", "sampling interval for rates and CPU percentages", "1",
-         [&](const std::string& v) { stats.interval_ns = parse_duration_ns(v, 10'000'000, 3600'000'000'000); }});
-  p.add({0, "stats-log", "FILE", "append a JSON snapshot per interval to FILE (- for stdout)", "none",
-         [&](const std::string& v) { stats.log_path = v; }});
-  p.add({'v', "verbose", "", "log more (repeat for debug)", "", [&](const std::string&) { ++verbosity; }});
+  add_shared_server_flags(p, {options.workers, grace_ns, stats.where, stats.interval_ns, stats.log_path, verbosity}, "off");
   if (auto code = p.parse(argc, argv)) return *code;
-  log::set_level(verbosity >= 2 ? log::Level::kDebug : verbosity == 1 ? log::Level::kInfo : log::Level::kWarn);
+  log::set_level(log::level_for_verbosity(verbosity));
 
-  block_signals({SIGINT, SIGTERM});
+  block_signals({SIGINT, SIGTERM, SIGHUP});
   try {
     options.listen.push_back(parse_host_port(listen, port));
     SessionFactory factory = [&](WorkerEnv& env, Fd client, size_t) -> std::unique_ptr<Session> {
@@ -60,9 +48,11 @@ int main(int argc, char** argv) {
     Server server(options, factory);
     for (const auto& addr : server.listen_addresses()) log::info("listening on ", addr.to_string());
     const char* mode_name = mode == ServeMode::kSink ? "sink" : mode == ServeMode::kSource ? "source" : "echo";
-    auto stats_server = metrics::start_stats(stats, metrics::stats_source(server, "tcp_ping_server", mode_name), false);
+    auto stats_server = metrics::start_stats(stats, stats_source(server, "tcp_ping_server", mode_name), false);
     if (stats_server && !stats_server->address().empty()) log::info("stats on ", stats_server->address());
-    return serve_until_signalled(server, grace_ns);
+    return serve_until_signalled(server, grace_ns, [&] {
+      if (stats_server) stats_server->reopen_log();
+    });
   } catch (const std::exception& e) {
     log::error(e.what());
     return 1;

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "metrics/stats_server.h"
+#include "server/server_flags.h"
 
 namespace sp {
 namespace {
@@ -81,8 +81,6 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
            else if (v == "uring") c.session.mode = PumpMode::kUring;
            else throw std::invalid_argument("invalid mode '" + v + "' (expected rw, splice, auto or uring)");
          }});
-  p.add({'w', "workers", "N", "worker threads", "online CPUs (" + std::to_string(online_cpus()) + ")",
-         [&](const std::string& v) { c.server.workers = static_cast<int>(parse_int(v, 1, 1024)); }});
   p.add({0, "pipe-size", "BYTES",
          "largest pipe per direction in splice mode (F_SETPIPE_SZ; K/M suffixes): pipes start at 16K and "
          "double while splices fill them",
@@ -99,8 +97,6 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          [&](const std::string& v) { c.session.connect_timeout_ns = parse_duration_ns(v, 1'000'000, 3600'000'000'000); }});
   p.add({0, "idle-timeout", "SECONDS", "close a session with no traffic for this long; 0 = never", "0",
          [&](const std::string& v) { c.session.idle_timeout_ns = parse_duration_ns(v, 0, 864000'000'000'000); }});
-  p.add({0, "grace", "SECONDS", "on SIGINT/SIGTERM, let live sessions finish for this long", "5",
-         [&](const std::string& v) { c.grace_ns = parse_duration_ns(v, 0, 3600'000'000'000); }});
   p.add({0, "max-connections", "N", "refuse (accept and close) connections beyond N live ones; 0 = no limit",
          "0", [&](const std::string& v) { c.server.max_connections = parse_int(v, 0, 100'000'000); }});
   p.add({0, "balance", "POLICY", "worker choice: round-robin or least-connections", "round-robin",
@@ -119,17 +115,8 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          "0", [&](const std::string& v) {
            c.server.worker.busy_poll_ns = parse_int(v, 0, 1'000'000) * 1000;
          }});
-  p.add({0, "stats", "WHERE", "stats socket: HOST:PORT, unix:PATH, or off", kDefaultStats,
-         [&](const std::string& v) {
-           metrics::parse_stats_endpoint(v);  // validate now: a bad value is a usage error
-           c.stats = v;
-         }});
-  p.add({0, "stats-interval", "SECONDS", "sampling interval for rates and CPU percentages", "1",
-         [&](const std::string& v) { c.stats_interval_ns = parse_duration_ns(v, 10'000'000, 3600'000'000'000); }});
-  p.add({0, "stats-log", "FILE", "append a JSON snapshot per interval to FILE (- for stdout)", "none",
-         [&](const std::string& v) { c.stats_log = v; }});
-  p.add({'v', "verbose", "", "log more: once for connections and signals, twice for debug", "",
-         [&](const std::string&) { ++c.verbosity; }});
+  add_shared_server_flags(p, {c.server.workers, c.grace_ns, c.stats, c.stats_interval_ns, c.stats_log, c.verbosity},
+                          kDefaultStats);
   p.then([&] { finish(c, raw); });
   return p;
 }

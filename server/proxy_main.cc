@@ -6,12 +6,12 @@
 
 #include "common/log.h"
 #include "common/signals.h"
-#include "metrics/server_source.h"
 #include "metrics/stats_server.h"
 #include "server/proxy_config.h"
 #include "server/proxy_session.h"
 #include "server/remote.h"
 #include "server/server.h"
+#include "server/stats_source.h"
 #include "server/uring.h"
 
 int main(int argc, char** argv) {
@@ -20,8 +20,8 @@ int main(int argc, char** argv) {
   auto parsed = parse_proxy_command_line(argc, argv);
   if (auto* code = std::get_if<int>(&parsed)) return *code;
   ProxyConfig config = std::get<ProxyConfig>(std::move(parsed));
-  log::set_level(config.verbosity >= 2 ? log::Level::kDebug : config.verbosity == 1 ? log::Level::kInfo : log::Level::kWarn);
-  block_signals({SIGINT, SIGTERM});
+  log::set_level(log::level_for_verbosity(config.verbosity));
+  block_signals({SIGINT, SIGTERM, SIGHUP});
   const char* mode = to_string(config.session.mode);
   if (config.session.mode == PumpMode::kUring) {
     if (std::string why = Uring::probe(); !why.empty()) {
@@ -47,12 +47,14 @@ int main(int argc, char** argv) {
     stats_options.where = config.stats;
     stats_options.interval_ns = config.stats_interval_ns;
     stats_options.log_path = config.stats_log;
-    metrics::StatsSource source = metrics::stats_source(server, "proxy", mode);
+    metrics::StatsSource source = stats_source(server, "proxy", mode);
     source.mode_effective = to_string(config.session.mode);
     // The default address is best effort (another proxy may hold it); one asked for must work.
     auto stats = metrics::start_stats(stats_options, std::move(source), config.stats == kDefaultStats);
     if (stats && !stats->address().empty()) log::info("stats on ", stats->address());
-    return serve_until_signalled(server, config.grace_ns);
+    return serve_until_signalled(server, config.grace_ns, [&] {
+      if (stats) stats->reopen_log();
+    });
   } catch (const std::exception& e) {
     log::error(e.what());
     return 1;

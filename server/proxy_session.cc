@@ -7,22 +7,6 @@
 #include "common/socket.h"
 
 namespace sp {
-namespace {
-// Logs at most one connect failure per second per thread, so a dead remote under load cannot
-// flood the log; the counters keep the exact numbers.
-void log_connect_failure(const std::string& message) {
-  thread_local int64_t last_ns = 0;
-  thread_local uint64_t suppressed = 0;
-  int64_t now = now_ns();
-  if (now - last_ns < kNsPerSec) {
-    ++suppressed;
-    return;
-  }
-  log::warn(message, suppressed ? " (and " + std::to_string(suppressed) + " more)" : "");
-  last_ns = now;
-  suppressed = 0;
-}
-}  // namespace
 
 ProxySession::ProxySession(WorkerEnv& env, Fd client, Remote& remote, const ProxySessionOptions& options)
     : env_(env), remote_(remote), options_(options), client_(std::move(client)) {}
@@ -49,7 +33,13 @@ void ProxySession::connect_next() {
     int err = 0;
     remote_fd_ = connect_nonblocking(addr, &err);
     if (remote_fd_) {
-      env_.loop.add(remote_fd_.get(), EventLoop::kEdgeAll, &remote_side_);
+      // Also reached from an event handler (the next address after a failed one), where nothing
+      // above would catch: a failed registration ends this session only.
+      try {
+        env_.loop.add(remote_fd_.get(), EventLoop::kEdgeAll, &remote_side_);
+      } catch (const std::exception& e) {
+        session_failed(env_, this, e);
+      }
       return;
     }
     last_connect_error_ = err;
@@ -58,7 +48,7 @@ void ProxySession::connect_next() {
 }
 
 void ProxySession::on_side_events(bool client, uint32_t events) {
-  if (state_ == State::kClosed) return;
+  if (state_ == State::kClosed || state_ == State::kStopping || relay_) return;  // a relay's fds left epoll
   if (state_ == State::kConnecting) {
     if (client) pending_client_events_ |= events;
     else on_connect_result(events);
@@ -75,13 +65,13 @@ void ProxySession::on_side_events(bool client, uint32_t events) {
 }
 
 void ProxySession::on_connect_result(uint32_t events) {
-  if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
-  int err = socket_error(remote_fd_.get());
-  if (err == 0 && (events & EPOLLOUT)) {
+  std::optional<int> err = connect_outcome(remote_fd_.get(), events);
+  if (!err) return;
+  if (*err == 0) {
     connected();
     return;
   }
-  last_connect_error_ = err ? err : ECONNREFUSED;
+  last_connect_error_ = *err;
   if (address_index_ > 0)
     log::debug(describe_error("connect", (*addresses_)[address_index_ - 1], last_connect_error_));
   env_.loop.remove(remote_fd_.get());
@@ -122,7 +112,8 @@ void ProxySession::connect_failed(int err, bool timed_out) {
   if (state_ != State::kConnecting) return;
   (timed_out ? env_.counters.connect_timeout : env_.counters.connect_failed).add();
   std::string where = remote_.where().to_string();
-  log_connect_failure("connect " + where + ": " + log::errno_text(err) + "; closing the client");
+  thread_local log::RateLimit limit;
+  log::warn_limited(limit, "connect ", where, ": ", log::errno_text(err), "; closing the client");
   remote_.refresh();
   close(true);
 }

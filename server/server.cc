@@ -105,7 +105,7 @@ bool Server::dispatch(Fd client, size_t listener) {
   return true;
 }
 
-int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<void(EventLoop&)>& on_loop) {
+int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<void()>& on_hangup) {
   EventLoop loop;
   int64_t deadline = 0;
   std::function<void()> check_drained = [&] {
@@ -117,7 +117,12 @@ int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<
     }
     loop.run_after(50 * kNsPerMs, check_drained);
   };
-  SignalWatcher signals(loop, {SIGINT, SIGTERM}, [&](int sig) {
+  SignalWatcher signals(loop, {SIGINT, SIGTERM, SIGHUP}, [&](int sig) {
+    if (sig == SIGHUP) {
+      log::info("SIGHUP: reopening the stats log");
+      if (on_hangup) on_hangup();
+      return;
+    }
     if (deadline) {  // a second signal: no more patience
       deadline = now_ns();
       return;
@@ -127,7 +132,6 @@ int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<
     deadline = now_ns() + grace_ns;
     check_drained();
   });
-  if (on_loop) on_loop(loop);
   // Only now: the loop and the signalfd already hold their descriptors.
   server.start_accepting();
   loop.run();

@@ -51,13 +51,13 @@ class Server {
   // One entry per bound listen address (with the real port when 0 was asked for).
   size_t listener_count() const { return listeners_.size(); }
   const SocketAddress& listener_address(size_t i) const { return listeners_[i]->address; }
-  const ListenerCounters& listener_counters(size_t i) const { return listeners_[i]->counters; }
+  const metrics::ListenerCounters& listener_counters(size_t i) const { return listeners_[i]->counters; }
   std::vector<SocketAddress> listen_addresses() const;
 
  private:
   struct ListenAddress {
     SocketAddress address;
-    ListenerCounters counters;
+    metrics::ListenerCounters counters;
   };
   bool admit() const;
   bool dispatch(Fd client, size_t listener);
@@ -72,10 +72,11 @@ class Server {
 };
 
 // Starts accepting, then runs the calling thread's loop until SIGINT/SIGTERM, then shuts down
-// gracefully: stop accepting,
-// let live sessions finish for up to grace_ns, end the rest. A second signal ends them at once.
-// Extra work for the main loop (e.g. a stats server) can be attached by on_loop.
-int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<void(EventLoop&)>& on_loop = nullptr);
+// gracefully: stop accepting, let live sessions finish for up to grace_ns, end the rest. A second
+// signal ends them at once. SIGHUP never stops the program: it calls on_hangup (reopen the stats
+// log after logrotate). SIGINT, SIGTERM and SIGHUP must be blocked (block_signals) before threads
+// start.
+int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<void()>& on_hangup = nullptr);
 
 int online_cpus();
 

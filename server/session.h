@@ -4,6 +4,7 @@
 // Thread context: created, run and destroyed on its worker's loop thread.
 #pragma once
 
+#include <exception>
 #include <functional>
 #include <memory>
 
@@ -38,6 +39,14 @@ class Session : public Disposable {
   // except finished.
   virtual void abort() = 0;
 };
+
+// The one rule for errors once the program runs: exceptions belong to start-up, and one thrown
+// while setting up or running a session (EventLoop::add's epoll_ctl failing: ENOMEM, ENOSPC, a
+// descriptor epoll refuses) stops at the posted-task or event boundary and lands here: that
+// session alone is closed (through abort(), so finished() still comes), the worker counts it in
+// session_errors, and it is logged at most once a second per thread. `session` may be null when
+// the failure came before one existed. Loop thread.
+void session_failed(WorkerEnv& env, Session* session, const std::exception& error);
 
 using SessionFactory = std::function<std::unique_ptr<Session>(WorkerEnv& env, Fd client, size_t listener)>;
 

@@ -63,9 +63,11 @@ Worker::~Worker() {
 }
 
 void Worker::hand_off(Fd client, size_t listener) {
-  int fd = client.release();
   handed_off_.fetch_add(1, std::memory_order_relaxed);
-  thread_->loop().post([this, fd, listener] { start_session(Fd(fd), listener); });
+  // Posted tasks must be copyable (std::function), an Fd is not: a shared owner keeps the socket
+  // owned, so a task that never runs (the loop stopped first) still closes it.
+  auto owned = std::make_shared<Fd>(std::move(client));
+  thread_->loop().post([this, owned, listener] { start_session(std::move(*owned), listener); });
 }
 
 void Worker::abort_all() {
@@ -86,10 +88,17 @@ void Worker::stop_accepting() {
 void Worker::stop() { thread_->stop_and_join(); }
 
 void Worker::start_session(Fd client, size_t listener) {
-  std::unique_ptr<Session> session = factory_(*env_, std::move(client), listener);
-  Session* raw = session.get();
-  sessions_.emplace(raw, std::move(session));
-  raw->start();
+  // The posted-task boundary: a failure here closes this session, never the worker.
+  Session* raw = nullptr;
+  try {
+    std::unique_ptr<Session> session = factory_(*env_, std::move(client), listener);
+    raw = session.get();
+    sessions_.emplace(raw, std::move(session));
+    raw->start();
+  } catch (const std::exception& e) {
+    session_failed(*env_, raw, e);
+    if (raw) session_finished(raw);  // no-op once abort() reported it finished
+  }
 }
 
 void Worker::session_finished(Session* session) {

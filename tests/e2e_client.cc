@@ -1,5 +1,5 @@
 // End-to-end: tcp_ping_client against tcp_ping_server (echo, --sink, --source), through the
-// proxy in both pump modes, and against a deliberately corrupting server.
+// proxy in every pump mode, and against a deliberately corrupting server.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/corrupting_server.h"
+#include "tests/support/modes.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
 #include "tests/support/stack.h"
@@ -284,7 +285,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------------------------------------
-// Through the proxy, both pump modes
+// Through the proxy, every pump mode (kAllModes)
 
 class ClientThroughProxy : public ::testing::TestWithParam<std::string> {};
 
@@ -320,8 +321,7 @@ TEST_P(ClientThroughProxy, DownloadFromSource) {
   EXPECT_EQ(r.summary["bytes_received"], 4 * 50 * 65536);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, ClientThroughProxy, ::testing::Values("rw", "splice"),
-                         [](const auto& info) { return info.param; });
+SP_INSTANTIATE_FOR_ALL_MODES(ClientThroughProxy);
 
 }  // namespace
 }  // namespace sp::test

@@ -12,6 +12,7 @@
 
 #include "common/address.h"
 #include "common/socket.h"
+#include "tests/support/modes.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
 #include "tests/support/stack.h"
@@ -101,8 +102,7 @@ TEST_P(MemoryBudget, BusyConnectionsHoldNoMoreThanTheBudget) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, MemoryBudget, ::testing::Values("rw", "splice", "auto", "uring"),
-                         [](const auto& info) { return info.param; });
+SP_INSTANTIATE_FOR_ALL_MODES(MemoryBudget);
 
 }  // namespace
 }  // namespace sp::test

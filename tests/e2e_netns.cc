@@ -24,6 +24,7 @@
 
 #include "common/address.h"
 #include "common/socket.h"
+#include "tests/support/modes.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
 
@@ -309,8 +310,7 @@ TEST_P(NetnsModes, TrafficThroughBothInterfaces) {
   EXPECT_GE(s["totals"]["bytes"].get<uint64_t>(), 4 * kSize);  // two streams, each way
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, NetnsModes, ::testing::Values("rw", "splice"),
-                         [](const auto& info) { return info.param; });
+SP_INSTANTIATE_FOR_ALL_MODES(NetnsModes);
 
 // Field 39 of /proc/PID/task/TID/stat: the CPU the thread last ran on.
 int last_cpu(int pid, const std::string& tid) {

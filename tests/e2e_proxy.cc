@@ -1,4 +1,4 @@
-// End-to-end: the real proxy and echo server on loopback, in both pump modes.
+// End-to-end: the real proxy and echo server on loopback, in every pump mode.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <system_error>
 #include <thread>
@@ -14,7 +15,9 @@
 #include "common/address.h"
 #include "common/payload.h"
 #include "common/socket.h"
+#include "tests/support/modes.h"
 #include "tests/support/stack.h"
+#include "tests/support/stats.h"
 
 namespace sp::test {
 namespace {
@@ -207,21 +210,32 @@ TEST_P(ProxyE2E, SigtermDrainsLiveSessionsAndExitsZero) {
 
 TEST_P(ProxyE2E, BusyPollingMovesEveryByteAndStillStops) {
   if (GetParam() == "uring") GTEST_SKIP() << "--busy-poll does not apply to uring: refused (e2e_uring.cc)";
-  ProxyStack stack(GetParam(), {"--busy-poll", "200"});
+  uint16_t stats = free_port();
+  ProxyStack stack(GetParam(), {"--busy-poll", "1000", "-w", "1", "--stats", "127.0.0.1:" + std::to_string(stats)});
   auto data = random_bytes(8 << 20, 11);
   bool clean = false;
   auto got = echo_through(stack.proxy_port, data, &clean);
   EXPECT_TRUE(clean);
   EXPECT_EQ(sha256_hex(got), sha256_hex(data));
   Fd fd = connect_to(stack.proxy_port);
+  // The worker's voluntary context switches say whether the polling reached its loop: a sleeping
+  // loop blocks in epoll_wait about twice per message (for the client, then for the server); one
+  // that polls for 1 ms sees the next message before it would sleep.
+  auto voluntary = [&] { return stats_snapshot(stats)["workers"][0]["ctx_switches"]["voluntary"].get<uint64_t>(); };
+  uint64_t switches_before = voluntary();
+  constexpr int kMessages = 500;
   std::vector<uint8_t> out(1024), in(1024);
-  for (int i = 0; i < 500; ++i) {  // ping-pong: each message within the polling window or after it
+  for (int i = 0; i < kMessages; ++i) {  // ping-pong: each message within the polling window or after it
     PayloadPattern().fill(uint64_t(i) * out.size(), out.data(), out.size());
     ASSERT_TRUE(send_all(fd.get(), out.data(), out.size()));
     ASSERT_TRUE(read_exact(fd.get(), in.data(), in.size()));
     ASSERT_EQ(in, out) << "message " << i;
-    if (i % 100 == 0) std::this_thread::sleep_for(2ms);  // idle past the window now and then
+    if (i % 100 == 0) std::this_thread::sleep_for(3ms);  // idle past the window now and then
   }
+  uint64_t switches = voluntary() - switches_before;
+  std::printf("[ measure  ] %s: %llu voluntary context switches of the worker for %d messages\n",
+              GetParam().c_str(), static_cast<unsigned long long>(switches), kMessages);
+  EXPECT_LT(switches, uint64_t{kMessages / 2}) << "the worker slept between messages: is --busy-poll reaching its loop?";
   fd.reset();
   stack.proxy->signal(SIGTERM);
   auto code = stack.proxy->wait(5s);
@@ -236,8 +250,7 @@ TEST_P(ProxyE2E, BadFlagsPrintOneLineAndUsageAndExitTwo) {
   EXPECT_NE(r.err.find("usage: proxy"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, ProxyE2E, ::testing::Values("rw", "splice", "auto", "uring"),
-                         [](const auto& info) { return info.param; });
+SP_INSTANTIATE_FOR_ALL_MODES(ProxyE2E);
 
 TEST(ProxyCli, HelpExplainsEveryFlagWithDefaults) {
   auto r = run({bin("proxy"), "-h"});

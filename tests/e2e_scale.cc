@@ -1,5 +1,5 @@
 // End-to-end at scale: 10,000 concurrent idle connections through the proxy, with traffic on
-// some of them, and the user-space memory each idle connection costs in either pump mode.
+// some of them, and the user-space memory each idle connection costs in every pump mode.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/payload.h"
+#include "tests/support/modes.h"
 #include "tests/support/stack.h"
 
 namespace sp::test {
@@ -58,18 +59,22 @@ TEST_P(Scale, TenThousandIdleConnectionsWithTrafficOnSome) {
   std::printf("[ measure  ] %s mode: proxy RSS %.1f MiB -> %.1f MiB with %d idle connections: %.0f bytes each\n",
               GetParam().c_str(), rss_before / 1048576.0, rss_idle / 1048576.0, kIdle, per_connection);
   RecordProperty("bytes_per_idle_connection", static_cast<int>(per_connection));
-  EXPECT_LE(per_connection, 4096) << "an idle proxied connection must cost at most 4 KiB of user-space memory";
+  // README measures ~460 bytes; 1 KiB leaves room for allocator noise but not for a buffer or a
+  // pipe's worth of bookkeeping held per idle connection.
+  EXPECT_LE(per_connection, 1024) << "an idle proxied connection must cost at most 1 KiB of user-space memory";
   EXPECT_EQ(open_fds(stack.proxy->pid()) >= 2 * kIdle, true);
 
   // Traffic on some connections while the rest stay open and idle.
   PayloadPattern pattern;
   std::vector<uint8_t> out(16 << 10), in(out.size());
+  // Spread over every open connection, however many the fd limit allowed.
+  const size_t stride = static_cast<size_t>(kIdle / kBusy);
   for (int round = 0; round < 20; ++round) {
     for (int i = 0; i < kBusy; ++i) {
       uint64_t offset = static_cast<uint64_t>(round * kBusy + i) * out.size();
       pattern.fill(offset, out.data(), out.size());
-      ASSERT_TRUE(send_all(idle[static_cast<size_t>(i) * 97].get(), out.data(), out.size()));
-      ASSERT_TRUE(read_exact(idle[static_cast<size_t>(i) * 97].get(), in.data(), in.size()));
+      ASSERT_TRUE(send_all(idle[static_cast<size_t>(i) * stride].get(), out.data(), out.size()));
+      ASSERT_TRUE(read_exact(idle[static_cast<size_t>(i) * stride].get(), in.data(), in.size()));
       ASSERT_EQ(pattern.verify(offset, in.data(), in.size()), in.size());
     }
   }
@@ -87,7 +92,7 @@ TEST_P(Scale, TenThousandIdleConnectionsWithTrafficOnSome) {
   EXPECT_LT(fds, 64) << "descriptors left open after every connection closed";
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, Scale, ::testing::Values("rw", "splice", "uring"), [](const auto& info) { return info.param; });
+SP_INSTANTIATE_FOR_ALL_MODES(Scale);
 
 }  // namespace
 }  // namespace sp::test

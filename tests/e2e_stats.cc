@@ -22,6 +22,7 @@
 #include "common/address.h"
 #include "common/socket.h"
 #include "metrics/metric_table.h"
+#include "tests/support/modes.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
 #include "tests/support/stack.h"
@@ -249,7 +250,7 @@ TEST_P(StatsE2E, NcForms) {
   EXPECT_GE(json_lines(totals.out).size(), 1u) << totals.out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, StatsE2E, ::testing::Values("rw", "splice"));
+SP_INSTANTIATE_FOR_ALL_MODES(StatsE2E);
 
 TEST(StatsE2EAbuse, GarbageAndIdleClientsLeaveTheProxyServing) {
   uint16_t stats_port = free_port();
@@ -394,6 +395,63 @@ TEST(StatsE2ELog, ProxyLogsOneLinePerInterval) {
     EXPECT_LT(j["window_s"].get<double>(), 1.0);
   }
   ::unlink(path.c_str());
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A byte through the proxy comes back.
+bool echoes(uint16_t port) {
+  Fd fd = connect_to(port, 2s);
+  char c = 'h';
+  return send_all(fd.get(), &c, 1) && read_exact(fd.get(), &c, 1) && c == 'h';
+}
+
+TEST(StatsE2ELog, SighupReopensTheLogAtItsPathAndTheProxyKeepsServing) {
+  // What logrotate does: rename the file, then SIGHUP; new snapshots must go to a new file at the
+  // old path, and the proxy must neither stop nor stop serving.
+  std::string path = temp_path("rotated.jsonl"), rotated = path + ".1";
+  ::unlink(path.c_str());
+  ::unlink(rotated.c_str());
+  ProxyStack stack("rw", {"--stats-log", path, "--stats-interval", "0.1"});
+  std::this_thread::sleep_for(350ms);
+  ASSERT_EQ(::rename(path.c_str(), rotated.c_str()), 0);
+  std::this_thread::sleep_for(150ms);  // still written through the old descriptor
+  stack.proxy->signal(SIGHUP);
+  std::this_thread::sleep_for(150ms);
+  size_t old_size = read_file(rotated).size();
+  std::this_thread::sleep_for(400ms);
+  EXPECT_FALSE(stack.proxy->wait(0ms).has_value()) << "SIGHUP stopped the proxy: " << stack.proxy->err();
+  EXPECT_TRUE(echoes(stack.proxy_port));
+  EXPECT_GE(json_lines(read_file(rotated)).size(), 4u) << "the lines before the rotation";
+  EXPECT_EQ(read_file(rotated).size(), old_size) << "still writing to the renamed file after SIGHUP";
+  auto fresh = json_lines(read_file(path));
+  EXPECT_GE(fresh.size(), 2u) << "no new file at " << path << " after SIGHUP";
+  for (const json& j : fresh) EXPECT_EQ(j["program"], "proxy");
+  stack.proxy->signal(SIGTERM);
+  auto code = stack.proxy->wait(10s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  ::unlink(path.c_str());
+  ::unlink(rotated.c_str());
+}
+
+TEST(StatsE2ELog, PingServerSurvivesSighup) {
+  uint16_t port = free_port();
+  ChildProcess server({bin("tcp_ping_server"), "-s", "127.0.0.1", "-p", std::to_string(port), "-w", "1"});
+  ASSERT_TRUE(wait_for_port(port)) << server.err();
+  server.signal(SIGHUP);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(server.wait(0ms).has_value()) << "SIGHUP stopped tcp_ping_server";
+  EXPECT_TRUE(echoes(port));
+  server.signal(SIGTERM);
+  auto code = server.wait(10s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
 }
 
 TEST(StatsE2EPing, PingServerHasTheSameSocketAndLogToStdout) {

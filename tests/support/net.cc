@@ -1,13 +1,11 @@
 #include "tests/support/net.h"
 
-#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -15,6 +13,7 @@
 
 #include "common/address.h"
 #include "common/socket.h"
+#include "metrics/proc.h"
 
 namespace sp::test {
 
@@ -152,40 +151,14 @@ std::string sha256_hex(const std::vector<uint8_t>& data) {
   return out.str();
 }
 
-int open_fds(int pid) {
-  std::string path = "/proc/" + std::to_string(pid) + "/fd";
-  DIR* d = ::opendir(path.c_str());
-  if (!d) return -1;
-  int n = 0;
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  ::closedir(d);
-  return n;
-}
+int open_fds(int pid) { return static_cast<int>(metrics::proc::open_fds(pid)); }
 
-uint64_t rss_bytes(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/statm");
-  uint64_t size = 0, resident = 0;
-  in >> size >> resident;
-  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-}
+uint64_t rss_bytes(int pid) { return metrics::proc::rss_bytes(pid); }
 
 double cpu_seconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  auto close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(line.substr(close + 2));
-  std::string field;
-  // Fields after the command: state(3) ... utime(14) stime(15).
-  uint64_t utime = 0, stime = 0;
-  for (int i = 3; i <= 15; ++i) {
-    rest >> field;
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  auto ticks = metrics::proc::process_ticks(pid);
+  if (!ticks) return 0;
+  return static_cast<double>(ticks->utime + ticks->stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace sp::test

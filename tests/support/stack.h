@@ -11,7 +11,7 @@
 namespace sp::test {
 
 struct ProxyStack {
-  // mode: "rw" or "splice". extra_proxy_args are appended to the proxy's command line.
+  // mode: a --mode value (tests/support/modes.h). extra_proxy_args are appended to the proxy's command line.
   explicit ProxyStack(const std::string& mode, std::vector<std::string> extra_proxy_args = {},
                       std::vector<std::string> server_args = {"-w", "1"});
   uint16_t server_port = 0;

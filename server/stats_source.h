@@ -1,6 +1,6 @@
-// What the proxy and the ping server expose to the stats thread: their workers' counters and
-// threads, the acceptor and main threads, and the listeners. Header-only, so sp_metrics does not
-// depend on sp_server; only the programs' main() include it.
+// The adapter from a Server to what the stats thread samples (metrics::StatsSource): the workers'
+// counters and threads, the acceptor and main threads, and the listeners. It lives in server/
+// because it knows both sides; metrics/ knows nothing of the server.
 //
 // Thread context: call on the main thread after the Server is built; the result points into the
 // Server, which must outlive the StatsServer that uses it.
@@ -13,10 +13,10 @@
 #include "metrics/sampler.h"
 #include "server/server.h"
 
-namespace sp::metrics {
+namespace sp {
 
-inline StatsSource stats_source(const Server& server, std::string program, std::string mode) {
-  StatsSource source;
+inline metrics::StatsSource stats_source(const Server& server, std::string program, std::string mode) {
+  metrics::StatsSource source;
   source.program = std::move(program);
   source.mode = std::move(mode);
   for (const auto& worker : server.workers())
@@ -24,10 +24,10 @@ inline StatsSource stats_source(const Server& server, std::string program, std::
   if (int tid = server.acceptor_tid()) source.threads.push_back({"acceptor", tid});
   source.threads.push_back({"main", static_cast<int>(::getpid())});  // the thread that runs main()
   for (size_t i = 0; i < server.listener_count(); ++i) {
-    const ListenerCounters& c = server.listener_counters(i);
+    const metrics::ListenerCounters& c = server.listener_counters(i);
     source.listeners.push_back({server.listener_address(i).to_string(), &c.accepted, &c.refused, &c.accept_pauses});
   }
   return source;
 }
 
-}  // namespace sp::metrics
+}  // namespace sp
