@@ -113,9 +113,10 @@ io_uring_sqe* Uring::next_sqe() {
   return sqe;
 }
 
-void Uring::receive(int fd, UringGroup group, UringOp* op) {
+void Uring::receive(int fd, UringGroup group, UringOp* op, bool poll_first) {
   io_uring_sqe* sqe = next_sqe();
   io_uring_prep_recv(sqe, fd, nullptr, groups_[group].size, 0);
+  if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
   io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
   sqe->buf_group = group;
   io_uring_sqe_set_data(sqe, op);

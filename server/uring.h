@@ -55,7 +55,9 @@ class Uring : public Sleeper {
 
   // A receive on fd into a buffer the kernel picks from that pool; the completion's flags carry
   // the buffer id (buffer_id()), or the result is -ENOBUFS when every buffer of it is taken.
-  void receive(int fd, UringGroup group, UringOp* op);
+  // poll_first: the socket was just drained, so skip the attempt that would only say EAGAIN and
+  // wait for data straight away.
+  void receive(int fd, UringGroup group, UringOp* op, bool poll_first = false);
   // A receive into the caller's own buffer (when the pools ran dry).
   void receive_into(int fd, char* data, size_t len, UringOp* op);
   // Completes (with the poll mask) once fd has something to read, or has hung up.

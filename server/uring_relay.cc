@@ -56,7 +56,7 @@ void UringRelay::Direction::arm_receive() {
   receiving = true;
   pending = Pending::kPool;
   receiving_from = group;
-  relay.ring_.receive(src, group, &receive_op);
+  relay.ring_.receive(src, group, &receive_op, drained);
 }
 
 void UringRelay::Direction::received(int result, uint32_t flags) {
@@ -89,6 +89,7 @@ void UringRelay::Direction::received(int result, uint32_t flags) {
             static_cast<uint32_t>(result)};
     if (into_own) own_in_use = true;
     queue[(head + queued++) % kMaxQueued] = c;
+    drained = static_cast<size_t>(result) < (into_own ? own.size : relay.ring_.buffer_size(receiving_from));
     // Climb to the large pool when a small buffer came back full; step down when a receive
     // would have fitted a small one.
     size_t small = relay.ring_.buffer_size(kSmallBuffers);

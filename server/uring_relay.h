@@ -104,6 +104,7 @@ class UringRelay {
     UringGroup receiving_from = kSmallBuffers;
     bool sending = false;
     bool eof = false;
+    bool drained = false;   // the last receive left the socket empty: the next one polls first
     bool finished = false;  // EOF passed on
   };
 
