@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace sp {
@@ -78,13 +79,13 @@ void Pump::adapt_after_fill(size_t n) {
     if (rung < top) ++rung;
     else if (mode_ == PumpMode::kAuto && !piped && !bulk_) {
       bulk_ = true;  // reads fill the largest buffer: time read/write against splice from here
-      chooser_.resume(ctx_.auto_probe_bytes);
+      chooser_.resume(ctx_.auto_probe_bytes, ctx_.auto_verdict);
     }
   } else if (n < have / 4 && rung > 0) {
     --rung;
   }
   // A bulk stream has short reads too (the proxy drained the socket): only a run of them ends it.
-  small_fills_ = n < SizeLadder::kStartSize ? small_fills_ + 1 : 0;
+  small_fills_ = n < SizeLadder::kStartSize ? std::min<uint8_t>(small_fills_ + 1, kSmallFillsEndBulk) : 0;
   if (bulk_ && small_fills_ >= kSmallFillsEndBulk) bulk_ = false;
 }
 
@@ -141,7 +142,7 @@ Pump::Status Pump::run(size_t budget) {
       bytes_ += static_cast<uint64_t>(n);
       bytes_counter_.add(static_cast<uint64_t>(n));
       moved += static_cast<size_t>(n);
-      if (bulk_ && chooser_.delivered(static_cast<uint64_t>(n))) {
+      if (bulk_ && chooser_.delivered(static_cast<uint64_t>(n), ctx_.auto_verdict)) {
         ctx_.counters.auto_probes.add();
         if (chooser_.splice_wins()) ctx_.counters.auto_chose_splice.add();
       }

@@ -45,6 +45,7 @@ struct PumpContext {
   metrics::WorkerCounters& counters;
   size_t memory_budget = SIZE_MAX;  // bytes of buffers and pipes the pumps may hold past the lowest rung
   uint64_t auto_probe_bytes = BulkChooser::kProbeBytes;  // kAuto: bytes per timed probe of each method
+  BulkVerdict* auto_verdict = nullptr;  // kAuto: the worker's last verdict, shared by its directions
 };
 
 class Pump {

@@ -16,7 +16,7 @@ Worker::Worker(int id, const WorkerOptions& options, SessionFactory factory,
       factory_(std::move(factory)),
       buffers_(options.buffer_size, options.max_pooled, counters_),
       pipes_(options.pipe_size, options.max_pooled, counters_),
-      pump_context_{pipes_, buffers_, counters_, options.memory_budget},
+      pump_context_{pipes_, buffers_, counters_, options.memory_budget, BulkChooser::kProbeBytes, &auto_verdict_},
       own_listeners_(std::move(own_listeners)),
       admit_(std::move(admit)) {
   thread_ = std::make_unique<LoopThread>([this, options](EventLoop& loop) {

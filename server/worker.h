@@ -75,6 +75,7 @@ class Worker {
   SessionFactory factory_;
   BufferPool buffers_;
   PipePool pipes_;
+  BulkVerdict auto_verdict_;  // --mode auto: what this worker's bulk directions last measured
   PumpContext pump_context_;
   std::unique_ptr<Uring> uring_;  // --mode uring; outlives the sessions whose requests it carries
   std::unique_ptr<WorkerEnv> env_;

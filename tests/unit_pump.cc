@@ -61,7 +61,8 @@ struct PumpRig {
   metrics::WorkerCounters counters;
   PipePool pipes{1 << 20, 4, counters};
   BufferPool buffers{256 << 10, 4, counters};
-  PumpContext ctx{pipes, buffers, counters, SIZE_MAX, 256 << 10};
+  BulkVerdict verdict;
+  PumpContext ctx{pipes, buffers, counters, SIZE_MAX, 256 << 10, &verdict};
   TcpPair src = tcp_pair();
   TcpPair dst = tcp_pair();
 };
@@ -214,6 +215,28 @@ TEST_F(AutoPump, ReadsSmallMessagesThenTimesBothMethodsOnBulk) {
   ping_through(pump, *this, sent, received, 5);
   EXPECT_EQ(counters.splice_calls.get(), splices);
   EXPECT_EQ(received, sent);
+}
+
+TEST_F(AutoPump, ANewBulkDirectionStartsWithTheWorkersFreshVerdict) {
+  uint64_t sent = 0, received = 0;
+  {
+    Pump first(src.b.get(), dst.a.get(), PumpMode::kAuto, ctx, counters.bytes_in);
+    stream_through(first, *this, sent, received, 4 << 20);  // climbs, probes both methods, decides
+  }
+  ASSERT_EQ(counters.auto_probes.get(), 1u);
+  ASSERT_TRUE(verdict.known);
+  // Another session on the same worker: bulk again, and no probe of its own while the verdict is
+  // fresh (a probe would have been decided after 512 KiB).
+  uint64_t reads = counters.read_calls.get(), splices = counters.splice_calls.get();
+  Pump second(src.b.get(), dst.a.get(), PumpMode::kAuto, ctx, counters.bytes_in);
+  stream_through(second, *this, sent, received, 4 << 20);
+  EXPECT_EQ(received, sent);
+  EXPECT_TRUE(second.bulk());
+  EXPECT_EQ(counters.auto_probes.get(), 1u) << "the second direction probed although the worker knew";
+  EXPECT_EQ(second.splicing(), verdict.splice_wins);
+  if (verdict.splice_wins) EXPECT_GT(counters.splice_calls.get(), splices);
+  else EXPECT_EQ(counters.splice_calls.get(), splices) << "read/write won, yet the second direction spliced";
+  EXPECT_GT(counters.read_calls.get(), reads);
 }
 
 TEST(SizeLadderTest, DoublesFromSixteenKiBToTheCeiling) {
