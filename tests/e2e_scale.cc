@@ -9,6 +9,7 @@
 
 #include "common/payload.h"
 #include "tests/support/modes.h"
+#include "tests/support/sanitizers.h"
 #include "tests/support/stack.h"
 
 namespace sp::test {
@@ -61,7 +62,10 @@ TEST_P(Scale, TenThousandIdleConnectionsWithTrafficOnSome) {
   RecordProperty("bytes_per_idle_connection", static_cast<int>(per_connection));
   // README measures ~460 bytes; 1 KiB leaves room for allocator noise but not for a buffer or a
   // pipe's worth of bookkeeping held per idle connection.
-  EXPECT_LE(per_connection, 1024) << "an idle proxied connection must cost at most 1 KiB of user-space memory";
+  // An instrumented build pads every allocation with redzones: there the bound is issue 17's 4 KiB.
+  double bound = kSanitized ? 4096 : 1024;
+  EXPECT_LE(per_connection, bound) << "an idle proxied connection must cost at most " << bound
+                                   << " bytes of user-space memory";
   EXPECT_EQ(open_fds(stack.proxy->pid()) >= 2 * kIdle, true);
 
   // Traffic on some connections while the rest stay open and idle.
