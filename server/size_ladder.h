@@ -26,7 +26,6 @@ class SizeLadder {
   size_t rungs() const { return rungs_; }
   size_t top() const { return rungs_ - 1; }
   size_t size(size_t rung) const { return sizes_[std::min(rung, top())]; }
-  size_t ceiling() const { return sizes_[top()]; }
 
  private:
   std::array<size_t, kMaxRungs> sizes_{};
