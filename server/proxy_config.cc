@@ -53,7 +53,8 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
   c.server.workers = online_cpus();
   FlagParser p("proxy",
                "TCP proxy: accepts on every -s address and forwards each connection to the remote,\n"
-               "moving bytes with splice(2) (-z) or read/write, on N epoll worker threads.");
+               "moving bytes with read/write, splice(2) (-z), io_uring or inside the kernel (a BPF sockmap),\n"
+               "on N epoll worker threads.");
   p.add({'s', "listen", "ADDR", "listen address, HOST[:PORT] or [V6][:PORT]; repeat for several NICs",
          "0.0.0.0", [&](const std::string& v) {
            parse_host_port(v, 0);  // validate now, apply the port default later

@@ -117,7 +117,7 @@ void ProxySession::connected() {
 }
 
 bool ProxySession::start_sockmap() {
-  sockmap_ = std::make_unique<SockmapRelay>(*env_.sockmap, env_.loop, env_.pumps, client_.get(), &client_side_,
+  sockmap_ = std::make_unique<SockmapRelay>(*env_.sockmap, env_.loop, env_.counters, client_.get(), &client_side_,
                                             remote_fd_.get(), &remote_side_, static_cast<SockmapRelay::Owner&>(*this));
   bool partial = false;
   if (int err = sockmap_->start(&partial)) {

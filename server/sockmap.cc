@@ -155,16 +155,6 @@ int Sockmap::intercept(int fd, uint64_t key) {
   return ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one) == 0 ? 0 : errno;
 }
 
-void Sockmap::release(uint64_t key) { bpf_map_delete_elem(intercepted_fd_, &key); }
-
-int Sockmap::resume(int fd, uint64_t key) {
-  // Released, the socket runs no program: this read-modify-write races with nothing.
-  sp_relay_session entry{};
-  if (bpf_map_lookup_elem(sessions_fd_, &key, &entry) != 0) return errno;
-  entry.flags &= ~SP_RELAY_REPORTED;
-  if (bpf_map_update_elem(sessions_fd_, &key, &entry, BPF_EXIST) != 0) return errno;
-  return intercept(fd, key);
-}
 
 uint64_t Sockmap::redirected(uint64_t key) const {
   sp_relay_session entry{};

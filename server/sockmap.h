@@ -41,15 +41,6 @@ class Sockmap {
   int insert(int client, int remote, uint32_t counter, uint32_t ring, Keys* keys, bool* partial);
   // After the sockets are closed (which takes them out of the socket maps): the session entries.
   void erase(const Keys& keys);
-  // Flow control of one direction: while a socket is released, the program no longer takes its
-  // bytes, so they wait in its receive queue and TCP's window holds the sender back; intercept()
-  // takes it again and wakes it for what queued meanwhile (0, or the errno: a socket whose peer
-  // has closed cannot enter a sockmap).
-  void release(uint64_t key);
-  int intercept(int fd, uint64_t key);
-  // intercept() for a socket released after the program reported its queue: the report is
-  // cleared first, so the next congestion is reported again.
-  int resume(int fd, uint64_t key);
   // Bytes the program has redirected from the socket with this cookie since it entered the maps.
   uint64_t redirected(uint64_t key) const;
   // A worker's event ring, in the program's ring table at `index`. Null with *err on failure.
@@ -61,6 +52,7 @@ class Sockmap {
  private:
   explicit Sockmap(relay_bpf* skel);
   std::string self_test();
+  int intercept(int fd, uint64_t key);
 
   relay_bpf* skel_;
   int sessions_fd_;

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/socket.h"
+#include "server/bpf/relay_session.h"
 
 namespace sp {
 namespace {
@@ -20,7 +21,6 @@ namespace {
 constexpr int64_t kFirstRecheckNs = 200'000;
 constexpr int64_t kLastRecheckNs = 50 * kNsPerMs;
 
-constexpr size_t kTailBudget = 64 << 20;  // a tail is at most a receive buffer: one turn moves it
 
 bool tcp_info_of(int fd, tcp_info* info) {
   socklen_t len = sizeof *info;
@@ -51,19 +51,17 @@ bool fin_received(uint8_t state) {
 
 }  // namespace
 
-SockmapRelay::SockmapRelay(SockmapWorker& worker, EventLoop& loop, PumpContext& pumps, int client,
+SockmapRelay::SockmapRelay(SockmapWorker& worker, EventLoop& loop, metrics::WorkerCounters& counters, int client,
                            Handler* client_handler, int remote, Handler* remote_handler, Owner& owner)
     : worker_(worker),
       loop_(loop),
-      pumps_(pumps),
+      counters_(counters),
       owner_(owner),
-      up_(client, client_handler, remote, pumps.counters.bytes_in),
-      down_(remote, remote_handler, client, pumps.counters.bytes_out) {}
+      up_(client, client_handler, remote),
+      down_(remote, remote_handler, client) {}
 
 SockmapRelay::~SockmapRelay() {
   if (timer_) loop_.cancel(timer_);
-  up_.tail.reset();
-  down_.tail.reset();
   worker_.map().erase(keys_);
   if (started_) worker_.session_ended(keys_);
 }
@@ -78,35 +76,18 @@ int SockmapRelay::start(bool* partial) {
   down_.key = keys_.remote;
   started_ = true;
   worker_.session_started(this, keys_);
-  watch(up_.src);
-  watch(down_.src);
+  // The kernel moves the bytes: epoll reports only the ends of the streams and errors.
+  for (const Direction* d : {&up_, &down_}) loop_.modify(d->src, EPOLLRDHUP | EPOLLET, d->src_handler);
   return 0;
 }
 
-void SockmapRelay::watch(int fd) {
-  const Direction& out = fd == up_.src ? up_ : down_;  // fd is its source
-  const Direction& in = fd == up_.src ? down_ : up_;   // and its destination
-  // The ends of the streams and errors always; a pump's edges; the destination's send buffer
-  // freeing up while its direction waits for the kernel's queue to shrink.
-  uint32_t events = EPOLLRDHUP | EPOLLET;
-  if (out.tail) events |= EPOLLIN | EPOLLOUT;
-  if (in.tail || in.paused) events |= EPOLLOUT;
-  loop_.modify(fd, events, out.src_handler);
-}
-
-void SockmapRelay::congested(uint64_t cookie) {
+void SockmapRelay::overflowed(uint64_t) {
   if (failed_) return;
-  Direction& d = cookie == up_.key ? up_ : down_;
-  if (!d.paused && !d.tail && !d.finished) pause(d);
-  recheck_ns_ = kFirstRecheckNs;
-  check();
-}
-
-void SockmapRelay::pause(Direction& d) {
-  worker_.map().release(d.key);
-  d.paused = true;
-  pumps_.counters.sockmap_pauses.add();
-  watch(d.dst);
+  counters_.sockmap_overflows.add();
+  thread_local log::RateLimit limit;
+  log::warn_limited(limit, "sockmap: a destination did not take ", SP_RELAY_QUEUE_LIMIT >> 20,
+                    " MiB the kernel relayed to it (the kernel relay has no flow control): resetting the session");
+  fail(ENOBUFS);
 }
 
 void SockmapRelay::on_events(bool client, uint32_t events) {
@@ -123,8 +104,6 @@ void SockmapRelay::on_events(bool client, uint32_t events) {
     }
   }
   if (events & EPOLLRDHUP) out.eof = true;
-  if (out.tail) out.tail->source_events(events);
-  if (in.tail && (events & EPOLLOUT)) in.tail->destination_writable();
   recheck_ns_ = kFirstRecheckNs;
   check();
 }
@@ -137,45 +116,20 @@ SockmapRelay::Progress SockmapRelay::progress(const Direction& d) const {
   return {received, redirected, written(d.dst) - static_cast<int64_t>(d.written_before)};
 }
 
-bool SockmapRelay::flow(Direction& d) {
-  if (d.tail) {
-    Pump::Status status = d.tail->run(kTailBudget);
-    if (status == Pump::Status::kFailed) return fail(d.tail->error());
-    d.finished = d.tail->finished();
-    return true;
-  }
-  Progress p = progress(d);
-  if (d.paused && p.queued() <= kResumeBytes) {
-    if (worker_.map().resume(d.src, d.key) == 0) {
-      d.paused = false;
-      watch(d.dst);
-    } else if (p.queued() <= 0) {
-      // Refused (the peer closed meanwhile) and the kernel's queue is empty: the rest by pump.
-      d.paused = false;
-      d.tail = std::make_unique<Pump>(d.src, d.dst, PumpMode::kSplice, pumps_, d.bytes);
-      d.tail->source_events(d.eof ? EPOLLIN | EPOLLRDHUP : uint32_t{EPOLLIN});
-      watch(d.src);
-      watch(d.dst);
-      return flow(d);
-    }
-  }
-  if (d.eof && !d.paused && p.unread() <= 0 && p.queued() <= 0) {
-    d.finished = true;
-    ::shutdown(d.dst, SHUT_WR);
-  }
-  return true;
-}
-
 void SockmapRelay::check() {
   for (Direction* d : {&up_, &down_}) {
-    if (!d->finished && !flow(*d)) return;  // failed: the owner has closed the session and us
+    if (!d->eof || d->finished) continue;
+    Progress p = progress(*d);
+    if (p.unread() <= 0 && p.queued() <= 0) {
+      d->finished = true;
+      ::shutdown(d->dst, SHUT_WR);
+    }
   }
   if (up_.finished && down_.finished) {
     owner_.sockmap_finished(0);
     return;
   }
-  bool waiting = false;
-  for (const Direction* d : {&up_, &down_}) waiting |= !d->finished && (d->eof || d->paused || d->tail);
+  bool waiting = (up_.eof && !up_.finished) || (down_.eof && !down_.finished);
   if (!waiting || timer_) return;
   timer_ = loop_.run_after(recheck_ns_, [this] {
     timer_ = 0;
@@ -184,10 +138,9 @@ void SockmapRelay::check() {
   });
 }
 
-bool SockmapRelay::fail(int err) {
+void SockmapRelay::fail(int err) {
   failed_ = true;
-  owner_.sockmap_finished(err);  // destroys this relay: touch nothing after it
-  return false;
+  owner_.sockmap_finished(err);
 }
 
 int64_t SockmapRelay::idle_ns() const {

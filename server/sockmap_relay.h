@@ -8,21 +8,18 @@
 // program counts what it redirected (SIOCINQ does not tell what waits in a socket of a sockmap),
 // so the relay compares them, again and again (200 µs, doubling to 50 ms) until they meet.
 //
-// Flow control: the kernel queues what it redirected beyond the destination's send buffer without
-// limit. The relay program reports a direction with SP_RELAY_PAUSE_BYTES in that queue; the relay
-// then releases its source (its bytes wait in TCP, whose window holds the sender back) until the
-// same counts say the queue is down to kResumeBytes, looked at when the destination's send buffer
-// frees up (EPOLLOUT, watched only then) and on the timer.
+// Overflow: the kernel queues what it redirected beyond the destination's send buffer without limit
+// or flow control. Past SP_RELAY_QUEUE_LIMIT in that queue the relay program reports the direction
+// on the worker's ring and the session is reset: memory stays bounded per session, and no byte is
+// lost or reordered silently (server/bpf/relay.bpf.c says why it does not hold the sender back).
 //
 // Thread context: its worker's loop thread only.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 
 #include "common/event_loop.h"
 #include "metrics/counters.h"
-#include "server/pump.h"
 #include "server/sockmap.h"
 #include "server/sockmap_worker.h"
 
@@ -39,11 +36,9 @@ class SockmapRelay {
     ~Owner() = default;
   };
 
-  static constexpr int64_t kResumeBytes = 512 << 10;
-
   // The handlers are the session's registrations of the two sockets in the loop.
-  SockmapRelay(SockmapWorker& worker, EventLoop& loop, PumpContext& pumps, int client, Handler* client_handler,
-               int remote, Handler* remote_handler, Owner& owner);
+  SockmapRelay(SockmapWorker& worker, EventLoop& loop, metrics::WorkerCounters& counters, int client,
+               Handler* client_handler, int remote, Handler* remote_handler, Owner& owner);
   // After the sockets are closed: takes the session out of the maps.
   ~SockmapRelay();
   SockmapRelay(const SockmapRelay&) = delete;
@@ -54,27 +49,21 @@ class SockmapRelay {
   // registrations are as they were).
   int start(bool* partial);
   void on_events(bool client, uint32_t events);
-  // From the worker's ring: the direction whose source has this cookie has a long queue.
-  void congested(uint64_t cookie);
+  // From the worker's ring: the direction whose source has this cookie overflowed.
+  void overflowed(uint64_t cookie);
   // Nanoseconds since either socket last received data (TCP_INFO), for --idle-timeout.
   int64_t idle_ns() const;
 
  private:
   struct Direction {
-    Direction(int from, Handler* from_handler, int to, metrics::Counter& counter)
-        : src(from), src_handler(from_handler), dst(to), bytes(counter) {}
+    Direction(int from, Handler* from_handler, int to) : src(from), src_handler(from_handler), dst(to) {}
     int src;
     Handler* src_handler;
     int dst;
-    metrics::Counter& bytes;      // the worker counter the tail pump adds to
     uint64_t key = 0;             // src's cookie
     uint64_t written_before = 0;  // what TCP counted as written into dst before the relay began
     bool eof = false;             // src's FIN arrived
-    bool paused = false;          // released: src's bytes wait in its receive queue
     bool finished = false;        // EOF passed on: dst shut down for writing
-    // A released source whose FIN came cannot be intercepted again: once the kernel's queue is
-    // empty, a pump moves what is left and the EOF.
-    std::unique_ptr<Pump> tail;
   };
   struct Progress {
     int64_t received;    // bytes src received (TCP_INFO)
@@ -85,15 +74,11 @@ class SockmapRelay {
   };
   Progress progress(const Direction& d) const;
   void check();
-  void pause(Direction& d);
-  void watch(int fd);  // the epoll events the directions through fd need now
-  // Both return false once the session failed (the owner then destroyed this relay).
-  bool flow(Direction& d);
-  bool fail(int err);
+  void fail(int err);  // the owner then destroys this relay: touch nothing after it
 
   SockmapWorker& worker_;
   EventLoop& loop_;
-  PumpContext& pumps_;
+  metrics::WorkerCounters& counters_;
   Owner& owner_;
   Sockmap::Keys keys_;
   Direction up_;    // client -> remote

@@ -75,7 +75,7 @@ int SockmapWorker::on_ring_event(void* self, void* data, size_t size) {
   if (size < sizeof(sp_relay_event)) return 0;
   uint64_t cookie = static_cast<const sp_relay_event*>(data)->cookie;
   // A session that ended since the program wrote the event is gone from the table: nothing to do.
-  if (auto it = worker->relays_.find(cookie); it != worker->relays_.end()) it->second->congested(cookie);
+  if (auto it = worker->relays_.find(cookie); it != worker->relays_.end()) it->second->overflowed(cookie);
   return 0;
 }
 

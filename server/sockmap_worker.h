@@ -1,7 +1,7 @@
 // A worker's share of the kernel relay (--mode sockmap): its byte counters, folded into its
 // bytes_in / bytes_out every 100 ms while it has sockmap sessions and when one ends (so a closed
 // session's bytes are in), and its event ring, on which the relay program reports a direction
-// whose queue passed SP_RELAY_PAUSE_BYTES; the worker hands that to the session.
+// whose kernel queue passed SP_RELAY_QUEUE_LIMIT; the worker hands that to the session.
 //
 // Thread context: its worker's loop thread only.
 #pragma once

@@ -1,11 +1,13 @@
 // --mode sockmap end to end, beyond the suites every mode runs: the kernel does the relaying (the
 // stats show it and no pump ran), bytes that arrive before the sockets enter the maps come first,
-// a half-close waits for what the kernel still queues (released for flow control meanwhile), and
+// a half-close waits for what the kernel still queues, a remote that never reads is reset at the
+// kernel queue's limit, and
 // where bpf(2) is refused the proxy says so once, names the remedy and relays with splice.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -40,6 +42,16 @@ Fd accept_remote(int listener) {
   timeval timeout{10, 0};
   if (fd) ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   return fd;
+}
+
+// One more session after a reset: the proxy still serves.
+bool echoes_through(uint16_t port, int listener) {
+  Fd client = connect_to(port, 10s);
+  Fd remote = accept_remote(listener);
+  const std::string ping = "still serving";
+  std::string got(ping.size(), '\0');
+  return remote && send_all(client.get(), ping.data(), ping.size()) && read_exact(remote.get(), got.data(), got.size()) &&
+         got == ping;
 }
 
 uint64_t worker_counter(const nlohmann::json& snap, const char* name) {
@@ -103,7 +115,7 @@ TEST(SockmapE2E, BytesQueuedBeforeTheSocketsEnterTheMapsArriveFirst) {
 
 // The client sends 32 MiB and half-closes at once, while the remote does not read for a while: the
 // FIN reaches the proxy with megabytes still queued in the kernel (the naive teardown lost them),
-// the direction is released for flow control meanwhile, and the EOF must come after every byte.
+// and the EOF must come after every byte.
 TEST(SockmapE2E, HalfCloseWaitsUntilEveryQueuedByteLeft) {
   uint16_t stats_port = free_port();
   Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front());
@@ -138,7 +150,42 @@ TEST(SockmapE2E, HalfCloseWaitsUntilEveryQueuedByteLeft) {
   EXPECT_EQ(std::string(answer.begin(), answer.end()), reply);
   auto snap = stats_snapshot(stats_port);
   ASSERT_EQ(snap.value("mode_effective", ""), "sockmap");
-  EXPECT_GE(worker_counter(snap, "sockmap_pauses"), 1u) << "the remote's slowness never engaged flow control";
+  EXPECT_EQ(worker_counter(snap, "sockmap_overflows"), 0u);
+}
+
+// The kernel relay has no flow control: against a remote that never reads, the kernel would queue
+// without end. The program reports 64 MiB queued and the proxy resets the session; the client
+// learns it (a reset), and the proxy serves the next one.
+TEST(SockmapE2E, ANeverReadingRemoteIsResetAtTheQueueLimit) {
+  uint16_t stats_port = free_port();
+  Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front());
+  set_nonblocking(listener.get(), false);
+  uint16_t remote_port = local_address(listener.get()).port();
+  uint16_t port = free_port();
+  auto proxy = start_proxy(port, remote_port, "sockmap",
+                           {"-w", "1", "--stats", "127.0.0.1:" + std::to_string(stats_port), "--stats-interval", "0.1"});
+  Fd probe(::accept(listener.get(), nullptr, nullptr));
+  probe.reset();
+  Fd client = connect_to(port, 30s);
+  Fd remote = accept_remote(listener.get());  // never read
+  ASSERT_TRUE(remote);
+  set_nonblocking(client.get());
+  auto chunk = random_bytes(64 << 10, 9);
+  uint64_t sent = 0;
+  int err = 0;
+  for (auto end = std::chrono::steady_clock::now() + 10s; !err && std::chrono::steady_clock::now() < end;) {
+    ssize_t n = ::send(client.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
+    if (n > 0) sent += static_cast<uint64_t>(n);
+    else if (errno == EAGAIN) std::this_thread::sleep_for(2ms);
+    else err = errno;
+  }
+  EXPECT_TRUE(err == ECONNRESET || err == EPIPE) << "the client was never reset: " << std::strerror(err) << ", "
+                                                 << (sent >> 20) << " MiB sent";
+  EXPECT_LT(sent, 256u << 20) << "the kernel queued far past its limit";
+  EXPECT_GT(sent, 48u << 20) << "reset before the limit";
+  auto snap = stats_snapshot(stats_port);
+  EXPECT_EQ(worker_counter(snap, "sockmap_overflows"), 1u);
+  EXPECT_TRUE(echoes_through(port, listener.get()));
 }
 
 TEST(SockmapE2E, RefusedBpfFallsBackToSpliceAndSaysWhyOnce) {

@@ -11,10 +11,13 @@
 //      bytes that arrived before step 3 wait in the receive queue until the next wake-up of the
 //      socket, which user space causes at once (SO_RCVLOWAT): they pass through here first, in order.
 //
-// Flow control: what the kernel redirected beyond the partner's send buffer waits in a queue with
-// no limit. The program compares the bytes it redirected with what the partner's TCP took
-// (write_seq) and, past SP_RELAY_PAUSE_BYTES, tells the worker once through its ring; the worker
-// takes the socket out of `intercepted`, so its bytes wait in TCP and its window closes.
+// Overflow: what the kernel redirected beyond the partner's send buffer waits in a queue with no
+// limit and no flow control (the source's window stays open). The program compares the bytes it
+// redirected with what the partner's TCP took (write_seq) and, past SP_RELAY_QUEUE_LIMIT, tells the
+// worker once through its ring; the worker resets the session. Two ways to hold the sender back
+// instead were tried and both broke the stream (docs/sockmap.md): taking the socket out of
+// `intercepted` (a segment that meets the detaching program is dropped) and passing its bytes to
+// user space (SK_PASS shares the psock's queue with the other direction's and can reorder).
 #include <linux/bpf.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -89,7 +92,7 @@ static void report(struct sp_relay_session *s, __u64 cookie) {
   void *ring = bpf_map_lookup_elem(&rings, &s->ring);
   if (!ring) return;
   struct sp_relay_event event = {cookie};
-  if (bpf_ringbuf_output(ring, &event, sizeof event, 0) == 0) s->flags |= SP_RELAY_REPORTED;
+  if (bpf_ringbuf_output(ring, &event, sizeof event, 0) == 0) s->flags |= SP_RELAY_REPORTED;  // else: next segment
 }
 
 SEC("sk_skb/stream_verdict")
@@ -101,7 +104,7 @@ int relay(struct __sk_buff *skb) {
   if (verdict != SK_PASS) return verdict;  // SK_PASS here: the redirect was accepted
   __u64 *count = bpf_map_lookup_elem(&bytes, &s->counter);
   if (count) *count += skb->len;
-  if (queued(s, skb->len) >= SP_RELAY_PAUSE_BYTES && !(s->flags & SP_RELAY_REPORTED)) report(s, cookie);
+  if (queued(s, skb->len) >= SP_RELAY_QUEUE_LIMIT && !(s->flags & SP_RELAY_REPORTED)) report(s, cookie);
   return verdict;
 }
 

@@ -13,8 +13,8 @@
 #define SP_RELAY_COUNTERS (2 * SP_RELAY_WORKERS + 2)
 #define SP_RELAY_RINGS (SP_RELAY_WORKERS + 1)
 // A direction with this many bytes redirected but not yet written into its destination (they wait
-// in the kernel's queue, which has no limit) is reported to its worker, which releases it.
-#define SP_RELAY_PAUSE_BYTES (2 << 20)
+// in the kernel's queue, which has no limit) is reported to its worker, which resets the session.
+#define SP_RELAY_QUEUE_LIMIT (64 << 20)
 
 struct sp_relay_session {
   __u64 partner;     // the partner socket's cookie: its key in `targets`
@@ -25,10 +25,10 @@ struct sp_relay_session {
   __u32 flags;       // SP_RELAY_*
 };
 
-#define SP_RELAY_STARTED 1u   // sent_base is set
-#define SP_RELAY_REPORTED 2u  // the worker was told of this direction's queue; it clears the flag
+#define SP_RELAY_STARTED 1u  // sent_base is set
+#define SP_RELAY_REPORTED 2u  // the worker was told of the overflow
 
-// The event a worker reads from its ring: this socket's direction has SP_RELAY_PAUSE_BYTES queued.
+// The event a worker reads from its ring: this socket's direction has SP_RELAY_QUEUE_LIMIT queued.
 struct sp_relay_event {
   __u64 cookie;
 };
