@@ -98,6 +98,40 @@ TEST(FlagParser, UsageListsEveryFlagWithItsDefault) {
   EXPECT_NE(u.find("-h, --help"), std::string::npos);
 }
 
+TEST(FlagParser, OneOptionalOperand) {
+  std::string where = "default", level;
+  auto parser = [&] {
+    FlagParser p("x", "summary");
+    p.operand({0, "WHERE", "", "where to look", "127.0.0.1:9997", [&](const std::string& v) {
+                 if (v == "bad") throw std::invalid_argument("not a place");
+                 where = v;
+               }});
+    p.add({'l', "level", "N", "how much", "7", [&](const std::string& v) { level = v; }});
+    return p;
+  };
+  const char* none[] = {"x", "-l", "3"};
+  EXPECT_EQ(parser().try_parse(3, none), std::nullopt);
+  EXPECT_EQ(where, "default");
+  const char* one[] = {"x", "-l", "3", "unix:/run/p"};
+  EXPECT_EQ(parser().try_parse(4, one), std::nullopt);
+  EXPECT_EQ(where, "unix:/run/p");
+  EXPECT_EQ(level, "3");
+  const char* first[] = {"x", "9000", "--level=4"};
+  EXPECT_EQ(parser().try_parse(3, first), std::nullopt);
+  EXPECT_EQ(where, "9000");
+  const char* two[] = {"x", "a", "b"};
+  EXPECT_EQ(parser().try_parse(3, two).value_or(""), "unexpected argument 'b'");
+  const char* bad[] = {"x", "bad"};
+  EXPECT_EQ(parser().try_parse(2, bad).value_or(""), "WHERE: not a place");
+  std::string u = parser().usage();
+  EXPECT_NE(u.find("usage: x [options] [WHERE]"), std::string::npos) << u;
+  EXPECT_NE(u.find("where to look (default: 127.0.0.1:9997)"), std::string::npos) << u;
+  // Without an operand declared, one is still an error.
+  FlagParser plain("x", "summary");
+  const char* stray[] = {"x", "a"};
+  EXPECT_EQ(plain.try_parse(2, stray).value_or(""), "unexpected argument 'a'");
+}
+
 TEST(ValueParsers, SizesDurationsIntegers) {
   EXPECT_EQ(parse_size("1M", 1, 1ULL << 40), 1u << 20);
   EXPECT_EQ(parse_size("64KiB", 1, 1ULL << 40), 64u << 10);

@@ -16,7 +16,10 @@ double num(const json& j, const char* key) {
 }
 uint64_t count(const json& j, const char* key) {
   auto it = j.find(key);
-  return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+  if (it == j.end() || !it->is_number()) return 0;
+  if (it->is_number_unsigned()) return it->get<uint64_t>();
+  double d = it->get<double>();  // a signed or fractional number; a negative one (not ours) reads as 0
+  return d > 0 ? static_cast<uint64_t>(d) : 0;
 }
 std::string str(const json& j, const char* key) {
   auto it = j.find(key);
