@@ -49,7 +49,7 @@ TEST(ProxyFlags, PortsApplyToAddressesWithoutOne) {
 TEST(ProxyFlags, LongFormsAndUnits) {
   auto r = parse({"--mode=splice", "--workers", "3", "--pipe-size", "256K", "--buffer-size=16K",
                   "--connect-timeout", "250ms", "--grace", "1.5s", "--balance", "least-connections",
-                  "--pin", "0,2-3", "--max-connections", "100"});
+                  "--pin", "0,2-3", "--max-connections", "100", "--stats-prom", "/var/lib/node/sp.prom"});
   ASSERT_TRUE(std::holds_alternative<ProxyConfig>(r)) << std::get<std::string>(r);
   auto& c = std::get<ProxyConfig>(r);
   EXPECT_EQ(c.session.mode, PumpMode::kSplice);
@@ -61,6 +61,7 @@ TEST(ProxyFlags, LongFormsAndUnits) {
   EXPECT_EQ(c.server.balance, Balance::kLeastConnections);
   EXPECT_EQ(c.server.pin_cpus, (std::vector<int>{0, 2, 3}));
   EXPECT_EQ(c.server.max_connections, 100u);
+  EXPECT_EQ(c.stats_prom, "/var/lib/node/sp.prom");
 }
 
 TEST(ProxyFlags, BadInputNamesTheFlag) {
@@ -79,7 +80,9 @@ TEST(ProxyFlags, BadInputNamesTheFlag) {
                                          {{"-z=1"}, "unknown option '-='"},
                                          {{"--splice=1"}, "takes no value"},
                                          {{"stray"}, "unexpected argument"},
-                                         {{"-r", "a b"}, "-r"}}) {
+                                         {{"-r", "a b"}, "-r"},
+                                         {{"--stats-prom", "-"}, "--stats-prom: expected a file path"},
+                                         {{"--stats-prom", "dir/"}, "--stats-prom: expected a file path"}}) {
     auto r = parse(k.args);
     ASSERT_TRUE(std::holds_alternative<std::string>(r)) << k.expect;
     EXPECT_NE(std::get<std::string>(r).find(k.expect), std::string::npos) << std::get<std::string>(r);
