@@ -52,7 +52,7 @@ class Exposition {
  public:
   template <typename S>
   void scope(const Scope& scope, const Fields<S>& fields, const std::vector<const S*>& items,
-             const std::string& extra_info = "") {
+             const std::string& extra_info = "", const std::string& extra_help = "") {
     if (items.empty()) return;
     const Field<S>* identity = nullptr;
     std::vector<const Field<S>*> info;
@@ -66,7 +66,7 @@ class Exposition {
       return std::string(scope.label) + "=\"" + escape_label_value(value_text(identity->get(item))) + "\"";
     };
     if (!info.empty() || !extra_info.empty()) {
-      std::string help = "always 1; the labels say";
+      std::string help = "always 1; the labels say" + extra_help;
       for (const Field<S>* f : info) {
         // Appended piece by piece: "literal" + std::string&& trips GCC 12's -Wrestrict (a false positive).
         help += ' ';
@@ -167,7 +167,8 @@ std::string escape_help(std::string_view text) {
 
 std::string render_prometheus(const Snapshot& s) {
   Exposition e;
-  e.scope(kTopScope, top_fields(), {&s}, "version=\"" + escape_label_value(SPLICEPROXY_VERSION) + "\"");
+  e.scope(kTopScope, top_fields(), {&s}, "version=\"" + escape_label_value(SPLICEPROXY_VERSION) + "\"",
+          " version: the program's version (--version);");
   e.scope(kTotalsScope, totals_fields(), {&s.totals});
   e.scope(kProcessScope, process_fields(), {&s.process});
   e.scope(kWorkerScope, worker_fields(), pointers(s.workers));

@@ -47,6 +47,7 @@ void StatsFeed::connect() {
       std::memcpy(un.sun_path, where_.path.c_str(), where_.path.size() + 1);
       address = SocketAddress::from(reinterpret_cast<const sockaddr*>(&un), sizeof un);
     } else {
+      // Blocking getaddrinfo on the only thread: proxy-top has nothing else to do meanwhile.
       auto addresses = resolve(where_.tcp, false);
       if (addresses.empty()) throw std::runtime_error("no address");
       address = addresses.front();
