@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -180,6 +181,36 @@ TEST(ProxyTopE2E, ShowsWorkersLosesAndRegainsTheProxyAndQuitsOnQ) {
   }
   EXPECT_EQ(dead, "1 0\n") << "proxy-top did not exit on q (pane_dead, status): " << dead;
   EXPECT_EQ(t.screen().find("WORKER"), std::string::npos) << "the alternate screen was not left:\n" << t.screen();
+}
+
+// SIGTERM (as Ctrl-C's SIGINT) ends proxy-top through its signalfd, and the shell it ran from gets
+// its terminal back: line editing and echo on again, the main screen.
+TEST(ProxyTopE2E, ASignalGivesTheTerminalBack) {
+  RunResult which = run({"/bin/sh", "-c", "command -v tmux"}, 5s);
+  if (which.code != 0) GTEST_SKIP() << "tmux is not installed (scripts/setup-deps installs it)";
+  Tmux t(which.out.substr(0, which.out.find('\n')));
+  ASSERT_EQ(t.tmux({"new-session", "-d", "-s", "top", "-x", "120", "-y", "40", "/bin/sh"}).code, 0);
+  uint16_t nobody = free_port();
+  t.tmux({"send-keys", "-t", "top",
+          bin("proxy-top") + " " + std::to_string(nobody) + "; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-*icanon\\|-*echo'",
+          "Enter"});
+  std::string screen;
+  ASSERT_TRUE(t.wait_screen([](const std::string& s) { return s.find("NOT CONNECTED") != std::string::npos; }, 10s, &screen))
+      << screen;
+  // proxy-top is the shell's child: find it by the pane's pid, signal it by its own.
+  std::string shell = t.tmux({"display-message", "-p", "-t", "top", "#{pane_pid}"}).out;
+  RunResult child = run({"/bin/sh", "-c", "cat /proc/" + shell.substr(0, shell.find('\n')) + "/task/*/children"}, 5s);
+  int pid = std::atoi(child.out.c_str());
+  ASSERT_GT(pid, 1) << child.out << child.err;
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  ASSERT_TRUE(t.wait_screen([](const std::string& s) { return s.find("EXIT=") != std::string::npos &&
+                                                                s.find("icanon\n") != std::string::npos; },
+                            10s, &screen))
+      << screen;
+  EXPECT_NE(screen.find("EXIT=0"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("\nicanon\n"), std::string::npos) << "line editing not restored:\n" << screen;
+  EXPECT_NE(screen.find("\necho\n"), std::string::npos) << "echo not restored:\n" << screen;
+  EXPECT_EQ(screen.find("NOT CONNECTED"), std::string::npos) << "still on the alternate screen:\n" << screen;
 }
 
 TEST(ProxyTopE2E, OnceAndBadFlags) {
