@@ -117,6 +117,19 @@ TEST(TopView, NotConnectedSaysWhyAndShowsNoNumbers) {
   for (const Line& l : render_frame(f)) EXPECT_LE(l.text.size(), 20u);
 }
 
+TEST(TopView, ConnectedButTheSocketSaidSomethingElse) {
+  json s = snapshot(1, 1, 0);
+  Frame f = connected(&s);
+  f.status = "the stats socket says: \"too many stats clients (256)\"";
+  auto lines = render_frame(f);
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(lines[1].text, f.status);
+  EXPECT_EQ(lines[1].style, Line::Style::kAlert);
+  EXPECT_NE(text(lines).find("WORKER"), std::string::npos);  // the last good snapshot stays
+  f.status = "connected";
+  EXPECT_EQ(render_frame(f)[1].style, Line::Style::kPlain);
+}
+
 TEST(TopView, Units) {
   EXPECT_EQ(rate_text(12), "12 B/s");
   EXPECT_EQ(rate_text(493.8e6), "493.8 MB/s");

@@ -103,10 +103,12 @@ class App {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
       status_ = "a line that is not JSON: is " + feed_.where() + " a stats socket?";
+      redraw();
       return;
     }
     if (j.contains("error")) {
       status_ = "the stats socket says: " + j["error"].dump();
+      redraw();
       return;
     }
     if (have_latest_) {
@@ -115,6 +117,7 @@ class App {
     }
     latest_ = std::move(j);
     have_latest_ = true;
+    status_ = "connected";  // a good snapshot: an earlier odd line is history
     latest_at_ = now_ns();
     if (once_) {
       Frame f = frame();

@@ -117,6 +117,8 @@ std::vector<Line> render_frame(const Frame& f) {
   add(title, Line::Style::kTitle);
   if (!f.connected) {
     add("NOT CONNECTED: " + f.status, Line::Style::kAlert);
+  } else if (!f.status.empty() && f.status != "connected") {
+    add(f.status, Line::Style::kAlert);  // connected, but what came was not a snapshot
   } else if (!s) {
     add("connected, waiting for the first snapshot   q: quit");
   } else {

@@ -16,7 +16,7 @@ namespace sp::top {
 struct Frame {
   std::string where;                        // the stats socket, as given
   bool connected = false;
-  std::string status;                       // why not connected, when not
+  std::string status;                       // why not connected; when connected, "connected" or what went wrong
   const nlohmann::json* latest = nullptr;   // the last snapshot (nullptr: none yet)
   const nlohmann::json* previous = nullptr; // the one before it, for per-second deltas
   double age_s = 0;                         // since `latest` arrived
