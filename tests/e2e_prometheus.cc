@@ -4,6 +4,7 @@
 // PromQL query with a byte rate above zero for each worker while tcp_ping_client streams through
 // the proxy. Skipped, saying so, where the tools are not installed (scripts/setup-deps installs them).
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +110,30 @@ TEST(PrometheusE2E, PromtoolAcceptsTheMetricsReplyAndTheFile) {
     return out;
   };
   EXPECT_EQ(families(slurp(p.prom_file)), families(text));
+}
+
+TEST(PrometheusE2E, PingServerSpeaksItToo) {
+  REQUIRE_TOOL(promtool, "promtool");
+  std::string dir = temp_dir();
+  uint16_t port = free_port(), stats_port = free_port();
+  {
+    ChildProcess server({bin("tcp_ping_server"), "-s", "127.0.0.1", "-p", std::to_string(port), "-w", "2", "--stats",
+                         "127.0.0.1:" + std::to_string(stats_port), "--stats-prom", dir + "/ping.prom"});
+    ASSERT_TRUE(wait_for_port(stats_port)) << server.err();
+    RunResult reply = sh("echo metrics | nc 127.0.0.1 " + std::to_string(stats_port) + " | tee '" + dir +
+                         "/reply.txt' | " + promtool + " check metrics");
+    EXPECT_EQ(reply.code, 0) << reply.out << reply.err;
+    std::string text = slurp(dir + "/reply.txt");
+    EXPECT_NE(text.find("program=\"tcp_ping_server\",mode=\"echo\""), std::string::npos) << text.substr(0, 800);
+    EXPECT_NE(text.find("spliceproxy_worker_bytes_total{worker=\"1\"} 0\n"), std::string::npos);
+    RunResult file = sh(promtool + " check metrics < '" + dir + "/ping.prom'");
+    EXPECT_EQ(file.code, 0) << file.out << file.err;
+    server.signal(SIGTERM);
+    EXPECT_EQ(server.wait(10s), 0);
+  }
+  struct stat st;
+  EXPECT_NE(::stat((dir + "/ping.prom").c_str(), &st), 0) << "the file outlived a clean exit";
+  sh("rm -rf '" + dir + "'");
 }
 
 TEST(PrometheusE2E, PrometheusSeesEachWorkersByteRateThroughNodeExporter) {
