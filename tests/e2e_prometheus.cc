@@ -115,6 +115,10 @@ TEST(PrometheusE2E, PromtoolAcceptsTheMetricsReplyAndTheFile) {
 TEST(PrometheusE2E, PingServerSpeaksItToo) {
   REQUIRE_TOOL(promtool, "promtool");
   std::string dir = temp_dir();
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { sh("rm -rf '" + dir + "'"); }
+  } cleanup{dir};
   uint16_t port = free_port(), stats_port = free_port();
   {
     ChildProcess server({bin("tcp_ping_server"), "-s", "127.0.0.1", "-p", std::to_string(port), "-w", "2", "--stats",
@@ -133,7 +137,6 @@ TEST(PrometheusE2E, PingServerSpeaksItToo) {
   }
   struct stat st;
   EXPECT_NE(::stat((dir + "/ping.prom").c_str(), &st), 0) << "the file outlived a clean exit";
-  sh("rm -rf '" + dir + "'");
 }
 
 TEST(PrometheusE2E, PrometheusSeesEachWorkersByteRateThroughNodeExporter) {

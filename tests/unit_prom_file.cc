@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -23,12 +24,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string dir = std::string(base ? base : "/tmp") + "/sp-prom-XXXXXX";
-  if (!::mkdtemp(dir.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
-  return dir;
-}
+// A directory of its own, removed with whatever is left in it even when an assertion fails.
+struct TempDir {
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    path = std::string(base ? base : "/tmp") + "/sp-prom-XXXXXX";
+    if (!::mkdtemp(path.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  std::string path;
+};
 
 bool exists(const std::string& path) {
   struct stat st;
@@ -44,8 +52,8 @@ std::string slurp(const std::string& path) {
 
 TEST(PromFile, ReplacedWholeEveryIntervalAndRemovedAtExit) {
   FakeProgram program;
-  std::string dir = temp_dir();
-  std::string path = dir + "/spliceproxy.prom";
+  TempDir tmp;
+  std::string path = tmp.path + "/spliceproxy.prom";
   StatsOptions o;
   o.interval_ns = 20'000'000;
   o.prom_path = path;
@@ -74,7 +82,6 @@ TEST(PromFile, ReplacedWholeEveryIntervalAndRemovedAtExit) {
   EXPECT_GE(uptimes.size(), 5u) << "rewritten each interval (" << reads << " reads)";
   EXPECT_FALSE(exists(path)) << "removed at exit";
   EXPECT_FALSE(exists(path + ".tmp"));
-  ::rmdir(dir.c_str());
 }
 
 TEST(PromFile, AnUnwritablePathIsAnErrorNamingIt) {
@@ -92,7 +99,8 @@ TEST(PromFile, AnUnwritablePathIsAnErrorNamingIt) {
 }
 
 TEST(PromFile, AFailedWriteIsRetriedAndLeavesNoTemporaryFile) {
-  std::string dir = temp_dir();
+  TempDir tmp;
+  const std::string& dir = tmp.path;
   std::string path = dir + "/x.prom";
   {
     PromFile file(path);
@@ -117,8 +125,6 @@ TEST(PromFile, AFailedWriteIsRetriedAndLeavesNoTemporaryFile) {
     ASSERT_EQ(::rename(other.c_str(), path.c_str()), 0);
   }
   EXPECT_EQ(slurp(path), "b 1\n");
-  ::unlink(path.c_str());
-  ::rmdir(dir.c_str());
 }
 
 }  // namespace
