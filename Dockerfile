@@ -12,6 +12,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config libtbb-dev nlohmann-json3-dev libgtest-dev liburing-dev \
+      clang libbpf-dev bpftool \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -24,7 +25,7 @@ RUN cd build && ctest -L unit --output-on-failure --timeout 300
 FROM debian:bookworm
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libtbb12 liburing2 python3 jq netcat-openbsd procps \
+ && apt-get install -y --no-install-recommends libtbb12 liburing2 libbpf1 python3 jq netcat-openbsd procps \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/soak soak
 COPY --from=build /src/build/bin/proxy /src/build/bin/tcp_ping_server /src/build/bin/tcp_ping_client /usr/local/bin/

@@ -41,6 +41,9 @@ namespace sp::metrics {
   X(uring_enters, "calls", "--mode uring: io_uring_enter calls (each submits a batch and may wait)")      \
   X(uring_enobufs, "events", "--mode uring: receives that found every provided buffer in use (ENOBUFS)")  \
   X(uring_cq_overflows, "events", "--mode uring: waits after which the completion queue had overflowed")  \
+  X(sockmap_sessions, "sessions", "--mode sockmap: sessions whose bytes the kernel relayed")                \
+  X(sockmap_pauses, "events", "--mode sockmap: directions released because the kernel queued 2 MiB it could not send yet (flow control)") \
+  X(sockmap_fallbacks, "sessions", "--mode sockmap: sessions the kernel would not take (maps full, socket no longer established), relayed with splice") \
   SP_SIZE_BUCKETS(X, buffers, "buffers", "read/write buffers handed to pumps")                                             \
   SP_SIZE_BUCKETS(X, pipes, "pipes", "pipes handed to pumps")
 

@@ -75,10 +75,10 @@ const Fields<Snapshot>& top_fields() {
                       [](const Snapshot&) { return uint64_t{kSchemaVersion}; });
     text<Snapshot>(f, "program", "the program reporting: proxy or tcp_ping_server",
                    [](const Snapshot& s) { return std::string_view(s.program); });
-    text<Snapshot>(f, "mode", "how bytes move, as asked: rw, splice, auto or uring (proxy --mode); echo, sink or source (tcp_ping_server)",
+    text<Snapshot>(f, "mode", "how bytes move, as asked: rw, splice, auto, uring or sockmap (proxy --mode); echo, sink or source (tcp_ping_server)",
                    [](const Snapshot& s) { return std::string_view(s.mode); });
     text<Snapshot>(f, "mode_effective",
-                   "how bytes move, as running: differs from mode where a kernel feature was refused (uring falls back to rw)",
+                   "how bytes move, as running: differs from mode where a kernel feature was refused (uring falls back to rw, sockmap to splice)",
                    [](const Snapshot& s) { return std::string_view(s.mode_effective); });
     integer<Snapshot>(f, kLabel, "pid", "", "process id", [](const Snapshot& s) { return static_cast<uint64_t>(s.pid); });
     number<Snapshot>(f, kGauge, "uptime_s", 3, "s", "time since the stats thread started, just after the listeners opened",

@@ -70,16 +70,19 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          [&](const std::string& v) { raw.remote_port = parse_port(v); }});
   p.add({'z', "splice", "", "use the splice pump (same as --mode splice)", "",
          [&](const std::string&) { c.session.mode = PumpMode::kSplice; }});
-  p.add({0, "mode", "rw|splice|auto|uring",
+  p.add({0, "mode", "rw|splice|auto|uring|sockmap",
          "how bytes move: read/write through a user buffer, splice, auto (read/write for small messages; "
-         "on bulk, whichever of the two is faster here), or uring (completions on an io_uring per worker; "
-         "falls back to rw where io_uring is refused)",
+         "on bulk, whichever of the two is faster here), uring (completions on an io_uring per worker; "
+         "falls back to rw where io_uring is refused), or sockmap (inside the kernel, a BPF program "
+         "redirecting each segment to the other socket; needs CAP_BPF and CAP_NET_ADMIN, falls back "
+         "to splice)",
          "rw", [&](const std::string& v) {
            if (v == "rw") c.session.mode = PumpMode::kReadWrite;
            else if (v == "splice") c.session.mode = PumpMode::kSplice;
            else if (v == "auto") c.session.mode = PumpMode::kAuto;
            else if (v == "uring") c.session.mode = PumpMode::kUring;
-           else throw std::invalid_argument("invalid mode '" + v + "' (expected rw, splice, auto or uring)");
+           else if (v == "sockmap") c.session.mode = PumpMode::kSockmap;
+           else throw std::invalid_argument("invalid mode '" + v + "' (expected rw, splice, auto, uring or sockmap)");
          }});
   p.add({0, "pipe-size", "BYTES",
          "largest pipe per direction in splice mode (F_SETPIPE_SZ; K/M suffixes): pipes start at 16K and "

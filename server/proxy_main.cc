@@ -11,6 +11,7 @@
 #include "server/proxy_session.h"
 #include "server/remote.h"
 #include "server/server.h"
+#include "server/sockmap.h"
 #include "server/stats_source.h"
 #include "server/uring.h"
 
@@ -31,6 +32,18 @@ int main(int argc, char** argv) {
       config.session.mode = PumpMode::kReadWrite;
       config.server.worker.uring = false;
     }
+  }
+  std::unique_ptr<Sockmap> sockmap;  // outlives the server: its workers' sessions sit in its maps
+  if (config.session.mode == PumpMode::kSockmap) {
+    std::string why;
+    sockmap = Sockmap::open(&why);
+    if (!sockmap) {
+      log::warn("--mode sockmap: ", why, ": relaying with splice instead. To allow the kernel relay: run as root "
+                "or with CAP_BPF and CAP_NET_ADMIN (in a container: --cap-add BPF --cap-add NET_ADMIN), on a "
+                "kernel with CONFIG_BPF_STREAM_PARSER (docs/sockmap.md)");
+      config.session.mode = PumpMode::kSplice;
+    }
+    config.server.worker.sockmap = sockmap.get();
   }
   try {
     Remote remote(config.remote);

@@ -54,6 +54,10 @@ void ProxySession::on_side_events(bool client, uint32_t events) {
     else on_connect_result(events);
     return;
   }
+  if (sockmap_) {
+    sockmap_->on_events(client, events);
+    return;
+  }
   if (client) {
     to_remote_->source_events(events);
     if (events & EPOLLOUT) to_client_->destination_writable();
@@ -97,7 +101,11 @@ void ProxySession::connected() {
     relay_->start();
     return;
   }
-  PumpMode mode = options_.mode == PumpMode::kUring ? PumpMode::kReadWrite : options_.mode;
+  if (options_.mode == PumpMode::kSockmap && env_.sockmap && start_sockmap()) return;
+  if (state_ != State::kOpen) return;  // the kernel took the session half-way: reset
+  PumpMode mode = options_.mode == PumpMode::kUring     ? PumpMode::kReadWrite
+                  : options_.mode == PumpMode::kSockmap ? PumpMode::kSplice
+                                                        : options_.mode;
   to_remote_ = std::make_unique<Pump>(client_.get(), remote_fd_.get(), mode, env_.pumps, env_.counters.bytes_in);
   to_client_ = std::make_unique<Pump>(remote_fd_.get(), client_.get(), mode, env_.pumps, env_.counters.bytes_out);
   // The remote's first edge carried EPOLLOUT, possibly EPOLLIN too (a server that speaks first):
@@ -106,6 +114,35 @@ void ProxySession::connected() {
   to_remote_->source_events(pending_client_events_ | EPOLLIN);
   if (options_.idle_timeout_ns > 0) arm_idle_timer();
   pump();
+}
+
+bool ProxySession::start_sockmap() {
+  sockmap_ = std::make_unique<SockmapRelay>(*env_.sockmap, env_.loop, env_.pumps, client_.get(), &client_side_,
+                                            remote_fd_.get(), &remote_side_, static_cast<SockmapRelay::Owner&>(*this));
+  bool partial = false;
+  if (int err = sockmap_->start(&partial)) {
+    // EOPNOTSUPP: a socket left ESTABLISHED (its peer closed) before the session was relayed, a
+    // race of every busy proxy; a full map (E2BIG) or the kernel's memory (ENOMEM) is news.
+    const char* what = partial ? "; resetting it" : "; relaying it with splice";
+    if (err == EOPNOTSUPP) {
+      log::debug("sockmap: a session's socket is no longer established", what);
+    } else {
+      thread_local log::RateLimit limit;
+      log::warn_limited(limit, "sockmap: the kernel refused a session's sockets: ", log::errno_text(err), what);
+    }
+    env_.counters.sockmap_fallbacks.add();
+    sockmap_.reset();
+    if (partial) close(true);
+    return false;
+  }
+  env_.counters.sockmap_sessions.add();
+  if (options_.idle_timeout_ns > 0) {
+    last_activity_ns_ = env_.loop.now();
+    arm_idle_timer();
+  }
+  // What the client did while we were connecting (its FIN, say) happened before the edge we wait for.
+  if (pending_client_events_ & (EPOLLRDHUP | EPOLLERR)) sockmap_->on_events(true, pending_client_events_);
+  return true;
 }
 
 void ProxySession::connect_failed(int err, bool timed_out) {
@@ -142,6 +179,7 @@ void ProxySession::arm_idle_timer() {
   if (last_activity_ns_ == 0) due = options_.idle_timeout_ns;
   timer_ = env_.loop.run_after(due, [this] {
     timer_ = 0;
+    if (sockmap_) last_activity_ns_ = env_.loop.now() - sockmap_->idle_ns();  // the kernel saw the traffic
     if (env_.loop.now() - last_activity_ns_ >= options_.idle_timeout_ns && last_activity_ns_ != 0) {
       env_.counters.idle_timeouts.add();
       close(false);
@@ -159,6 +197,14 @@ void ProxySession::relay_activity() {
 
 void ProxySession::relay_finished(int err) {
   if (err) log::debug("session reset: ", log::errno_text(err));
+  close(err != 0);
+}
+
+void ProxySession::sockmap_finished(int err) {
+  if (err) {
+    env_.counters.resets.add();
+    log::debug("session reset: ", log::errno_text(err));
+  }
   close(err != 0);
 }
 
@@ -192,6 +238,7 @@ void ProxySession::close_sockets(bool reset) {
   to_client_.reset();
   client_.reset();
   remote_fd_.reset();
+  sockmap_.reset();  // after the sockets: closing them took them out of the kernel's socket maps
   env_.counters.connections_closed.add();
   env_.finished(this);
 }

@@ -11,6 +11,7 @@
 #include "server/pump.h"
 #include "server/remote.h"
 #include "server/session.h"
+#include "server/sockmap_relay.h"
 #include "server/uring_relay.h"
 
 namespace sp {
@@ -22,7 +23,7 @@ struct ProxySessionOptions {
   size_t budget = 1 << 20;      // bytes per pump turn before other connections get theirs
 };
 
-class ProxySession : public Session, private UringRelay::Owner {
+class ProxySession : public Session, private UringRelay::Owner, private SockmapRelay::Owner {
  public:
   ProxySession(WorkerEnv& env, Fd client, Remote& remote, const ProxySessionOptions& options);
   ~ProxySession() override;
@@ -44,6 +45,7 @@ class ProxySession : public Session, private UringRelay::Owner {
   void on_side_events(bool client, uint32_t events);
   void on_connect_result(uint32_t events);
   void connected();
+  bool start_sockmap();
   void connect_failed(int err, bool timed_out);
   void pump();
   void arm_idle_timer();
@@ -52,6 +54,7 @@ class ProxySession : public Session, private UringRelay::Owner {
   void relay_activity() override;
   void relay_finished(int err) override;
   void relay_stopped() override;
+  void sockmap_finished(int err) override;
 
   WorkerEnv& env_;
   Remote& remote_;
@@ -67,6 +70,7 @@ class ProxySession : public Session, private UringRelay::Owner {
   std::unique_ptr<Pump> to_remote_;  // created once connected: both fds are known then
   std::unique_ptr<Pump> to_client_;
   std::unique_ptr<UringRelay> relay_;   // --mode uring instead of the pumps
+  std::unique_ptr<SockmapRelay> sockmap_;  // --mode sockmap instead of the pumps
   bool reset_on_close_ = false;
   uint32_t pending_client_events_ = 0;  // seen while connecting, replayed once connected
   EventLoop::TimerId timer_ = 0;        // connect timeout, then idle timeout

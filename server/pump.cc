@@ -16,6 +16,7 @@ const char* to_string(PumpMode mode) {
     case PumpMode::kSplice: return "splice";
     case PumpMode::kAuto: return "auto";
     case PumpMode::kUring: return "uring";
+    case PumpMode::kSockmap: return "sockmap";
   }
   return "?";
 }

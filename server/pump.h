@@ -33,8 +33,9 @@ namespace sp {
 // cannot tell a drained socket from a full pipe without one more call); once reads fill the
 // largest buffer the direction is bulk, and a BulkChooser times read/write against splice and
 // keeps the faster; a read smaller than the lowest rung ends the bulk.
-// kUring is not a pump: a session in that mode relays through the worker's io_uring (UringRelay).
-enum class PumpMode { kReadWrite, kSplice, kAuto, kUring };
+// kUring and kSockmap are not pumps: a session in those modes relays through the worker's
+// io_uring (UringRelay) or inside the kernel (SockmapRelay).
+enum class PumpMode { kReadWrite, kSplice, kAuto, kUring, kSockmap };
 
 const char* to_string(PumpMode mode);
 

@@ -19,6 +19,7 @@
 namespace sp {
 
 class Session;
+class SockmapWorker;
 
 // Everything a worker lends its sessions.
 struct WorkerEnv {
@@ -27,6 +28,7 @@ struct WorkerEnv {
   metrics::WorkerCounters& counters;
   PumpContext& pumps;
   Uring* uring;  // the worker's ring in --mode uring, else null
+  SockmapWorker* sockmap;  // the worker's share of the kernel relay in --mode sockmap, else null
   // Called by a session once it has closed its sockets; the worker then disposes of it.
   std::function<void(Session*)> finished;
 };

@@ -39,7 +39,14 @@ Worker::Worker(int id, const WorkerOptions& options, SessionFactory factory,
         log::error(name, ": ", e.what(), "; this worker relays with read/write");
       }
     }
-    env_ = std::make_unique<WorkerEnv>(WorkerEnv{id_, loop, counters_, pump_context_, uring_.get(),
+    if (options.sockmap) {
+      try {
+        sockmap_ = std::make_unique<SockmapWorker>(*options.sockmap, id_, loop, counters_);
+      } catch (const std::exception& e) {
+        log::error(name, ": ", e.what(), "; this worker relays with splice");
+      }
+    }
+    env_ = std::make_unique<WorkerEnv>(WorkerEnv{id_, loop, counters_, pump_context_, uring_.get(), sockmap_.get(),
                                                  [this](Session* s) { session_finished(s); }});
   });
 }
@@ -60,6 +67,7 @@ Worker::~Worker() {
   acceptor_.reset();
   sessions_.clear();  // the loop is stopped: safe to tear sessions down from this thread
   uring_.reset();     // after the sessions: exiting the ring cancels what they left in flight
+  sockmap_.reset();
 }
 
 void Worker::hand_off(Fd client, size_t listener) {

@@ -14,6 +14,7 @@
 #include "metrics/counters.h"
 #include "server/acceptor.h"
 #include "server/session.h"
+#include "server/sockmap_worker.h"
 #include "server/uring.h"
 
 namespace sp {
@@ -27,6 +28,7 @@ struct WorkerOptions {
   int64_t busy_poll_ns = 0;  // EventLoop::set_busy_poll: 0 = sleep as soon as idle
   bool uring = false;        // give each worker an io_uring that also does its sleeping
   UringOptions uring_options;
+  Sockmap* sockmap = nullptr;  // --mode sockmap: the kernel relay, loaded by the process
 };
 
 class Worker {
@@ -78,6 +80,7 @@ class Worker {
   BulkVerdict auto_verdict_;  // --mode auto: what this worker's bulk directions last measured
   PumpContext pump_context_;
   std::unique_ptr<Uring> uring_;  // --mode uring; outlives the sessions whose requests it carries
+  std::unique_ptr<SockmapWorker> sockmap_;  // --mode sockmap; outlives the sessions that count on it
   std::unique_ptr<WorkerEnv> env_;
   std::unordered_map<Session*, std::unique_ptr<Session>> sessions_;
   std::vector<Acceptor::Listening> own_listeners_;  // --reuseport: until start_accepting()

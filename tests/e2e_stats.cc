@@ -139,6 +139,10 @@ TEST_P(StatsE2E, BusyProxyReportsRatesAndCpuThatMatchProc) {
   EXPECT_GE(a["process"]["threads"].get<size_t>(), listed);
   EXPECT_LE(a["process"]["threads"].get<size_t>(), listed + 1);
 
+  const bool kernel_relays = GetParam() == "sockmap";
+  if (kernel_relays) {
+    EXPECT_EQ(a["mode_effective"], "sockmap") << "the kernel relay was refused: the test proves nothing";
+  }
   uint64_t bytes = 0;
   double rate = 0, pct_sum = 0, s_sum = 0;
   for (const json& w : a["workers"]) {
@@ -148,7 +152,13 @@ TEST_P(StatsE2E, BusyProxyReportsRatesAndCpuThatMatchProc) {
     // Two load connections each (round-robin); wait_for_port's probe may not have finished yet.
     EXPECT_GE(w["connections_active"].get<uint64_t>(), 2u) << w.dump();
     double pct = cpu_pct(w["cpu"]);
-    EXPECT_GT(pct, 0.5) << "a busy worker used no CPU: " << w["cpu"].dump();
+    // In sockmap mode the kernel moves the bytes (in softirq, on whichever CPU): the worker only
+    // watches for the ends of the streams, and that is what the stats must show.
+    if (kernel_relays) {
+      EXPECT_LT(pct, 5.0) << "a sockmap worker did the relaying: " << w["cpu"].dump();
+    } else {
+      EXPECT_GT(pct, 0.5) << "a busy worker used no CPU: " << w["cpu"].dump();
+    }
     EXPECT_LE(pct, 105.0) << "one thread above one core: " << w["cpu"].dump();
     EXPECT_GT(w["ctx_switches"]["voluntary"].get<uint64_t>() + w["ctx_switches"]["involuntary"].get<uint64_t>(), 0u);
     bytes += w["bytes"].get<uint64_t>();
@@ -174,7 +184,9 @@ TEST_P(StatsE2E, BusyProxyReportsRatesAndCpuThatMatchProc) {
   // from outside just before and after the snapshot, and getrusage inside.
   // /proc/PID/stat counts 10 ms ticks: 0.02 s of slack for two readings.
   double threads_cpu = cpu_s(totals["cpu"]);
-  EXPECT_GT(threads_cpu, 0.05);
+  if (!kernel_relays) {
+    EXPECT_GT(threads_cpu, 0.05);
+  }
   EXPECT_GE(threads_cpu, a_lo * 0.97 - 0.02);
   EXPECT_LE(threads_cpu, a_hi * 1.03 + 0.02);
   double rusage_cpu = cpu_s(a["process"]["cpu"]);

@@ -50,7 +50,7 @@ TEST(UringE2E, RefusedIoUringFallsBackToReadWriteAndSaysWhyOnce) {
   uint16_t server_port = free_port(), port = free_port(), stats_port = free_port();
   ChildProcess server({bin("tcp_ping_server"), "-s", "127.0.0.1:" + std::to_string(server_port), "-w", "1", "--stats", "off"});
   ASSERT_TRUE(wait_for_port(server_port));
-  ChildProcess proxy({bin("no_io_uring"), bin("proxy"), "-s", "127.0.0.1:" + std::to_string(port), "-r",
+  ChildProcess proxy({bin("refuse_syscall"), "io_uring_setup", bin("proxy"), "-s", "127.0.0.1:" + std::to_string(port), "-r",
                       "127.0.0.1:" + std::to_string(server_port), "--mode", "uring", "-w", "2", "--stats-interval", "0.1", "--stats",
                       "127.0.0.1:" + std::to_string(stats_port)});
   ASSERT_TRUE(wait_for_port(port)) << proxy.err();

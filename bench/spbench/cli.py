@@ -203,10 +203,11 @@ def finalize(out, meta, runs, interrupted):
     goal_results = goals.evaluate(runs, primary_unit)
     fair = goals.evaluate_fair(runs, aggs, bests, cfg)
     uring = goals.evaluate(runs, primary_unit, goals.uring_goals(bests))
+    sockmap = goals.evaluate(runs, primary_unit, goals.sockmap_goals(bests))
     plots = plot_all(out, cfg, aggs)
     moved = path_checks(runs, sorted({r["path"] for r in runs} | set(cfg["paths"]), key=P.sort_key))
     summary = {"schema": SCHEMA, **meta, "interrupted": interrupted, "aggregates": aggs, "goals": goal_results,
-               "goals_issue17": fair, "goals_issue14": uring, "best_settings": bests,
+               "goals_issue17": fair, "goals_issue14": uring, "goals_issue15": sockmap, "best_settings": bests,
                "checks": {"bytes_moved_per_path": moved,
                           "paths_without_bytes": [p for p, b in moved.items() if not b],
                           "failed_runs": [r["id"] for r in runs if r["status"] == "failed"],
@@ -214,7 +215,8 @@ def finalize(out, meta, runs, interrupted):
                "runs": runs}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, sort_keys=True)
-    write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests, fair, uring)
+    write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests, fair,
+                 [("Issue 14 goals: --mode uring", uring), ("Issue 15 goals: --mode sockmap", sockmap)])
     return summary, plots
 
 

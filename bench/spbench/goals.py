@@ -192,6 +192,26 @@ def uring_goals(bests):
     ]
 
 
+# Issue 15: --mode sockmap, the kernel relaying, against our read/write and our splice, 1 worker.
+# Its work runs in softirq and kernel workers, not in the proxy's threads: the whole-machine
+# CPU-s/GB is the figure that answers for it.
+
+def sockmap_goals(bests):
+    S = "proxy-sockmap"
+    splice_fast = best_path(bests, "iperf3-P1", 1, "proxy-splice", "throughput") or "proxy-splice"
+    splice_machine = best_path(bests, "iperf3-P1", 1, "proxy-splice", "machine_cpu") or "proxy-splice"
+    return [
+        ("sockmap-pp1-rw", "pp-1k-1c", 1, S, "proxy-rw", "throughput", ">=", 1.3,
+         "1 KiB ping-pong, 1 connection: msg/s ≥ 1.3 × our read/write"),
+        ("sockmap-pp64-rw", "pp-1k-64c", 1, S, "proxy-rw", "throughput", ">=", 1.0,
+         "1 KiB ping-pong, 64 connections: msg/s ≥ our read/write (where it pays)"),
+        ("sockmap-bulk", "iperf3-P1", 1, S, splice_fast, "throughput", ">=", 1.0,
+         f"iperf3 -P1: throughput ≥ our splice at its best size ({splice_fast})"),
+        ("sockmap-bulk-machine-cpu", "iperf3-P1", 1, S, splice_machine, "machine_cpu", "<=", 1.0,
+         f"iperf3 -P1: whole-machine CPU-s/GB ≤ our splice's at its best size ({splice_machine})"),
+    ]
+
+
 def evaluate_fair(runs, aggs, bests, cfg):
     ran = {r["path"] for r in runs}
     idx = {(a["workload"], a["path"], a["workers"]): a for a in aggs}

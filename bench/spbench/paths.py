@@ -39,6 +39,9 @@ BASE = [
          "splice, whichever it timed faster)", "#9467bd", mode="auto", peer="haproxy-splice", rw_of="proxy-rw"),
     Path("proxy-uring", "ours", "our proxy --mode uring (io_uring: provided buffers, one io_uring_enter per "
          "loop iteration)", "#e377c2", mode="uring", peer="haproxy", rw_of="proxy-rw"),
+    Path("proxy-sockmap", "ours", "our proxy --mode sockmap (a BPF sk_skb program redirects every segment "
+         "inside the kernel; the proxy only watches the ends of the streams)", "#bcbd22", mode="sockmap",
+         peer="haproxy-splice", rw_of="proxy-rw"),
     Path("haproxy", "haproxy", "HAProxy in TCP mode, no splice", "#ff7f0e", size_knob="tune.bufsize"),
     Path("haproxy-splice", "haproxy", "HAProxy with option splice-request + splice-response", "#d62728",
          splice=True, rw_of="haproxy", size_knob="tune.pipesize"),

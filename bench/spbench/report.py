@@ -96,7 +96,9 @@ def headline(cfg, aggs, bests, mw):
     L = ["## Headline", "",
          "Proxy CPU-s/GB: what the proxy's own threads cost. Machine CPU-s/GB: what the relay costs the whole "
          "box (client, backend, proxy and kernel), since on loopback the kernel's TCP work lands on whoever "
-         "runs it (definitions below). Rows *↳ best swept*: the path's best size-sweep setting in each column "
+         "runs it (definitions below). For `proxy-sockmap` the proxy's own CPU is near zero by construction: the "
+         "kernel relays in softirq and in its psock workers, outside the proxy's threads, so the machine "
+         "column is the one that answers for it. Rows *↳ best swept*: the path's best size-sweep setting in each column "
          "(size in brackets).", ""] + table_head(hdr)
     by_base = {(b["workload"], b["path"]): b for b in bests if b["workers"] == mw}
     for p in cfg["paths"]:
@@ -208,7 +210,7 @@ def size_sweep(cfg, aggs, bests, mw, defaults=None):
     return L
 
 
-def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=(), fair=(), uring_goals=()):
+def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=(), fair=(), mode_goals=()):
     cfg, mach = meta["config"], meta["machine"]
     defaults = mach.get("proxy_defaults") or {}
     L = []
@@ -238,13 +240,14 @@ def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=
     L += size_sweep(cfg, aggs, bests, mw, defaults)
     if fair:
         L += goals.markdown_fair(fair)
-    if uring_goals:
-        L += goals.markdown(uring_goals, "Issue 14 goals: --mode uring")
+    for title, results in mode_goals:
+        if results:
+            L += goals.markdown(results, title)
     if goal_results:
         L += goals.markdown(goal_results)
     L.append("## Definitions")
     L.append("")
-    L.append("* **Paths**: `direct` = client → backend; `proxy-rw` / `proxy-splice` / `proxy-auto` / `proxy-uring` = our `proxy --mode rw|splice|auto|uring "
+    L.append("* **Paths**: `direct` = client → backend; `proxy-rw` / `proxy-splice` / `proxy-auto` / `proxy-uring` / `proxy-sockmap` = our `proxy --mode rw|splice|auto|uring|sockmap "
              f"-w {mw}`; `haproxy` = HAProxy {haproxy_version(mach)} in TCP mode, `nbthread` = "
              "workers, no splice; `haproxy-splice` = the same with `option splice-request` + `option splice-response`. "
              f"Opt-in: `proxy-rw-busy` = `proxy --mode rw --busy-poll {cfg.get('busy_poll') or 50}` and `haproxy-busy` = "

@@ -130,3 +130,23 @@ def test_uring_goals_judge_against_haproxy_and_our_best_read_write():
     assert by["uring-bulk-cpu"]["met"] is False and by["uring-bulk-machine-cpu"]["peer"] == "proxy-rw@1M"
     assert by["uring-redis-set"]["met"] is None, "a workload the run did not include is not measured"
     assert "Issue 14 goals" in "\n".join(goals.markdown(res, "Issue 14 goals: --mode uring"))
+
+
+def test_sockmap_goals_judge_bulk_against_our_best_splice_on_machine_cpu():
+    runs = []
+    for rep in (1, 2, 3):
+        runs += [run("proxy-sockmap", "pp-1k-1c", rep, tp=20.0), run("proxy-rw", "pp-1k-1c", rep, tp=15.0),
+                 run("proxy-sockmap", "iperf3-P1", rep, tp=12.0, cpu=0.01, machine=0.90),
+                 run("proxy-splice", "iperf3-P1", rep, tp=18.0, cpu=0.30, machine=0.70),
+                 run("proxy-splice@256K", "iperf3-P1", rep, tp=21.0, cpu=0.25, machine=0.60)]
+    aggs = aggregate(runs)
+    res = goals.evaluate(runs, unit, goals.sockmap_goals(best_settings(aggs)))
+    by = {r["goal"]: r for r in res}
+    assert by["sockmap-pp1-rw"]["median"] == pytest.approx(20 / 15) and by["sockmap-pp1-rw"]["met"] is True
+    bulk = by["sockmap-bulk"]
+    assert bulk["peer"] == "proxy-splice@256K", "bulk is judged against splice at its best size"
+    assert bulk["median"] == pytest.approx(12 / 21) and bulk["met"] is False
+    machine = by["sockmap-bulk-machine-cpu"]
+    assert machine["median"] == pytest.approx(0.90 / 0.60) and machine["met"] is False, \
+        "a near-zero proxy CPU must not hide the machine's cost"
+    assert by["sockmap-pp64-rw"]["met"] is None

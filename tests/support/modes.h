@@ -9,7 +9,7 @@
 
 namespace sp::test {
 
-inline const std::vector<std::string> kAllModes = {"rw", "splice", "auto", "uring"};
+inline const std::vector<std::string> kAllModes = {"rw", "splice", "auto", "uring", "sockmap"};
 
 // Modes that move bytes through pipes from the first byte, and so meet pipe exhaustion (and fall
 // back to read/write). auto splices only once a bulk direction has timed splice faster than

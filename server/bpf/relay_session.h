@@ -1,0 +1,34 @@
+// What the relay program (relay.bpf.c) and the proxy (sockmap.cc) share: the value of a socket's
+// `sessions` entry, the flow-control event and the maps' sizes. Included by both, so the layout
+// has one definition.
+#pragma once
+
+#include <linux/types.h>
+
+// Sockets in the maps at once: two per session (262,144 sockets, 131,072 sessions).
+#define SP_RELAY_MAX_SOCKETS (1 << 18)
+// Byte counters and event rings: one pair and one ring per worker (the proxy allows 1,024), and
+// a pair and a ring for the start-up self-test.
+#define SP_RELAY_WORKERS 1024
+#define SP_RELAY_COUNTERS (2 * SP_RELAY_WORKERS + 2)
+#define SP_RELAY_RINGS (SP_RELAY_WORKERS + 1)
+// A direction with this many bytes redirected but not yet written into its destination (they wait
+// in the kernel's queue, which has no limit) is reported to its worker, which releases it.
+#define SP_RELAY_PAUSE_BYTES (2 << 20)
+
+struct sp_relay_session {
+  __u64 partner;     // the partner socket's cookie: its key in `targets`
+  __u32 counter;     // index in `bytes`: worker * 2 + direction (0 client -> remote, 1 back)
+  __u32 ring;        // index in `rings`: the worker
+  __u64 redirected;  // bytes redirected to the partner since `sent_base`
+  __u32 sent_base;   // the partner's write_seq when the first byte was redirected
+  __u32 flags;       // SP_RELAY_*
+};
+
+#define SP_RELAY_STARTED 1u   // sent_base is set
+#define SP_RELAY_REPORTED 2u  // the worker was told of this direction's queue; it clears the flag
+
+// The event a worker reads from its ring: this socket's direction has SP_RELAY_PAUSE_BYTES queued.
+struct sp_relay_event {
+  __u64 cookie;
+};

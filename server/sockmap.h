@@ -1,0 +1,74 @@
+// The kernel side of --mode sockmap: the BPF relay program (server/bpf/relay.bpf.c, compiled into
+// this binary), its maps and the calls that put a session's two sockets in them. Once both are in,
+// the kernel moves every byte between them; the proxy only watches for the ends of the streams.
+//
+// open() loads and attaches the program and proves, over a loopback pair, that it relays both
+// ways, bytes sent before the sockets entered the maps included. Where it cannot (no CAP_BPF, a
+// kernel without sockmap, a relay that does not deliver) the caller gets the reason and falls back.
+//
+// Thread context: any thread (every call is a bpf(2) or socket system call on shared maps).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/fd.h"
+
+struct relay_bpf;
+
+namespace sp {
+
+class Sockmap {
+ public:
+  // Null, with the reason (the call and its errno) in *why, where the relay cannot run here.
+  static std::unique_ptr<Sockmap> open(std::string* why);
+  ~Sockmap();
+  Sockmap(const Sockmap&) = delete;
+  Sockmap& operator=(const Sockmap&) = delete;
+
+  struct Keys {
+    uint64_t client = 0;  // socket cookies
+    uint64_t remote = 0;
+  };
+  // Puts a session's established sockets in the maps (the order in server/bpf/relay.bpf.c), counts
+  // their bytes on `counter` (client -> remote) and `counter + 1` (back), and wakes both sockets so
+  // that bytes already queued are relayed. 0, or the errno of the refusal (E2BIG: the maps are
+  // full; EOPNOTSUPP: a socket is no longer established), in which case nothing of the session is
+  // left in the maps unless `*partial` says one socket was already intercepted (the session cannot
+  // fall back then: its bytes may already be on their way).
+  int insert(int client, int remote, uint32_t counter, uint32_t ring, Keys* keys, bool* partial);
+  // After the sockets are closed (which takes them out of the socket maps): the session entries.
+  void erase(const Keys& keys);
+  // Flow control of one direction: while a socket is released, the program no longer takes its
+  // bytes, so they wait in its receive queue and TCP's window holds the sender back; intercept()
+  // takes it again and wakes it for what queued meanwhile (0, or the errno: a socket whose peer
+  // has closed cannot enter a sockmap).
+  void release(uint64_t key);
+  int intercept(int fd, uint64_t key);
+  // intercept() for a socket released after the program reported its queue: the report is
+  // cleared first, so the next congestion is reported again.
+  int resume(int fd, uint64_t key);
+  // Bytes the program has redirected from the socket with this cookie since it entered the maps.
+  uint64_t redirected(uint64_t key) const;
+  // A worker's event ring, in the program's ring table at `index`. Null with *err on failure.
+  Fd create_ring(uint32_t index, int* err);
+  // Bytes the program redirected on `counter` since start, summed over CPUs.
+  uint64_t bytes(uint32_t counter) const;
+  static uint32_t counter_of(int worker) { return 2 * static_cast<uint32_t>(worker); }
+
+ private:
+  explicit Sockmap(relay_bpf* skel);
+  std::string self_test();
+
+  relay_bpf* skel_;
+  int sessions_fd_;
+  int targets_fd_;
+  int intercepted_fd_;
+  int bytes_fd_;
+  int rings_fd_;
+  int cpus_;
+};
+
+}  // namespace sp

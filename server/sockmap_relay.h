@@ -1,0 +1,107 @@
+// Both directions of one proxied connection relayed inside the kernel (--mode sockmap): the
+// sockets sit in the relay program's maps and the proxy only watches for the ends of the streams.
+//
+// A direction's EOF (EPOLLRDHUP on its source) is passed on as shutdown(SHUT_WR) of its
+// destination only once every byte the source received has been written into the destination:
+// the bytes the kernel redirected may still wait in its queues when the FIN is seen. TCP counts
+// both sides (TCP_INFO: bytes received; bytes acknowledged plus SIOCOUTQ: bytes written) and the
+// program counts what it redirected (SIOCINQ does not tell what waits in a socket of a sockmap),
+// so the relay compares them, again and again (200 µs, doubling to 50 ms) until they meet.
+//
+// Flow control: the kernel queues what it redirected beyond the destination's send buffer without
+// limit. The relay program reports a direction with SP_RELAY_PAUSE_BYTES in that queue; the relay
+// then releases its source (its bytes wait in TCP, whose window holds the sender back) until the
+// same counts say the queue is down to kResumeBytes, looked at when the destination's send buffer
+// frees up (EPOLLOUT, watched only then) and on the timer.
+//
+// Thread context: its worker's loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "common/event_loop.h"
+#include "metrics/counters.h"
+#include "server/pump.h"
+#include "server/sockmap.h"
+#include "server/sockmap_worker.h"
+
+namespace sp {
+
+class SockmapRelay {
+ public:
+  class Owner {
+   public:
+    // Both EOFs were passed on (clean end), or a socket error ended the session (err != 0).
+    virtual void sockmap_finished(int err) = 0;
+
+   protected:
+    ~Owner() = default;
+  };
+
+  static constexpr int64_t kResumeBytes = 512 << 10;
+
+  // The handlers are the session's registrations of the two sockets in the loop.
+  SockmapRelay(SockmapWorker& worker, EventLoop& loop, PumpContext& pumps, int client, Handler* client_handler,
+               int remote, Handler* remote_handler, Owner& owner);
+  // After the sockets are closed: takes the session out of the maps.
+  ~SockmapRelay();
+  SockmapRelay(const SockmapRelay&) = delete;
+  SockmapRelay& operator=(const SockmapRelay&) = delete;
+
+  // Hands both sockets to the kernel. 0, or the errno of the kernel's refusal; then, unless
+  // *partial, nothing moved and the session may relay otherwise (the sockets' epoll
+  // registrations are as they were).
+  int start(bool* partial);
+  void on_events(bool client, uint32_t events);
+  // From the worker's ring: the direction whose source has this cookie has a long queue.
+  void congested(uint64_t cookie);
+  // Nanoseconds since either socket last received data (TCP_INFO), for --idle-timeout.
+  int64_t idle_ns() const;
+
+ private:
+  struct Direction {
+    Direction(int from, Handler* from_handler, int to, metrics::Counter& counter)
+        : src(from), src_handler(from_handler), dst(to), bytes(counter) {}
+    int src;
+    Handler* src_handler;
+    int dst;
+    metrics::Counter& bytes;      // the worker counter the tail pump adds to
+    uint64_t key = 0;             // src's cookie
+    uint64_t written_before = 0;  // what TCP counted as written into dst before the relay began
+    bool eof = false;             // src's FIN arrived
+    bool paused = false;          // released: src's bytes wait in its receive queue
+    bool finished = false;        // EOF passed on: dst shut down for writing
+    // A released source whose FIN came cannot be intercepted again: once the kernel's queue is
+    // empty, a pump moves what is left and the EOF.
+    std::unique_ptr<Pump> tail;
+  };
+  struct Progress {
+    int64_t received;    // bytes src received (TCP_INFO)
+    int64_t redirected;  // bytes the program took from src and redirected (its session entry)
+    int64_t written;     // bytes written into dst since the relay began (TCP_INFO, SIOCOUTQ)
+    int64_t unread() const { return received - redirected; }  // still in src's receive queue
+    int64_t queued() const { return redirected - written; }   // in the kernel's queue for dst
+  };
+  Progress progress(const Direction& d) const;
+  void check();
+  void pause(Direction& d);
+  void watch(int fd);  // the epoll events the directions through fd need now
+  // Both return false once the session failed (the owner then destroyed this relay).
+  bool flow(Direction& d);
+  bool fail(int err);
+
+  SockmapWorker& worker_;
+  EventLoop& loop_;
+  PumpContext& pumps_;
+  Owner& owner_;
+  Sockmap::Keys keys_;
+  Direction up_;    // client -> remote
+  Direction down_;  // remote -> client
+  bool started_ = false;
+  bool failed_ = false;
+  EventLoop::TimerId timer_ = 0;
+  int64_t recheck_ns_ = 0;
+};
+
+}  // namespace sp

@@ -1,0 +1,56 @@
+// A worker's share of the kernel relay (--mode sockmap): its byte counters, folded into its
+// bytes_in / bytes_out every 100 ms while it has sockmap sessions and when one ends (so a closed
+// session's bytes are in), and its event ring, on which the relay program reports a direction
+// whose queue passed SP_RELAY_PAUSE_BYTES; the worker hands that to the session.
+//
+// Thread context: its worker's loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+
+#include "common/event_loop.h"
+#include "common/fd.h"
+#include "metrics/counters.h"
+#include "server/sockmap.h"
+
+struct ring_buffer;
+
+namespace sp {
+
+class SockmapRelay;
+
+class SockmapWorker : public Handler {
+ public:
+  // Throws std::system_error where the kernel refuses the worker's ring.
+  SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics::WorkerCounters& counters);
+  ~SockmapWorker() override;
+  SockmapWorker(const SockmapWorker&) = delete;
+  SockmapWorker& operator=(const SockmapWorker&) = delete;
+
+  Sockmap& map() { return map_; }
+  uint32_t counter() const { return Sockmap::counter_of(worker_); }
+  uint32_t ring() const { return static_cast<uint32_t>(worker_); }
+  // `keys` are the relay's sockets, in the maps now; the ring names them.
+  void session_started(SockmapRelay* relay, const Sockmap::Keys& keys);
+  void session_ended(const Sockmap::Keys& keys);
+  void sync();
+
+ private:
+  void on_events(uint32_t events) override;
+  void arm();
+  static int on_ring_event(void* self, void* data, size_t size);
+
+  Sockmap& map_;
+  int worker_;
+  EventLoop& loop_;
+  metrics::WorkerCounters& counters_;
+  Fd ring_fd_;
+  ring_buffer* ring_ = nullptr;
+  std::unordered_map<uint64_t, SockmapRelay*> relays_;  // by socket cookie, both sockets of each
+  uint64_t up_ = 0;  // what the map said last time
+  uint64_t down_ = 0;
+  EventLoop::TimerId timer_ = 0;
+};
+
+}  // namespace sp
