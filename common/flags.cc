@@ -22,6 +22,11 @@ FlagParser& FlagParser::add(Flag flag) {
   return *this;
 }
 
+FlagParser& FlagParser::operand(Flag flag) {
+  operand_ = std::move(flag);
+  return *this;
+}
+
 FlagParser& FlagParser::then(std::function<void()> finish) {
   finish_ = std::move(finish);
   return *this;
@@ -41,7 +46,16 @@ const Flag* FlagParser::find_long(std::string_view name) const {
 
 std::string FlagParser::usage() const {
   std::ostringstream out;
-  out << "usage: " << program_ << " [options]\n" << summary_ << "\n\noptions:\n";
+  out << "usage: " << program_ << " [options]";
+  if (operand_) out << " [" << operand_->long_name << "]";
+  out << "\n" << summary_ << "\n\n";
+  if (operand_) {
+    out << "  " << operand_->long_name << std::string(operand_->long_name.size() < 28 ? 28 - operand_->long_name.size() : 1, ' ')
+        << operand_->help;
+    if (!operand_->default_text.empty()) out << " (default: " << operand_->default_text << ")";
+    out << "\n\n";
+  }
+  out << "options:\n";
   for (const auto& f : flags_) {
     std::string left = f.short_name ? std::string("  -") + f.short_name + ", " : std::string("      ");
     left += "--" + f.long_name;
@@ -69,6 +83,7 @@ std::optional<std::string> FlagParser::try_parse(int argc, const char* const* ar
     }
     return std::nullopt;
   };
+  bool operand_seen = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--") {
@@ -110,6 +125,11 @@ std::optional<std::string> FlagParser::try_parse(int argc, const char* const* ar
         if (auto err = apply(*f, shown, value)) return err;
         break;
       }
+      continue;
+    }
+    if (operand_ && !operand_seen) {
+      operand_seen = true;
+      if (auto err = apply(*operand_, operand_->long_name, std::string(arg))) return err;
       continue;
     }
     return "unexpected argument '" + std::string(arg) + "'";

@@ -25,6 +25,9 @@ class FlagParser {
  public:
   FlagParser(std::string program, std::string summary);
   FlagParser& add(Flag flag);
+  // At most one optional operand after the options (e.g. proxy-top's ADDRESS): `flag.long_name`
+  // is shown as its name in the usage line, `value_name` is unused. Without it, any operand is an error.
+  FlagParser& operand(Flag flag);
   // Runs after every flag was applied (not after -h/--version), for rules that span flags and
   // values derived from several; throws std::invalid_argument, reported like a bad flag.
   FlagParser& then(std::function<void()> finish);
@@ -46,6 +49,7 @@ class FlagParser {
   std::string program_;
   std::string summary_;
   std::vector<Flag> flags_;
+  std::optional<Flag> operand_;
   std::function<void()> finish_;
   bool help_ = false;
   bool version_ = false;

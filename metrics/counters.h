@@ -58,6 +58,10 @@ namespace sp::metrics {
   X(what##_1m, unit, description ", of 512 KiB to 1 MiB")                      \
   X(what##_over_1m, unit, description ", of more than 1 MiB")
 
+// The counters above that are gauges (bytes held right now: they go up and down); every other one
+// only grows. Prometheus names the growing ones *_total (metrics/prometheus.cc).
+#define SP_WORKER_GAUGES(X) X(buffer_bytes_held) X(pipe_bytes_held)
+
 #define SP_COUNT_COUNTER(name, unit, description) +1
 inline constexpr int kWorkerCounterCount = 0 SP_WORKER_COUNTERS(SP_COUNT_COUNTER);
 #undef SP_COUNT_COUNTER

@@ -4,51 +4,47 @@
 #include <cmath>
 #include <functional>
 #include <string_view>
-#include <variant>
 
 #include <nlohmann/json.hpp>
 
 #include "common/text.h"
+#include "metrics/metric_fields.h"
 
 namespace sp::metrics {
 namespace {
 
 using Json = nlohmann::ordered_json;
-using Value = std::variant<uint64_t, double, std::string_view>;
-
-// One metric of a scope S (the snapshot, a worker, a thread...). `path` may be dotted
-// ("cpu.user_pct"): the renderer nests objects.
-template <typename S>
-struct Field {
-  std::string path;
-  MetricType type;
-  int decimals;  // numbers only: rounding
-  std::string unit;
-  std::string description;
-  std::function<Value(const S&)> get;
-};
 
 template <typename S>
-using Fields = std::vector<Field<S>>;
-
-template <typename S>
-void integer(Fields<S>& f, std::string path, std::string unit, std::string description,
+void integer(Fields<S>& f, MetricKind kind, std::string path, std::string unit, std::string description,
              std::function<uint64_t(const S&)> get) {
-  f.push_back({std::move(path), MetricType::kInteger, 0, std::move(unit), std::move(description),
+  f.push_back({std::move(path), MetricType::kInteger, kind, 0, std::move(unit), std::move(description),
                [get](const S& s) -> Value { return get(s); }});
 }
 
 template <typename S>
-void number(Fields<S>& f, std::string path, int decimals, std::string unit, std::string description,
+void number(Fields<S>& f, MetricKind kind, std::string path, int decimals, std::string unit, std::string description,
             std::function<double(const S&)> get) {
-  f.push_back({std::move(path), MetricType::kNumber, decimals, std::move(unit), std::move(description),
+  f.push_back({std::move(path), MetricType::kNumber, kind, decimals, std::move(unit), std::move(description),
                [get](const S& s) -> Value { return get(s); }});
 }
 
 template <typename S>
 void text(Fields<S>& f, std::string path, std::string description, std::function<std::string_view(const S&)> get) {
-  f.push_back({std::move(path), MetricType::kString, 0, "", std::move(description),
+  f.push_back({std::move(path), MetricType::kString, MetricKind::kLabel, 0, "", std::move(description),
                [get](const S& s) -> Value { return get(s); }});
+}
+
+constexpr MetricKind kCounter = MetricKind::kCounter;
+constexpr MetricKind kGauge = MetricKind::kGauge;
+constexpr MetricKind kLabel = MetricKind::kLabel;
+
+// The worker counters that go up and down (SP_WORKER_GAUGES); every other one only grows.
+constexpr MetricKind worker_counter_kind(std::string_view counter) {
+#define SP_GAUGE_NAME(name) if (counter == #name) return kGauge;
+  SP_WORKER_GAUGES(SP_GAUGE_NAME)
+#undef SP_GAUGE_NAME
+  return kCounter;
 }
 
 // The cpu{} and ctx_switches{} objects shared by totals, process, workers and threads.
@@ -56,24 +52,26 @@ template <typename S>
 void cpu_fields(Fields<S>& f, const std::string& whose, bool many_threads,
                 std::function<const CpuView&(const S&)> cpu) {
   std::string of_one_core = many_threads ? "in % of one core (above 100 when several cores are busy)" : "in % of one core";
-  number<S>(f, "cpu.user_pct", 2, "%", "user-mode CPU of " + whose + " over the last interval, " + of_one_core,
+  number<S>(f, kGauge, "cpu.user_pct", 2, "%", "user-mode CPU of " + whose + " over the last interval, " + of_one_core,
             [cpu](const S& s) { return cpu(s).user_pct; });
-  number<S>(f, "cpu.sys_pct", 2, "%", "kernel-mode CPU of " + whose + " over the last interval, " + of_one_core,
+  number<S>(f, kGauge, "cpu.sys_pct", 2, "%", "kernel-mode CPU of " + whose + " over the last interval, " + of_one_core,
             [cpu](const S& s) { return cpu(s).sys_pct; });
-  number<S>(f, "cpu.user_s", 6, "s", "user-mode CPU seconds used by " + whose + " since start",
+  number<S>(f, kCounter, "cpu.user_s", 6, "s", "user-mode CPU seconds used by " + whose + " since start",
             [cpu](const S& s) { return cpu(s).user_s; });
-  number<S>(f, "cpu.sys_s", 6, "s", "kernel-mode CPU seconds used by " + whose + " since start",
+  number<S>(f, kCounter, "cpu.sys_s", 6, "s", "kernel-mode CPU seconds used by " + whose + " since start",
             [cpu](const S& s) { return cpu(s).sys_s; });
-  integer<S>(f, "ctx_switches.voluntary", "switches", "voluntary context switches of " + whose + " (blocked or slept)",
+  integer<S>(f, kCounter, "ctx_switches.voluntary", "switches", "voluntary context switches of " + whose + " (blocked or slept)",
              [cpu](const S& s) { return cpu(s).voluntary; });
-  integer<S>(f, "ctx_switches.involuntary", "switches", "involuntary context switches of " + whose + " (preempted)",
+  integer<S>(f, kCounter, "ctx_switches.involuntary", "switches", "involuntary context switches of " + whose + " (preempted)",
              [cpu](const S& s) { return cpu(s).involuntary; });
 }
+
+}  // namespace
 
 const Fields<Snapshot>& top_fields() {
   static const Fields<Snapshot> f = [] {
     Fields<Snapshot> f;
-    integer<Snapshot>(f, "version", "", "schema version (1); fields are only ever added under the same version",
+    integer<Snapshot>(f, kLabel, "version", "", "schema version (1); fields are only ever added under the same version",
                       [](const Snapshot&) { return uint64_t{kSchemaVersion}; });
     text<Snapshot>(f, "program", "the program reporting: proxy or tcp_ping_server",
                    [](const Snapshot& s) { return std::string_view(s.program); });
@@ -82,14 +80,14 @@ const Fields<Snapshot>& top_fields() {
     text<Snapshot>(f, "mode_effective",
                    "how bytes move, as running: differs from mode where a kernel feature was refused (uring falls back to rw, sockmap to splice)",
                    [](const Snapshot& s) { return std::string_view(s.mode_effective); });
-    integer<Snapshot>(f, "pid", "", "process id", [](const Snapshot& s) { return static_cast<uint64_t>(s.pid); });
-    number<Snapshot>(f, "uptime_s", 3, "s", "time since the stats thread started, just after the listeners opened",
+    integer<Snapshot>(f, kLabel, "pid", "", "process id", [](const Snapshot& s) { return static_cast<uint64_t>(s.pid); });
+    number<Snapshot>(f, kGauge, "uptime_s", 3, "s", "time since the stats thread started, just after the listeners opened",
                      [](const Snapshot& s) { return s.uptime_s; });
-    number<Snapshot>(f, "time_unix_s", 3, "s", "wall-clock time of the sample, seconds since 1970-01-01 UTC",
+    number<Snapshot>(f, kGauge, "time_unix_s", 3, "s", "wall-clock time of the sample, seconds since 1970-01-01 UTC",
                      [](const Snapshot& s) { return s.time_unix_s; });
-    number<Snapshot>(f, "interval_s", 3, "s", "the sampling interval (--stats-interval)",
+    number<Snapshot>(f, kGauge, "interval_s", 3, "s", "the sampling interval (--stats-interval)",
                      [](const Snapshot& s) { return s.interval_s; });
-    number<Snapshot>(f, "window_s", 3, "s",
+    number<Snapshot>(f, kGauge, "window_s", 3, "s",
                      "the time the rates and percentages were measured over: the last closed sampling interval "
                      "(before the first one closes: the time since start)",
                      [](const Snapshot& s) { return s.window_s; });
@@ -101,17 +99,17 @@ const Fields<Snapshot>& top_fields() {
 const Fields<TotalsView>& totals_fields() {
   static const Fields<TotalsView> f = [] {
     Fields<TotalsView> f;
-    integer<TotalsView>(f, "connections_active", "connections", "live sessions, all workers",
+    integer<TotalsView>(f, kGauge, "connections_active", "connections", "live sessions, all workers",
                         [](const TotalsView& t) { return t.connections_active; });
-    integer<TotalsView>(f, "connections_total", "connections", "sessions started since start, all workers",
+    integer<TotalsView>(f, kCounter, "connections_total", "connections", "sessions started since start, all workers",
                         [](const TotalsView& t) { return t.connections_total; });
-    number<TotalsView>(f, "connections_per_s", 1, "connections/s", "sessions started per second over the last interval",
+    number<TotalsView>(f, kGauge, "connections_per_s", 1, "connections/s", "sessions started per second over the last interval",
                        [](const TotalsView& t) { return t.connections_per_s; });
-    integer<TotalsView>(f, "bytes", "bytes", "bytes moved since start in both directions, all workers (sum of workers[].bytes)",
+    integer<TotalsView>(f, kCounter, "bytes", "bytes", "bytes moved since start in both directions, all workers (sum of workers[].bytes)",
                         [](const TotalsView& t) { return t.bytes; });
-    number<TotalsView>(f, "bytes_per_s", 1, "bytes/s", "bytes moved per second over the last interval, all workers",
+    number<TotalsView>(f, kGauge, "bytes_per_s", 1, "bytes/s", "bytes moved per second over the last interval, all workers",
                        [](const TotalsView& t) { return t.bytes_per_s; });
-    number<TotalsView>(f, "bytes_per_s_avg", 1, "bytes/s", "bytes moved per second on average since start, all workers",
+    number<TotalsView>(f, kGauge, "bytes_per_s_avg", 1, "bytes/s", "bytes moved per second on average since start, all workers",
                        [](const TotalsView& t) { return t.bytes_per_s_avg; });
     cpu_fields<TotalsView>(f, "all threads of workers[] and threads[] together", true,
                            [](const TotalsView& t) -> const CpuView& { return t.cpu; });
@@ -123,11 +121,11 @@ const Fields<TotalsView>& totals_fields() {
 const Fields<ProcessView>& process_fields() {
   static const Fields<ProcessView> f = [] {
     Fields<ProcessView> f;
-    integer<ProcessView>(f, "rss_bytes", "bytes", "resident memory of the process (/proc/self/statm)",
+    integer<ProcessView>(f, kGauge, "rss_bytes", "bytes", "resident memory of the process (/proc/self/statm)",
                          [](const ProcessView& p) { return p.rss_bytes; });
-    integer<ProcessView>(f, "open_fds", "fds", "open file descriptors of the process (entries of /proc/self/fd)",
+    integer<ProcessView>(f, kGauge, "open_fds", "fds", "open file descriptors of the process (entries of /proc/self/fd)",
                          [](const ProcessView& p) { return p.open_fds; });
-    integer<ProcessView>(f, "threads", "threads", "threads in the process (/proc/self/status)",
+    integer<ProcessView>(f, kGauge, "threads", "threads", "threads in the process (/proc/self/status)",
                          [](const ProcessView& p) { return p.threads; });
     cpu_fields<ProcessView>(f, "the whole process, by getrusage (a cross-check for totals.cpu)", true,
                             [](const ProcessView& p) -> const CpuView& { return p.cpu; });
@@ -139,23 +137,23 @@ const Fields<ProcessView>& process_fields() {
 const Fields<WorkerView>& worker_fields() {
   static const Fields<WorkerView> f = [] {
     Fields<WorkerView> f;
-    integer<WorkerView>(f, "id", "", "worker number, 0 to --workers - 1",
+    integer<WorkerView>(f, kLabel, "id", "", "worker number, 0 to --workers - 1",
                         [](const WorkerView& w) { return static_cast<uint64_t>(w.id); });
-    integer<WorkerView>(f, "tid", "", "kernel thread id (/proc/PID/task/TID)",
+    integer<WorkerView>(f, kLabel, "tid", "", "kernel thread id (/proc/PID/task/TID)",
                         [](const WorkerView& w) { return static_cast<uint64_t>(w.tid); });
-    integer<WorkerView>(f, "connections_active", "connections", "live sessions on this worker",
+    integer<WorkerView>(f, kGauge, "connections_active", "connections", "live sessions on this worker",
                         [](const WorkerView& w) { return w.connections_active; });
-    integer<WorkerView>(f, "connections_total", "connections", "sessions handed to this worker since start",
+    integer<WorkerView>(f, kCounter, "connections_total", "connections", "sessions handed to this worker since start",
                         [](const WorkerView& w) { return w.connections_total; });
-    integer<WorkerView>(f, "bytes", "bytes", "bytes this worker moved since start, both directions (bytes_in + bytes_out)",
+    integer<WorkerView>(f, kCounter, "bytes", "bytes", "bytes this worker moved since start, both directions (bytes_in + bytes_out)",
                         [](const WorkerView& w) { return w.bytes; });
-    number<WorkerView>(f, "bytes_per_s", 1, "bytes/s", "bytes this worker moved per second over the last interval",
+    number<WorkerView>(f, kGauge, "bytes_per_s", 1, "bytes/s", "bytes this worker moved per second over the last interval",
                        [](const WorkerView& w) { return w.bytes_per_s; });
-    number<WorkerView>(f, "bytes_per_s_avg", 1, "bytes/s", "bytes this worker moved per second on average since start",
+    number<WorkerView>(f, kGauge, "bytes_per_s_avg", 1, "bytes/s", "bytes this worker moved per second on average since start",
                        [](const WorkerView& w) { return w.bytes_per_s_avg; });
     cpu_fields<WorkerView>(f, "this worker's thread", false, [](const WorkerView& w) -> const CpuView& { return w.cpu; });
 #define SP_COUNTER_FIELD(name, unit, description)                  \
-  integer<WorkerView>(f, "counters." #name, unit, description,   \
+  integer<WorkerView>(f, worker_counter_kind(#name), "counters." #name, unit, description,   \
                       [](const WorkerView& w) { return w.counters.name; });
     SP_WORKER_COUNTERS(SP_COUNTER_FIELD)
 #undef SP_COUNTER_FIELD
@@ -169,7 +167,7 @@ const Fields<ThreadView>& thread_fields() {
     Fields<ThreadView> f;
     text<ThreadView>(f, "name", "acceptor (absent with --reuseport, where the workers accept), main (signals and shutdown) or stats",
                      [](const ThreadView& t) { return std::string_view(t.name); });
-    integer<ThreadView>(f, "tid", "", "kernel thread id", [](const ThreadView& t) { return static_cast<uint64_t>(t.tid); });
+    integer<ThreadView>(f, kLabel, "tid", "", "kernel thread id", [](const ThreadView& t) { return static_cast<uint64_t>(t.tid); });
     cpu_fields<ThreadView>(f, "this thread", false, [](const ThreadView& t) -> const CpuView& { return t.cpu; });
     return f;
   }();
@@ -181,19 +179,21 @@ const Fields<ListenerView>& listener_fields() {
     Fields<ListenerView> f;
     text<ListenerView>(f, "address", "the bound address, HOST:PORT",
                        [](const ListenerView& l) { return std::string_view(l.address); });
-    integer<ListenerView>(f, "accepted", "connections", "connections accepted on this address since start",
+    integer<ListenerView>(f, kCounter, "accepted", "connections", "connections accepted on this address since start",
                           [](const ListenerView& l) { return l.accepted; });
-    number<ListenerView>(f, "accepted_per_s", 1, "connections/s", "connections accepted per second over the last interval",
+    number<ListenerView>(f, kGauge, "accepted_per_s", 1, "connections/s", "connections accepted per second over the last interval",
                          [](const ListenerView& l) { return l.accepted_per_s; });
-    integer<ListenerView>(f, "refused", "connections", "connections accepted and closed at once: over --max-connections",
+    integer<ListenerView>(f, kCounter, "refused", "connections", "connections accepted and closed at once: over --max-connections",
                           [](const ListenerView& l) { return l.refused; });
-    integer<ListenerView>(f, "accept_pauses", "events",
+    integer<ListenerView>(f, kCounter, "accept_pauses", "events",
                           "times accepting paused briefly for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)",
                           [](const ListenerView& l) { return l.accept_pauses; });
     return f;
   }();
   return f;
 }
+
+namespace {
 
 constexpr uint64_t kMaxExactInteger = (uint64_t{1} << 53) - 1;
 
@@ -219,8 +219,10 @@ void put(Json& object, const Fields<S>& fields, const S& source) {
 }
 
 template <typename S>
-void describe(std::vector<MetricInfo>& out, const std::string& prefix, const Fields<S>& fields) {
-  for (const Field<S>& f : fields) out.push_back({prefix + f.path, f.type, f.unit, f.description});
+void describe(std::vector<MetricInfo>& out, const Scope& scope, const Fields<S>& fields) {
+  for (const Field<S>& f : fields)
+    out.push_back({std::string(scope.json) + f.path, f.type, f.kind, f.unit, f.description,
+                   prometheus_reference(scope, f.path, f.kind)});
 }
 
 }  // namespace
@@ -234,15 +236,24 @@ const char* type_name(MetricType type) {
   return "?";
 }
 
+const char* kind_name(MetricKind kind) {
+  switch (kind) {
+    case MetricKind::kCounter: return "counter";
+    case MetricKind::kGauge: return "gauge";
+    case MetricKind::kLabel: return "label";
+  }
+  return "?";
+}
+
 const std::vector<MetricInfo>& metric_table() {
   static const std::vector<MetricInfo> table = [] {
     std::vector<MetricInfo> t;
-    describe(t, "", top_fields());
-    describe(t, "totals.", totals_fields());
-    describe(t, "process.", process_fields());
-    describe(t, "workers[].", worker_fields());
-    describe(t, "threads[].", thread_fields());
-    describe(t, "listeners[].", listener_fields());
+    describe(t, kTopScope, top_fields());
+    describe(t, kTotalsScope, totals_fields());
+    describe(t, kProcessScope, process_fields());
+    describe(t, kWorkerScope, worker_fields());
+    describe(t, kThreadScope, thread_fields());
+    describe(t, kListenerScope, listener_fields());
     return t;
   }();
   return table;
@@ -276,7 +287,8 @@ std::string render_error(const std::string& message) {
 std::string render_schema() {
   Json metrics = Json::array();
   for (const MetricInfo& m : metric_table())
-    metrics.push_back({{"name", m.name}, {"type", type_name(m.type)}, {"unit", m.unit}, {"description", m.description}});
+    metrics.push_back({{"name", m.name}, {"type", type_name(m.type)}, {"kind", kind_name(m.kind)}, {"unit", m.unit},
+                       {"description", m.description}, {"prometheus", m.prometheus}});
   Json j = {{"version", kSchemaVersion}, {"metrics", std::move(metrics)}};
   return j.dump();
 }
@@ -291,17 +303,19 @@ std::string metrics_text() {
     s.resize(std::max(s.size(), width), ' ');
     return s;
   };
-  std::string out = pad("NAME", name_width) + "  " + pad("TYPE", 7) + "  " + pad("UNIT", unit_width) + "  DESCRIPTION\n";
+  std::string out = pad("NAME", name_width) + "  " + pad("TYPE", 7) + "  " + pad("KIND", 7) + "  " + pad("UNIT", unit_width) +
+                    "  DESCRIPTION\n";
   for (const MetricInfo& m : metric_table())
-    out += pad(m.name, name_width) + "  " + pad(type_name(m.type), 7) + "  " + pad(m.unit.empty() ? "-" : m.unit, unit_width) +
-           "  " + m.description + "\n";
+    out += pad(m.name, name_width) + "  " + pad(type_name(m.type), 7) + "  " + pad(kind_name(m.kind), 7) + "  " +
+           pad(m.unit.empty() ? "-" : m.unit, unit_width) + "  " + m.description + "\n";
   return out;
 }
 
 std::string metrics_markdown() {
-  std::string out = "| Name | Type | Unit | Description |\n|---|---|---|---|\n";
+  std::string out = "| Name | Type | Kind | Unit | Description | Prometheus (`metrics`) |\n|---|---|---|---|---|---|\n";
   for (const MetricInfo& m : metric_table())
-    out += "| `" + m.name + "` | " + type_name(m.type) + " | " + (m.unit.empty() ? "" : m.unit) + " | " + m.description + " |\n";
+    out += "| `" + m.name + "` | " + type_name(m.type) + " | " + kind_name(m.kind) + " | " + m.unit + " | " + m.description +
+           " | `" + m.prometheus + "` |\n";
   return out;
 }
 

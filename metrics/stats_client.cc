@@ -108,6 +108,7 @@ class StatsServer::Impl::Client final : public Handler, public Disposable {
     switch (command.kind) {
       case CommandKind::kEmpty: return;
       case CommandKind::kStats: reply(server_.current_json()); break;
+      case CommandKind::kMetrics: reply(server_.current_prometheus()); break;
       case CommandKind::kHelp: reply(server_.help_); break;
       case CommandKind::kSchema: reply(server_.schema_); break;
       case CommandKind::kQuit: begin_close(); return;

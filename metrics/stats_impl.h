@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "common/fd.h"
+#include "metrics/prom_file.h"
 #include "metrics/sampler.h"
 #include "metrics/stats_log.h"
 #include "metrics/stats_server.h"
@@ -48,6 +49,7 @@ class StatsServer::Impl {
   void start_on_thread(EventLoop& loop);
   void tick();
   const std::string& current_json();
+  std::string current_prometheus();
   void render(const RawSample& now);
   // stats_client.cc
   void accept(Fd client);
@@ -63,6 +65,7 @@ class StatsServer::Impl {
   bool unix_bound_ = false;
   struct stat unix_stat_ {};
   StatsLog log_;
+  PromFile prom_;
   Sampler sampler_;
   EventLoop* loop_ = nullptr;
 
@@ -72,6 +75,7 @@ class StatsServer::Impl {
   bool have_window_ = false;
   int64_t next_tick_ = 0;
   std::string json_;
+  Snapshot snapshot_;  // what json_ was rendered from
   int64_t json_at_ = 0;
   std::string help_;
   std::string schema_;

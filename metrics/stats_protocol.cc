@@ -56,6 +56,8 @@ std::vector<CommandInfo> command_table(const StatsLimits& l) {
   return {
       {"(nothing, or EOF)", "one JSON snapshot, then the connection closes"},
       {"stats", "one JSON snapshot (one line)"},
+      {"metrics", "the same snapshot in the Prometheus text exposition format (HELP, TYPE and sample lines, "
+                  "ending with a newline), as --stats-prom writes it"},
       {"watch MS", "one JSON snapshot now and then every MS milliseconds (" + watch_range(l) +
                        ") until the client closes; a new watch changes the interval"},
       {"help", "this text: commands, limits and every metric"},
@@ -80,6 +82,7 @@ Command parse_command(std::string_view line, const StatsLimits& limits) {
     return c;
   };
   if (w[0] == "stats") return no_arguments(CommandKind::kStats);
+  if (w[0] == "metrics") return no_arguments(CommandKind::kMetrics);
   if (w[0] == "help") return no_arguments(CommandKind::kHelp);
   if (w[0] == "schema") return no_arguments(CommandKind::kSchema);
   if (w[0] == "quit" || w[0] == "exit") return no_arguments(CommandKind::kQuit);

@@ -40,7 +40,7 @@ struct CommandInfo {
 };
 std::vector<CommandInfo> command_table(const StatsLimits& limits);
 
-enum class CommandKind { kEmpty, kStats, kWatch, kHelp, kSchema, kQuit, kError };
+enum class CommandKind { kEmpty, kStats, kMetrics, kWatch, kHelp, kSchema, kQuit, kError };
 
 struct Command {
   CommandKind kind = CommandKind::kEmpty;

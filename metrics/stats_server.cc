@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/socket.h"
 #include "metrics/metric_table.h"
+#include "metrics/prometheus.h"
 #include "metrics/stats_impl.h"
 
 namespace sp::metrics {
@@ -20,6 +21,7 @@ StatsServer::Impl::Impl(const StatsOptions& options, StatsSource source)
       limits_(options.limits),
       endpoint_(parse_stats_endpoint(options.where)),
       log_(options.log_path),  // first: a failure there must not leave a socket file behind
+      prom_(options.prom_path),
       sampler_(std::move(source), static_cast<double>(options.interval_ns) / 1e9) {
   if (options_.interval_ns <= 0) throw std::invalid_argument("stats interval must be positive");
   try {
@@ -72,6 +74,7 @@ void StatsServer::Impl::start_on_thread(EventLoop& loop) {
   sampler_.add_thread("stats", static_cast<int>(::gettid()));
   start_ = sampler_.take();
   render(start_);
+  if (prom_.on()) prom_.write(render_prometheus(snapshot_));  // the file exists from the start
   next_tick_ = start_.mono_ns + options_.interval_ns;
   loop.run_after(options_.interval_ns, [this] { tick(); });
   loop.run_after(kSweepNs, [this] { sweep(); });
@@ -87,6 +90,7 @@ void StatsServer::Impl::tick() {
   have_window_ = true;
   render(end_);
   log_.write(json_);
+  if (prom_.on()) prom_.write(render_prometheus(snapshot_));
   int64_t now = now_ns();
   next_tick_ += options_.interval_ns;
   if (next_tick_ <= now) next_tick_ = now + options_.interval_ns;  // fell behind: skip, don't burst
@@ -96,13 +100,19 @@ void StatsServer::Impl::tick() {
 void StatsServer::Impl::render(const RawSample& now) {
   const RawSample& begin = have_window_ ? begin_ : start_;
   const RawSample& end = have_window_ ? end_ : now;
-  json_ = render_json(make_snapshot(sampler_.layout(), start_, begin, end, now));
+  snapshot_ = make_snapshot(sampler_.layout(), start_, begin, end, now);
+  json_ = render_json(snapshot_);
   json_at_ = now.mono_ns;
 }
 
 const std::string& StatsServer::Impl::current_json() {
   if (now_ns() - json_at_ >= kFreshNs) render(sampler_.take());
   return json_;
+}
+
+std::string StatsServer::Impl::current_prometheus() {
+  current_json();  // fresh, as for `stats`
+  return render_prometheus(snapshot_);
 }
 
 StatsServer::StatsServer(const StatsOptions& options, StatsSource source)
@@ -118,7 +128,7 @@ void StatsServer::reopen_log() { impl_->reopen_log(); }
 
 std::unique_ptr<StatsServer> start_stats(const StatsOptions& options, StatsSource source, bool best_effort) {
   StatsEndpoint endpoint = parse_stats_endpoint(options.where);
-  if (endpoint.kind == StatsEndpoint::Kind::kOff && options.log_path.empty()) return nullptr;
+  if (endpoint.kind == StatsEndpoint::Kind::kOff && options.log_path.empty() && options.prom_path.empty()) return nullptr;
   try {
     return std::make_unique<StatsServer>(options, source);
   } catch (const SocketError& e) {
@@ -126,7 +136,7 @@ std::unique_ptr<StatsServer> start_stats(const StatsOptions& options, StatsSourc
     log::warn(e.what(), "; running without the stats socket (choose one with --stats)");
     StatsOptions without = options;
     without.where = "off";
-    if (without.log_path.empty()) return nullptr;
+    if (without.log_path.empty() && without.prom_path.empty()) return nullptr;
     return std::make_unique<StatsServer>(without, std::move(source));
   }
 }

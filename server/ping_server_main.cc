@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
          [&](const std::string&) { mode = ServeMode::kSource; }});
   p.add({0, "splice", "", "echo through a pipe with splice(2) instead of read/write", "",
          [&](const std::string&) { pump_mode = PumpMode::kSplice; }});
-  add_shared_server_flags(p, {options.workers, grace_ns, stats.where, stats.interval_ns, stats.log_path, verbosity}, "off");
+  add_shared_server_flags(
+      p, {options.workers, grace_ns, stats.where, stats.interval_ns, stats.log_path, stats.prom_path, verbosity}, "off");
   if (auto code = p.parse(argc, argv)) return *code;
   log::set_level(log::level_for_verbosity(verbosity));
 

@@ -119,8 +119,9 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          "0", [&](const std::string& v) {
            c.server.worker.busy_poll_ns = parse_int(v, 0, 1'000'000) * 1000;
          }});
-  add_shared_server_flags(p, {c.server.workers, c.grace_ns, c.stats, c.stats_interval_ns, c.stats_log, c.verbosity},
-                          kDefaultStats);
+  add_shared_server_flags(
+      p, {c.server.workers, c.grace_ns, c.stats, c.stats_interval_ns, c.stats_log, c.stats_prom, c.verbosity},
+      kDefaultStats);
   p.then([&] { finish(c, raw); });
   return p;
 }

@@ -7,6 +7,7 @@
 
 #include "common/address.h"
 #include "common/flags.h"
+#include "metrics/stats_server.h"
 #include "server/proxy_session.h"
 #include "server/server.h"
 
@@ -14,7 +15,7 @@ namespace sp {
 
 constexpr uint16_t kProxyPort = 9998;
 constexpr uint16_t kRemotePort = 9999;
-constexpr const char* kDefaultStats = "127.0.0.1:9997";
+constexpr const char* kDefaultStats = metrics::kDefaultStatsAddress;  // proxy-top looks there too
 
 struct ProxyConfig {
   ServerOptions server;
@@ -24,6 +25,7 @@ struct ProxyConfig {
   std::string stats = kDefaultStats;  // HOST:PORT, unix:PATH or off
   int64_t stats_interval_ns = 1'000'000'000;
   std::string stats_log;  // empty: none; "-": stdout
+  std::string stats_prom;  // empty: none
   int verbosity = 0;
 };
 

@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
     stats_options.where = config.stats;
     stats_options.interval_ns = config.stats_interval_ns;
     stats_options.log_path = config.stats_log;
+    stats_options.prom_path = config.stats_prom;
     metrics::StatsSource source = stats_source(server, "proxy", mode);
     source.mode_effective = to_string(config.session.mode);
     // The default address is best effort (another proxy may hold it); one asked for must work.

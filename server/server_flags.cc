@@ -21,6 +21,13 @@ void add_shared_server_flags(FlagParser& p, const SharedServerFlags& to, const s
          }});
   p.add({0, "stats-log", "FILE", "append a JSON snapshot per interval to FILE (- for stdout); SIGHUP reopens it",
          "none", [&log = to.stats_log](const std::string& v) { log = v; }});
+  p.add({0, "stats-prom", "FILE",
+         "write the Prometheus text of each interval's snapshot to FILE, replaced atomically (FILE.tmp, then "
+         "rename), for node_exporter's textfile collector (name it *.prom); removed at exit",
+         "none", [&prom = to.stats_prom](const std::string& v) {
+           if (v.empty() || v == "-" || v.back() == '/') throw std::invalid_argument("expected a file path, got '" + v + "'");
+           prom = v;
+         }});
   p.add({'v', "verbose", "", "log more: once for connections and signals, twice for debug", "",
          [&verbosity = to.verbosity](const std::string&) { ++verbosity; }});
 }

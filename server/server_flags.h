@@ -1,5 +1,5 @@
 // The flags the proxy and tcp_ping_server share, declared once (same names, ranges, help):
-// -w/--workers, --grace, --stats, --stats-interval, --stats-log and -v.
+// -w/--workers, --grace, --stats, --stats-interval, --stats-log, --stats-prom and -v.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +16,7 @@ struct SharedServerFlags {
   std::string& stats;  // HOST:PORT, unix:PATH or off (validated while parsing)
   int64_t& stats_interval_ns;
   std::string& stats_log;
+  std::string& stats_prom;
   int& verbosity;
 };
 

@@ -49,7 +49,7 @@ TEST(ProxyFlags, PortsApplyToAddressesWithoutOne) {
 TEST(ProxyFlags, LongFormsAndUnits) {
   auto r = parse({"--mode=splice", "--workers", "3", "--pipe-size", "256K", "--buffer-size=16K",
                   "--connect-timeout", "250ms", "--grace", "1.5s", "--balance", "least-connections",
-                  "--pin", "0,2-3", "--max-connections", "100"});
+                  "--pin", "0,2-3", "--max-connections", "100", "--stats-prom", "/var/lib/node/sp.prom"});
   ASSERT_TRUE(std::holds_alternative<ProxyConfig>(r)) << std::get<std::string>(r);
   auto& c = std::get<ProxyConfig>(r);
   EXPECT_EQ(c.session.mode, PumpMode::kSplice);
@@ -61,6 +61,7 @@ TEST(ProxyFlags, LongFormsAndUnits) {
   EXPECT_EQ(c.server.balance, Balance::kLeastConnections);
   EXPECT_EQ(c.server.pin_cpus, (std::vector<int>{0, 2, 3}));
   EXPECT_EQ(c.server.max_connections, 100u);
+  EXPECT_EQ(c.stats_prom, "/var/lib/node/sp.prom");
 }
 
 TEST(ProxyFlags, BadInputNamesTheFlag) {
@@ -79,7 +80,9 @@ TEST(ProxyFlags, BadInputNamesTheFlag) {
                                          {{"-z=1"}, "unknown option '-='"},
                                          {{"--splice=1"}, "takes no value"},
                                          {{"stray"}, "unexpected argument"},
-                                         {{"-r", "a b"}, "-r"}}) {
+                                         {{"-r", "a b"}, "-r"},
+                                         {{"--stats-prom", "-"}, "--stats-prom: expected a file path"},
+                                         {{"--stats-prom", "dir/"}, "--stats-prom: expected a file path"}}) {
     auto r = parse(k.args);
     ASSERT_TRUE(std::holds_alternative<std::string>(r)) << k.expect;
     EXPECT_NE(std::get<std::string>(r).find(k.expect), std::string::npos) << std::get<std::string>(r);
@@ -96,6 +99,40 @@ TEST(FlagParser, UsageListsEveryFlagWithItsDefault) {
   EXPECT_NE(u.find("--level N"), std::string::npos);
   EXPECT_NE(u.find("(default: 7)"), std::string::npos);
   EXPECT_NE(u.find("-h, --help"), std::string::npos);
+}
+
+TEST(FlagParser, OneOptionalOperand) {
+  std::string where = "default", level;
+  auto parser = [&] {
+    FlagParser p("x", "summary");
+    p.operand({0, "WHERE", "", "where to look", "127.0.0.1:9997", [&](const std::string& v) {
+                 if (v == "bad") throw std::invalid_argument("not a place");
+                 where = v;
+               }});
+    p.add({'l', "level", "N", "how much", "7", [&](const std::string& v) { level = v; }});
+    return p;
+  };
+  const char* none[] = {"x", "-l", "3"};
+  EXPECT_EQ(parser().try_parse(3, none), std::nullopt);
+  EXPECT_EQ(where, "default");
+  const char* one[] = {"x", "-l", "3", "unix:/run/p"};
+  EXPECT_EQ(parser().try_parse(4, one), std::nullopt);
+  EXPECT_EQ(where, "unix:/run/p");
+  EXPECT_EQ(level, "3");
+  const char* first[] = {"x", "9000", "--level=4"};
+  EXPECT_EQ(parser().try_parse(3, first), std::nullopt);
+  EXPECT_EQ(where, "9000");
+  const char* two[] = {"x", "a", "b"};
+  EXPECT_EQ(parser().try_parse(3, two).value_or(""), "unexpected argument 'b'");
+  const char* bad[] = {"x", "bad"};
+  EXPECT_EQ(parser().try_parse(2, bad).value_or(""), "WHERE: not a place");
+  std::string u = parser().usage();
+  EXPECT_NE(u.find("usage: x [options] [WHERE]"), std::string::npos) << u;
+  EXPECT_NE(u.find("where to look (default: 127.0.0.1:9997)"), std::string::npos) << u;
+  // Without an operand declared, one is still an error.
+  FlagParser plain("x", "summary");
+  const char* stray[] = {"x", "a"};
+  EXPECT_EQ(plain.try_parse(2, stray).value_or(""), "unexpected argument 'a'");
 }
 
 TEST(ValueParsers, SizesDurationsIntegers) {

@@ -322,6 +322,12 @@ TEST(MetricTable, ErrorsAndSchemaAreValidJson) {
   EXPECT_EQ(schema["version"], kSchemaVersion);
   EXPECT_EQ(schema["metrics"].size(), metric_table().size());
   EXPECT_EQ(schema["metrics"][0]["name"], "version");
+  for (const json& m : schema["metrics"]) {
+    std::string kind = m["kind"];
+    EXPECT_TRUE(kind == "counter" || kind == "gauge" || kind == "label") << m.dump();
+    EXPECT_EQ(kind == "label", m["type"] == "string" || m["unit"] == "") << "strings and ids are labels: " << m.dump();
+    EXPECT_FALSE(m["prometheus"].get<std::string>().empty()) << m.dump();
+  }
 }
 
 TEST(MetricTable, TextAndMarkdownListEveryMetric) {

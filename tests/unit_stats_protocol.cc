@@ -22,6 +22,8 @@ TEST(StatsCommand, KnownCommands) {
   EXPECT_EQ(parse("\tstats\t").kind, CommandKind::kStats);
   EXPECT_EQ(parse("help").kind, CommandKind::kHelp);
   EXPECT_EQ(parse("schema").kind, CommandKind::kSchema);
+  EXPECT_EQ(parse(" metrics\r").kind, CommandKind::kMetrics);
+  EXPECT_EQ(parse("metrics 1").kind, CommandKind::kError);
   EXPECT_EQ(parse("quit").kind, CommandKind::kQuit);
   EXPECT_EQ(parse("exit").kind, CommandKind::kQuit);
   EXPECT_EQ(parse("").kind, CommandKind::kEmpty);

@@ -20,6 +20,7 @@
 
 #include "common/socket.h"
 #include "metrics/stats_server.h"
+#include "tests/support/fake_program.h"
 #include "tests/support/net.h"
 
 namespace sp::metrics {
@@ -28,42 +29,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// A stand-in for a server: one "worker" thread that keeps counting.
-class FakeProgram {
- public:
-  FakeProgram() {
-    worker_ = std::thread([this] {
-      tid_ = static_cast<int>(::gettid());
-      while (!stop_.load(std::memory_order_relaxed)) {
-        counters_.bytes_in.add(1000);
-        counters_.read_calls.add();
-        std::this_thread::sleep_for(1ms);
-      }
-    });
-    while (!tid_) std::this_thread::yield();
-  }
-  ~FakeProgram() {
-    stop_ = true;
-    worker_.join();
-  }
-  StatsSource source() {
-    StatsSource s;
-    s.program = "fake";
-    s.mode = "rw";
-    s.workers.push_back({0, tid_, &counters_});
-    s.threads.push_back({"main", static_cast<int>(::getpid())});
-    s.listeners.push_back({"127.0.0.1:1", &accepted_, &refused_, &pauses_});
-    return s;
-  }
-
- private:
-  WorkerCounters counters_;
-  Counter accepted_, refused_, pauses_;
-  std::atomic<int> tid_{0};
-  std::atomic<bool> stop_{false};
-  std::thread worker_;
-};
 
 StatsOptions tcp_options() {
   StatsOptions o;
