@@ -228,6 +228,8 @@ class Soak:
                         time.sleep(0.05)  # past the 20 ms a snapshot is reused: the probe's session is in it
                         return self.query() or snap
                     why = f"no ping came back through {s['proxy']} ({err})"
+                    time.sleep(0.2)
+                    continue
                 if snap.get("pid") != self.kids.pid("proxy"):
                     raise CannotStart(f"another program answers on the stats port {s['stats']} (pid {snap.get('pid')})")
                 if stats_socket.port_open("127.0.0.1", s["server_port"], 1.0):

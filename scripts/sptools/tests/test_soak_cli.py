@@ -198,3 +198,54 @@ def test_ready_probe_is_one_ping_through_the_proxy(tmp_path):
     hung = fake_client(tmp_path, "sleep 5")
     assert soak_ready.ping_through(hung, "proxy:9998", "1024", timeout=0.2) == (False, "no answer in 0.2 s")
     assert soak_ready.ping_through(str(tmp_path / "none"), "p:1", "1")[1].startswith("cannot run ")
+
+
+class FakeStats:
+    """A stats socket on loopback that answers every connection with one proxy snapshot."""
+
+    def __init__(self, snap):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.line = (json.dumps(snap) + "\n").encode()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(64)  # the command: closing with it unread would reset the connection
+                conn.sendall(self.line)
+
+
+def client_only_soak(tmp_path, client_script, wait="5"):
+    stats = FakeStats({"version": 1, "program": "proxy", "pid": 1, "mode": "rw", "workers": [],
+                       "totals": {"connections_active": 0}})
+    s = settings(["--client-only", "--proxy", "127.0.0.1:9", "--stats", f"127.0.0.1:{stats.port}", "--wait", wait])
+    soak = soak_run.Soak(s)
+    soak.client_bin = fake_client(tmp_path, client_script)
+    soak.stats_host, soak.stats_port = "127.0.0.1", stats.port
+    return soak
+
+
+def test_client_only_is_ready_once_a_ping_came_back_through_the_proxy(tmp_path):
+    # A proxy whose stats answer at once but whose remote resolves only later: the first two
+    # pings are closed on, the third comes back.
+    tries = tmp_path / "tries"
+    soak = client_only_soak(tmp_path, f'echo x >> {tries}; [ $(wc -l < {tries}) -ge 3 ] || exit 1')
+    snap = soak.wait_ready(5)
+    assert snap["program"] == "proxy"
+    assert len(tries.read_text().splitlines()) == 3
+
+
+def test_client_only_not_ready_names_why(tmp_path):
+    soak = client_only_soak(tmp_path, "echo 'connect 127.0.0.1:9: connection reset by peer' >&2; exit 1", wait="1")
+    with pytest.raises(soak_run.CannotStart, match=r"not ready in 1s: no ping came back through 127.0.0.1:9 "
+                                                   r"\(connect 127.0.0.1:9: connection reset by peer\)"):
+        soak.wait_ready(1)
