@@ -249,3 +249,12 @@ def test_client_only_not_ready_names_why(tmp_path):
     with pytest.raises(soak_run.CannotStart, match=r"not ready in 1s: no ping came back through 127.0.0.1:9 "
                                                    r"\(connect 127.0.0.1:9: connection reset by peer\)"):
         soak.wait_ready(1)
+
+
+def test_a_churn_round_our_stop_ended_before_it_started_is_no_round():
+    assert soak_churn.never_started(143, None, stopping=True)
+    # Anything else is judged: a summary, another exit, or a SIGTERM that was not ours.
+    assert not soak_churn.never_started(143, {"type": "summary", "ok": False}, stopping=True)
+    assert not soak_churn.never_started(1, None, stopping=True)
+    assert not soak_churn.never_started(137, None, stopping=True)
+    assert not soak_churn.never_started(143, None, stopping=False)
