@@ -10,6 +10,29 @@ done_step() { timing+=("$(printf '%-34s %5d s' "$1" $(( $(date +%s) - step_t0 ))
 fail() { echo "$prog: FAIL: $*" >&2; exit 1; }
 bad_usage() { echo "$prog: $1" >&2; usage >&2; exit 2; }
 
+# ---- Ctrl-C that works: a script without job control ignores SIGINT while a foreground command
+# that did not die of it runs (docker's client handles it; `timeout` puts its command in a process
+# group of its own, out of the terminal's reach). Long commands therefore run in the background and
+# are waited for with the wait builtin, which a trapped signal interrupts at once; the caller's
+# cleanup ends what is still running by its PID (bg_stop).
+bg_pid=""
+bounded() {   # bounded SECONDS COMMAND...: its exit status (124 when it ran out of time)
+  local rc=0
+  timeout "$1" "${@:2}" &
+  bg_pid=$!
+  wait "$bg_pid" || rc=$?
+  bg_pid=""
+  return "$rc"
+}
+pause() { sleep "$1" & wait $!; }
+bg_stop() {   # SIGTERM (timeout passes it on), then wait: it may be cleaning up after itself
+  [[ -n $bg_pid ]] || return 0
+  kill -TERM "$bg_pid" 2>/dev/null
+  wait "$bg_pid" 2>/dev/null
+  bg_pid=""
+  return 0
+}
+
 # ---- free ports on this machine (--network host shares them), below the ephemeral range --------
 picked=""
 used_ports() {
@@ -108,7 +131,9 @@ dockerd_start() {
     kill -KILL "$old" 2>/dev/null || true
   fi
   mkdir -p "$sp_docker_data" "$sp_docker_exec"
-  dockerd --iptables=false --ip6tables=false --bridge=none \
+  # Its own session: a Ctrl-C in the terminal reaches the script, which then removes what it
+  # deployed and stops dockerd, instead of reaching dockerd first.
+  setsid dockerd --iptables=false --ip6tables=false --bridge=none \
     --data-root "$sp_docker_data" --exec-root "$sp_docker_exec" --pidfile "$sp_docker_pidfile" \
     -H "unix://$sp_docker_sock" >"$out/dockerd.log" 2>&1 {sp_lock_fd}>&- &
   dockerd_pid=$!

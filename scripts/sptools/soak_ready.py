@@ -2,6 +2,7 @@
 stats socket answers. In a Swarm stack the services start together, and the proxy may be up
 before its remote's name resolves; it closes clients until then (docs/soak.md)."""
 
+import socket
 import subprocess
 
 
@@ -18,3 +19,23 @@ def ping_through(client_bin, proxy, length, timeout=10.0):
         return True, ""
     lines = (r.stderr or r.stdout or "").strip().splitlines()
     return False, lines[-1] if lines else f"exit {r.returncode}"
+
+
+def split_addr(addr):
+    host, port = addr.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+def pinned(addr):
+    """HOST:PORT with HOST resolved once (IPv4 first), or addr as it was when it does not resolve.
+    Under load Docker's embedded DNS server can miss the 5 s that glibc waits, and a churn round
+    whose client cannot resolve 'proxy' would count as failed: the proxy's address is taken once,
+    after it answered, and used from then on."""
+    try:
+        host, port = split_addr(addr)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError):
+        return addr
+    infos.sort(key=lambda i: i[0] != socket.AF_INET)
+    ip = infos[0][4][0]
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"

@@ -37,11 +37,6 @@ def find_bin(name, bin_dir):
     return p if os.access(p, os.X_OK) else shutil.which(name)
 
 
-def split_addr(addr):
-    host, port = addr.rsplit(":", 1)
-    return host.strip("[]"), int(port)
-
-
 def pick_port(taken):
     """A port nobody uses, from 20000 up to the ephemeral range."""
     low = procfs.ephemeral_low()
@@ -171,7 +166,7 @@ class Soak:
                     taken.add(s[key])
             host = "127.0.0.1" if s["listen"] == "0.0.0.0" else s["listen"]
             s["proxy"], s["stats"] = f"{host}:{s['proxy_port']}", f"{host}:{s['stats_port']}"
-        self.stats_host, self.stats_port = split_addr(s["stats"])
+        self.stats_host, self.stats_port = soak_ready.split_addr(s["stats"])
 
     def start(self):
         s = self.s
@@ -191,6 +186,9 @@ class Soak:
         if s["client_only"]:
             s["mode"], s["workers"] = snap.get("mode"), len(snap.get("workers") or [])
             self.baseline = soak_verdict.proxy_counters(snap)
+            s["proxy"], s["stats"] = soak_ready.pinned(s["proxy"]), soak_ready.pinned(s["stats"])
+            self.stats_host, self.stats_port = soak_ready.split_addr(s["stats"])
+            say(f"proxy at {s['proxy']}, stats at {s['stats']} (resolved once)")
         rate = [] if float(s["rate"]) == 0 else ["--rate", s["rate"]]
         self.launch("client", [self.client_bin, "-s", s["proxy"], "-n", "0", "-c", str(s["connections"]), "-T",
                                str(s["client_threads"]), "-l", s["length"]] + rate + ["--json"],
@@ -204,8 +202,8 @@ class Soak:
             self.churn.start()
 
     def wait_ready(self, limit):
-        """Ready when the stats socket answers (with the pid of the proxy it started) and the server
-        accepts connections; client-only, when a proxy's stats answer and a ping comes back through it."""
+        """Ready when the stats answer (with our proxy's pid) and the server accepts; client-only, when
+        a proxy's stats answer and a ping comes back through it."""
         s = self.s
         deadline = time.monotonic() + limit
         why = f"its stats socket {s['stats']} did not answer"

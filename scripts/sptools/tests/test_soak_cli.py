@@ -258,3 +258,11 @@ def test_a_churn_round_our_stop_ended_before_it_started_is_no_round():
     assert not soak_churn.never_started(1, None, stopping=True)
     assert not soak_churn.never_started(137, None, stopping=True)
     assert not soak_churn.never_started(143, None, stopping=False)
+
+
+def test_the_proxy_address_is_resolved_once_or_left_as_it_was():
+    assert soak_ready.pinned("localhost:9998") == "127.0.0.1:9998"
+    assert soak_ready.pinned("127.0.0.1:7") == "127.0.0.1:7"
+    assert soak_ready.pinned("[::1]:7") == "[::1]:7"
+    assert soak_ready.pinned("no-such-host.invalid:9998") == "no-such-host.invalid:9998"
+    assert soak_ready.split_addr("[::1]:9997") == ("::1", 9997)
