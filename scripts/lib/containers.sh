@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # prog and out come from the caller
 # Shared by scripts/container-check and scripts/swarm-check (sourced, not run): steps with
 # timings, free ports, the debootstrap'ed debian:bookworm base, and a private dockerd.
 # The caller sets `prog` (its name, for messages) and `out` (its output directory) first.
