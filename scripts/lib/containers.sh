@@ -10,6 +10,10 @@ step() { step_t0=$(date +%s); echo; echo "=== $* ($(( step_t0 - cc_t0 )) s)"; }
 done_step() { timing+=("$(printf '%-34s %5d s' "$1" $(( $(date +%s) - step_t0 )))"); }
 fail() { echo "$prog: FAIL: $*" >&2; exit 1; }
 bad_usage() { echo "$prog: $1" >&2; usage >&2; exit 2; }
+# The trap's message goes where the script's output went, even when the signal comes while a
+# command's output is redirected to a file.
+exec {sp_console}>&1
+interrupted() { echo >&"$sp_console"; echo "$prog: interrupted: $1" >&"$sp_console"; exit 130; }
 
 # ---- Ctrl-C that works: a script without job control ignores SIGINT while a foreground command
 # that did not die of it runs (docker's client handles it; `timeout` puts its command in a process
@@ -136,7 +140,7 @@ dockerd_start() {
   # deployed and stops dockerd, instead of reaching dockerd first.
   setsid dockerd --iptables=false --ip6tables=false --bridge=none \
     --data-root "$sp_docker_data" --exec-root "$sp_docker_exec" --pidfile "$sp_docker_pidfile" \
-    -H "unix://$sp_docker_sock" >"$out/dockerd.log" 2>&1 {sp_lock_fd}>&- &
+    -H "unix://$sp_docker_sock" >"$out/dockerd.log" 2>&1 {sp_lock_fd}>&- {sp_console}>&- &
   dockerd_pid=$!
   for _ in $(seq 60); do
     dk info >/dev/null 2>&1 && { echo "dockerd $(dk version -f '{{.Server.Version}}') (pid $dockerd_pid) on $sp_docker_sock"; return 0; }
