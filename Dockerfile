@@ -2,7 +2,8 @@
 #   docker build -t spliceproxy .
 #   docker run --rm -e SOAK_MODE=splice -e SOAK_DURATION=600 spliceproxy    # a 10-minute soak
 # The default command is the soak runner (scripts/soak; `docker run --rm spliceproxy -h`).
-# docs/soak.md has docker run, docker compose and the offline podman build (scripts/container-check).
+# docs/soak.md has docker run, docker compose, the swarm stack (deploy/stack.yml) and the offline
+# build with Docker or podman (scripts/container-check).
 # Both stages use debian:bookworm: it is the one base image that scripts/container-check can make
 # offline (debootstrap), and the runtime stage only adds a few small packages to it.
 

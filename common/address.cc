@@ -104,6 +104,11 @@ HostPort parse_host_port(std::string_view text, uint16_t default_port) {
     bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
     if (!ok) throw std::invalid_argument("invalid host name '" + out.host + "'");
   }
+  // Digits and dots only is an IPv4 literal, never a DNS name (no top-level label is numeric):
+  // one that inet_aton refuses (999.1.1.1) is a typo, not a name to look up and wait for.
+  in_addr v4;
+  if (out.host.find_first_not_of("0123456789.") == std::string::npos && inet_aton(out.host.c_str(), &v4) == 0)
+    throw std::invalid_argument("invalid IPv4 address '" + out.host + "'");
   return out;
 }
 

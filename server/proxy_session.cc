@@ -44,7 +44,8 @@ void ProxySession::connect_next() {
     }
     last_connect_error_ = err;
   }
-  connect_failed(last_connect_error_, false);
+  // No address at all: the remote's name has not resolved yet (Remote retries in the background).
+  connect_failed(addresses_->empty() ? EDESTADDRREQ : last_connect_error_, false);
 }
 
 void ProxySession::on_side_events(bool client, uint32_t events) {

@@ -49,6 +49,22 @@ TEST(ParseHostPort, RejectsGarbageWithAReason) {
   }
 }
 
+TEST(ParseHostPort, DigitsAndDotsMustBeAnIpv4Address) {
+  // Never a DNS name: refused here (exit 2 at the command line) rather than waited for.
+  for (const char* bad : {"999.1.1.1", "1.2.3.4.5", "256.0.0.1:80", "1..2", "."}) {
+    try {
+      parse_host_port(bad, 1);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("invalid IPv4 address"), std::string::npos) << e.what();
+    }
+  }
+  // inet_aton's shorter forms are addresses that getaddrinfo takes too.
+  EXPECT_EQ(parse_host_port("127.1:80", 1).host, "127.1");
+  EXPECT_EQ(parse_host_port("10.1.2.3", 1).host, "10.1.2.3");
+  EXPECT_EQ(parse_host_port("1e100.example", 1).host, "1e100.example");
+}
+
 TEST(Resolve, NumericAndLocalhost) {
   auto v4 = resolve(HostPort{"127.0.0.1", 80}, false);
   ASSERT_EQ(v4.size(), 1u);

@@ -75,7 +75,11 @@ client-only mode (a proxy and server run elsewhere, e.g. docker-compose.yml)
                                                                     (SOAK_CLIENT_ONLY=1)
       --proxy HOST:PORT   the proxy to load                         (SOAK_PROXY, proxy:9998)
       --stats HOST:PORT   its stats socket                          (SOAK_STATS, HOST of --proxy:9997)
-      --wait SECONDS      how long to wait for them to answer       (SOAK_WAIT, 60)
+      --wait SECONDS      how long to wait for the stats socket to answer and a ping to come
+                          back through the proxy                    (SOAK_WAIT, 60)
+      --shared            other clients load the same proxy (replicas of a Swarm service):
+                          its fds and sessions are not ours to judge (those checks SKIP)
+                                                                    (SOAK_SHARED=1)
       --report DIR        only print the verdict of the run logged in DIR again (after
                           changing a tolerance in DIR/meta.json, say)
   -h, --help              this help
@@ -107,7 +111,7 @@ DEFAULTS = {"duration": "", "mode": "rw", "workers": "", "connections": "32", "c
             "server_workers": "1", "proxy_args": "", "nice": "0", "interval": "5", "warmup": "",
             "fd_tolerance": "2", "rss_pct": "10", "rss_mib": "8", "bin": "", "log_dir": "", "json_out": "",
             "listen": "127.0.0.1", "server_port": "auto", "proxy_port": "auto", "stats_port": "auto",
-            "proxy": "", "stats": "", "wait": "60", "report": "", "client_only": "0"}
+            "proxy": "", "stats": "", "wait": "60", "report": "", "client_only": "0", "shared": "0"}
 
 
 def raw_settings(argv, env):
@@ -116,15 +120,16 @@ def raw_settings(argv, env):
     for key, var in OPTIONS.values():
         if var and env.get(var, "") != "":
             raw[key] = env[var]
-    if env.get("SOAK_CLIENT_ONLY", "") != "":
-        raw["client_only"] = env["SOAK_CLIENT_ONLY"]
+    for key, var in (("client_only", "SOAK_CLIENT_ONLY"), ("shared", "SOAK_SHARED")):
+        if env.get(var, "") != "":
+            raw[key] = env[var]
     args = list(argv)
     while args:
         opt = args.pop(0)
         if opt in ("-h", "--help"):
             return "help"
-        if opt == "--client-only":
-            raw["client_only"] = "1"
+        if opt in ("--client-only", "--shared"):
+            raw[opt[2:].replace("-", "_")] = "1"
             continue
         if opt.startswith("--") and "=" in opt:
             opt, value = opt.split("=", 1)
@@ -172,10 +177,12 @@ def check(raw, modes):
             raise UsageError(f"bad {what} '{v}' (1..65535 or auto)")
         s[key] = v if v == "auto" else int(v)
 
-    co = raw["client_only"]
-    if co not in ("0", "1", "true", "false", "yes", "no"):
-        raise UsageError(f"bad SOAK_CLIENT_ONLY '{co}' (0 or 1)")
-    s["client_only"] = co in ("1", "true", "yes")
+    for key, var in (("client_only", "SOAK_CLIENT_ONLY"), ("shared", "SOAK_SHARED")):
+        if raw[key] not in ("0", "1", "true", "false", "yes", "no"):
+            raise UsageError(f"bad {var} '{raw[key]}' (0 or 1)")
+        s[key] = raw[key] in ("1", "true", "yes")
+    if s["shared"] and not s["client_only"]:
+        raise UsageError("--shared (SOAK_SHARED) needs --client-only (a proxy the runner starts is its own)")
     s["duration"] = None
     if raw["duration"] != "":
         d = to_seconds(raw["duration"])

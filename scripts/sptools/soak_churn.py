@@ -27,6 +27,13 @@ def round_record(rc, summary, interrupted):
             "first_error": either(s.get("first_error"), None)}
 
 
+def never_started(rc, summary, stopping):
+    """A round our own stop ended before its client had set up its SIGTERM handler (it dies of the
+    signal, with no summary): it never ran, so it is no failed round. A loaded machine (the stack's
+    replicas) widens that window from microseconds to milliseconds."""
+    return stopping and rc == 128 + signal.SIGTERM and summary is None
+
+
 def last_summary(path):
     """The client's summary: its last output line, when that is one."""
     try:
@@ -89,7 +96,10 @@ class Churn(threading.Thread):
                 rc = 137
         with self.lock:
             self.proc = None
-        rec = round_record(rc, last_summary(self.path("churn.last")), self.stopping)
+        summary = last_summary(self.path("churn.last"))
+        if never_started(rc, summary, self.stopping):
+            return
+        rec = round_record(rc, summary, self.stopping)
         with open(self.path("churn.ndjson"), "a") as f:
             f.write(json.dumps(rec, separators=(",", ":")) + "\n")
         self.rounds += 1

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 
-from . import procfs, soak_args, soak_verdict, stats_socket
+from . import procfs, soak_args, soak_ready, soak_verdict, stats_socket
 from .children import Children
 from .proxy_modes import ModesUnknown, modes_of
 from .soak_churn import Churn
@@ -35,11 +35,6 @@ def find_bin(name, bin_dir):
         return p if os.access(p, os.X_OK) else None
     p = os.path.normpath(os.path.join(SCRIPTS, "..", "build", "bin", name))
     return p if os.access(p, os.X_OK) else shutil.which(name)
-
-
-def split_addr(addr):
-    host, port = addr.rsplit(":", 1)
-    return host.strip("[]"), int(port)
 
 
 def pick_port(taken):
@@ -98,6 +93,7 @@ class Soak:
         self.s = s
         self.kids = Children(niceness=s["nice"], log=say)
         self.churn = None
+        self.baseline = None  # client-only: the proxy's counters once it forwarded our first ping
         self.stop_requested = None
         self.t0 = time.monotonic()
 
@@ -170,7 +166,7 @@ class Soak:
                     taken.add(s[key])
             host = "127.0.0.1" if s["listen"] == "0.0.0.0" else s["listen"]
             s["proxy"], s["stats"] = f"{host}:{s['proxy_port']}", f"{host}:{s['stats_port']}"
-        self.stats_host, self.stats_port = split_addr(s["stats"])
+        self.stats_host, self.stats_port = soak_ready.split_addr(s["stats"])
 
     def start(self):
         s = self.s
@@ -189,6 +185,10 @@ class Soak:
         snap = self.wait_ready(s["wait"] if s["client_only"] else 10)
         if s["client_only"]:
             s["mode"], s["workers"] = snap.get("mode"), len(snap.get("workers") or [])
+            self.baseline = soak_verdict.proxy_counters(snap)
+            s["proxy"], s["stats"] = soak_ready.pinned(s["proxy"]), soak_ready.pinned(s["stats"])
+            self.stats_host, self.stats_port = soak_ready.split_addr(s["stats"])
+            say(f"proxy at {s['proxy']}, stats at {s['stats']} (resolved once)")
         rate = [] if float(s["rate"]) == 0 else ["--rate", s["rate"]]
         self.launch("client", [self.client_bin, "-s", s["proxy"], "-n", "0", "-c", str(s["connections"]), "-T",
                                str(s["client_threads"]), "-l", s["length"]] + rate + ["--json"],
@@ -202,10 +202,11 @@ class Soak:
             self.churn.start()
 
     def wait_ready(self, limit):
-        """Ready when the stats socket answers (with the pid of the proxy it started) and the server
-        accepts connections."""
+        """Ready when the stats answer (with our proxy's pid) and the server accepts; client-only, when
+        a proxy's stats answer and a ping comes back through it."""
         s = self.s
         deadline = time.monotonic() + limit
+        why = f"its stats socket {s['stats']} did not answer"
         while time.monotonic() < deadline:
             if not s["client_only"]:
                 if not self.kids.alive("server"):
@@ -219,23 +220,29 @@ class Soak:
                 if s["client_only"]:
                     if snap.get("program") != "proxy":
                         raise CannotStart(f"{s['stats']} is the stats socket of {snap.get('program')}, not of a proxy")
-                    return snap
+                    ok, err = soak_ready.ping_through(self.client_bin, s["proxy"], s["length"],
+                                                      min(10.0, max(1.0, deadline - time.monotonic())))
+                    if ok:
+                        time.sleep(0.05)  # past the 20 ms a snapshot is reused: the probe's session is in it
+                        return self.query() or snap
+                    why = f"no ping came back through {s['proxy']} ({err})"
+                    time.sleep(0.2)
+                    continue
                 if snap.get("pid") != self.kids.pid("proxy"):
                     raise CannotStart(f"another program answers on the stats port {s['stats']} (pid {snap.get('pid')})")
                 if stats_socket.port_open("127.0.0.1", s["server_port"], 1.0):
                     return snap
             time.sleep(0.1)
-        raise CannotStart(f"the proxy's stats socket {s['stats']} did not answer in {limit}s")
+        raise CannotStart(f"the proxy was not ready in {limit}s: {why}")
 
     def take_sample(self):
         """(snapshot or None, quiet, held). quiet: taken with only the long-lived connections open
         (the churn client held between rounds and its sessions gone), so open_fds is exact."""
         persistent = self.s["connections"] + self.s["stream"]
-        quiet = held = False
-        if self.churn and self.churn.is_alive():
+        quiet = False
+        held = not self.s["shared"]  # shared: others' sessions come and go, no quiet moment to wait for
+        if held and self.churn and self.churn.is_alive():
             held = self.churn.hold()
-        else:
-            held = True
         snap, fails = None, 0
         try:
             for _ in range(60):  # its sessions close within 3 s
@@ -306,7 +313,7 @@ class Soak:
         self.kids.finish("client", 15, self.log_dir)
         self.kids.finish("stream", 15, self.log_dir)
         drain_s, final, t0 = None, None, time.monotonic()
-        for _ in range(100):  # 10 s
+        for _ in range(1 if self.s["shared"] else 100):  # 10 s; shared: others' sessions stay
             snap = self.query()
             if snap:
                 final = snap
@@ -325,6 +332,7 @@ class Soak:
     def meta(self, reason, run_s, drain_s):
         s, rc = self.s, self.kids.rc
         return {"mode": s["mode"], "workers": s["workers"], "client_only": s["client_only"],
+                "shared": s["shared"], "baseline_counters": self.baseline,
                 "duration_s": s["duration"], "run_s": run_s, "interval_s": s["interval"], "warmup_s": s["warmup"],
                 "connections": s["connections"], "client_threads": s["client_threads"], "length": s["length"],
                 "rate": s["rate"], "stream_connections": s["stream"], "churn_connections": s["churn"],

@@ -155,24 +155,42 @@ def check_clients(meta, client, stream, churn):
             "churn": {"rounds": len(churn), "failed": len(bad), "messages": total(churn, "messages")}}
 
 
-def check_counters(last):
-    w = (last or {}).get("workers") or []
-    ctr = {k: total(w, "counters", k) for k in ("resets", "connect_failed", "connect_timeout", "idle_timeouts",
-                                                  "rw_fallbacks")}
-    refused = total((last or {}).get("listeners") or [], "refused")
+COUNTERS = ("resets", "connect_failed", "connect_timeout", "idle_timeouts", "rw_fallbacks")
+
+
+def proxy_counters(snap):
+    """The error counters of a snapshot, summed over the workers, and the listeners' refusals."""
+    w = (snap or {}).get("workers") or []
+    return dict({k: total(w, "counters", k) for k in COUNTERS}, refused=total((snap or {}).get("listeners") or [], "refused"))
+
+
+def check_counters(last, baseline=None):
+    # baseline (client-only): the counters when the proxy first forwarded our ping; what it counted
+    # before (clients closed while its remote's name did not resolve yet) is not this run's.
+    ctr = proxy_counters(last)
+    if baseline:
+        ctr = {k: v - (baseline.get(k) or 0) for k, v in ctr.items()}
     ok = last is not None and all(ctr[k] == 0 for k in ("resets", "connect_failed", "connect_timeout",
-                                                        "idle_timeouts")) and refused == 0
+                                                        "idle_timeouts", "refused"))
     detail = "no samples" if last is None else (
         f"resets {ctr['resets']}, connect_failed {ctr['connect_failed']}, connect_timeout {ctr['connect_timeout']},"
-        f" idle_timeouts {ctr['idle_timeouts']}, refused {refused}; rw_fallbacks {ctr['rw_fallbacks']} (not an error)")
+        f" idle_timeouts {ctr['idle_timeouts']}, refused {ctr['refused']}; rw_fallbacks {ctr['rw_fallbacks']} (not an error)")
+    if baseline and last is not None:
+        detail += "; counted from the first ping that came through"
     return {"name": "no resets or failed connects (proxy)", "ok": ok, "detail": detail,
-            "counters": dict(ctr, refused=refused)}
+            "counters": ctr, "baseline": baseline}
 
 
 def check_fds(meta, steady, tol):
     # Counted on the quiet samples: taken between two rounds of the churn client, once its sessions
     # had closed, so only the long-lived connections were open and open_fds is exact. A sample where
     # the held churn client's sessions were still open 3 s after it exited fails the check too.
+    if meta.get("shared"):
+        fds, sfds = [s["process"]["open_fds"] for s in steady], [sessionless_fds(s) for s in steady]
+        return {"name": "open fds flat after warm-up", "ok": None, "quiet_samples": 0, "stuck_samples": 0,
+                "open_fds": {"min": lo(fds), "max": hi(fds)}, "sessionless_fds": {"min": lo(sfds), "max": hi(sfds)},
+                "detail": f"shared proxy (--shared): other clients' sessions open and close its fds: not judged"
+                          f" (open_fds {txt(lo(fds))}..{txt(hi(fds))})"}, []
     quiet = [s for s in steady if s["soak"].get("quiet") is True]
     stuck = sum(1 for s in steady if s["soak"].get("held") is True and s["soak"].get("quiet") is not True)
     sfds = [sessionless_fds(s) for s in quiet]
@@ -251,6 +269,9 @@ def check_cpu(w, window, run, last):
 
 
 def check_drain(meta, final, run, sfds, tol):
+    if meta.get("shared"):
+        return {"name": "drained after the clients stopped", "ok": None, "open_fds_idle": get(final, "process", "open_fds"),
+                "detail": "shared proxy (--shared): other clients may still be connected: not judged"}
     fd_ref = hi(sfds)
     if fd_ref is None:
         fd_ref = hi([sessionless_fds(s) for s in run])
@@ -295,7 +316,7 @@ def verdict(meta, samples, client, stream, churn):
     c_fds, sfds = check_fds(meta, steady, tol)
     c_rss = check_rss(meta, steady, tol)
     c_cpu = check_cpu(w, steady or run, run, last)
-    checks = [c_throughput, check_clients(meta, client, stream, churn), check_counters(last), c_fds, c_rss,
+    checks = [c_throughput, check_clients(meta, client, stream, churn), check_counters(last, meta.get("baseline_counters")), c_fds, c_rss,
               check_workers(meta, w), c_cpu, check_drain(meta, final, run, sfds, tol), check_stats(meta, run),
               check_processes(meta)]
     # The mode in effect: the proxy's own word when its stats carry it (a mode it cannot run falls

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from sptools import soak_args, soak_churn, soak_run, soak_verdict
+from sptools import soak_args, soak_churn, soak_ready, soak_run, soak_verdict
 from sptools.procfs import parse_tcp_ports
 
 from .test_soak_verdict import healthy
@@ -47,6 +47,12 @@ def test_client_only_addresses():
     assert (s["proxy"], s["stats"]) == ("10.0.0.5:7000", "10.0.0.5:9997")
 
 
+def test_shared_is_for_client_only_runs():
+    assert settings(["--client-only", "--shared"])["shared"] is True
+    assert settings([], {"SOAK_CLIENT_ONLY": "1", "SOAK_SHARED": "1"})["shared"] is True
+    assert settings(["--client-only"])["shared"] is False
+
+
 def test_modes_are_the_ones_given_so_new_ones_join():
     assert soak_args.check(soak_args.raw_settings(["-m", "uring"], {}), MODES + ["uring"])["mode"] == "uring"
     with pytest.raises(soak_args.UsageError, match=r"bad mode 'uring' \(rw, splice or auto\)"):
@@ -71,6 +77,8 @@ def test_modes_are_the_ones_given_so_new_ones_join():
     (["--rss-pct", "x"], {}, "bad rss-pct 'x'"),
     ([], {"SOAK_CLIENT_ONLY": "maybe"}, "bad SOAK_CLIENT_ONLY 'maybe'"),
     (["--client-only", "--proxy", "nohost"], {}, "bad proxy address 'nohost'"),
+    (["--shared"], {}, "--shared (SOAK_SHARED) needs --client-only"),
+    (["--client-only"], {"SOAK_SHARED": "2"}, "bad SOAK_SHARED '2'"),
 ])
 def test_bad_values_exit_2_with_one_line_then_the_usage(argv, env, why, capsys):
     assert soak_run.main(argv, env) == 2
@@ -171,3 +179,90 @@ def test_progress_line():
     line = soak_run.progress(rec, "[rw]", "/40s", "  churn 3 rounds, 0 failed")
     assert line == ("[rw] t=    5s/40s  2 MB/s  conns 32/45  fds 83 (19+2x32)  rss 4.8 MiB  cpu% w0 2/20 w1 2/20"
                     "  churn 3 rounds, 0 failed")
+
+
+def fake_client(tmp_path, script):
+    path = tmp_path / "tcp_ping_client"
+    path.write_text("#!/bin/sh\n" + script + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_ready_probe_is_one_ping_through_the_proxy(tmp_path):
+    args = tmp_path / "args"
+    ok = fake_client(tmp_path, f'echo "$@" > {args}; echo \'{{"type":"summary","ok":true}}\'')
+    assert soak_ready.ping_through(ok, "proxy:9998", "1024") == (True, "")
+    assert args.read_text().split() == ["-s", "proxy:9998", "-n", "1", "-c", "1", "-T", "1", "-l", "1024", "--json"]
+    closed = fake_client(tmp_path, "echo 'tcp_ping_client: proxy:9998: connection reset by peer' >&2; exit 1")
+    assert soak_ready.ping_through(closed, "proxy:9998", "1024") == (False, "tcp_ping_client: proxy:9998: connection reset by peer")
+    hung = fake_client(tmp_path, "sleep 5")
+    assert soak_ready.ping_through(hung, "proxy:9998", "1024", timeout=0.2) == (False, "no answer in 0.2 s")
+    assert soak_ready.ping_through(str(tmp_path / "none"), "p:1", "1")[1].startswith("cannot run ")
+
+
+class FakeStats:
+    """A stats socket on loopback that answers every connection with one proxy snapshot."""
+
+    def __init__(self, snap):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.line = (json.dumps(snap) + "\n").encode()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(64)  # the command: closing with it unread would reset the connection
+                conn.sendall(self.line)
+
+
+def client_only_soak(tmp_path, client_script, wait="5"):
+    stats = FakeStats({"version": 1, "program": "proxy", "pid": 1, "mode": "rw", "workers": [],
+                       "totals": {"connections_active": 0}})
+    s = settings(["--client-only", "--proxy", "127.0.0.1:9", "--stats", f"127.0.0.1:{stats.port}", "--wait", wait])
+    soak = soak_run.Soak(s)
+    soak.client_bin = fake_client(tmp_path, client_script)
+    soak.stats_host, soak.stats_port = "127.0.0.1", stats.port
+    return soak
+
+
+def test_client_only_is_ready_once_a_ping_came_back_through_the_proxy(tmp_path):
+    # A proxy whose stats answer at once but whose remote resolves only later: the first two
+    # pings are closed on, the third comes back.
+    tries = tmp_path / "tries"
+    soak = client_only_soak(tmp_path, f'echo x >> {tries}; [ $(wc -l < {tries}) -ge 3 ] || exit 1')
+    snap = soak.wait_ready(5)
+    assert snap["program"] == "proxy"
+    assert len(tries.read_text().splitlines()) == 3
+
+
+def test_client_only_not_ready_names_why(tmp_path):
+    soak = client_only_soak(tmp_path, "echo 'connect 127.0.0.1:9: connection reset by peer' >&2; exit 1", wait="1")
+    with pytest.raises(soak_run.CannotStart, match=r"not ready in 1s: no ping came back through 127.0.0.1:9 "
+                                                   r"\(connect 127.0.0.1:9: connection reset by peer\)"):
+        soak.wait_ready(1)
+
+
+def test_a_churn_round_our_stop_ended_before_it_started_is_no_round():
+    assert soak_churn.never_started(143, None, stopping=True)
+    # Anything else is judged: a summary, another exit, or a SIGTERM that was not ours.
+    assert not soak_churn.never_started(143, {"type": "summary", "ok": False}, stopping=True)
+    assert not soak_churn.never_started(1, None, stopping=True)
+    assert not soak_churn.never_started(137, None, stopping=True)
+    assert not soak_churn.never_started(143, None, stopping=False)
+
+
+def test_the_proxy_address_is_resolved_once_or_left_as_it_was():
+    assert soak_ready.pinned("localhost:9998") == "127.0.0.1:9998"
+    assert soak_ready.pinned("127.0.0.1:7") == "127.0.0.1:7"
+    assert soak_ready.pinned("[::1]:7") == "[::1]:7"
+    assert soak_ready.pinned("no-such-host.invalid:9998") == "no-such-host.invalid:9998"
+    assert soak_ready.split_addr("[::1]:9997") == ("::1", 9997)

@@ -219,6 +219,48 @@ def test_client_only_does_not_judge_the_processes_it_did_not_start():
     assert judge(run)[0]["ok"] is True
 
 
+def test_a_shared_proxy_skips_the_fd_and_drain_checks_and_judges_the_rest():
+    run = healthy()
+    run["meta"].update(client_only=True, shared=True, drain_s=None)
+    for smp in run["samples"]:  # other replicas' sessions: never quiet, never drained
+        smp["soak"].update(quiet=False, held=False)
+        smp["totals"]["connections_active"] += 64
+        smp["process"]["open_fds"] += 128 + smp["totals"]["connections_total"] % 7
+    v, checks = judge(run)
+    assert v["ok"] is True, {n: c["detail"] for n, c in checks.items() if c["ok"] is False}
+    assert checks["open fds flat after warm-up"]["ok"] is None
+    assert checks["drained after the clients stopped"]["ok"] is None
+    assert "shared proxy" in checks["drained after the clients stopped"]["detail"]
+    run["client"]["errors"]["total"] = 1
+    assert failing(run) == ["no mismatches or resets (clients)"]
+    run = healthy()
+    run["meta"].update(client_only=True, shared=True)
+    run["samples"][-1]["workers"][1]["counters"]["resets"] = 1
+    assert failing(run) == ["no resets or failed connects (proxy)"]
+    run["meta"]["shared"] = False  # the same unquiet samples without --shared fail as before
+    run["samples"][-1]["workers"][1]["counters"]["resets"] = 0
+    for smp in run["samples"]:
+        smp["soak"].update(quiet=False)
+    assert failing(run) == ["open fds flat after warm-up"]
+
+
+def test_counters_before_the_first_ping_came_through_are_not_the_runs():
+    # client-only: clients closed while the proxy's remote did not resolve yet (the ready probe's
+    # own tries among them) are counted before the baseline.
+    run = healthy()
+    run["samples"][-1]["workers"][0]["counters"]["connect_failed"] = 3
+    run["samples"][-1]["listeners"][0]["refused"] = 1
+    assert failing(run) == ["no resets or failed connects (proxy)"]
+    run["meta"].update(client_only=True, baseline_counters={"connect_failed": 3, "refused": 1, "resets": 0})
+    v, checks = judge(run)
+    assert v["ok"] is True
+    assert checks["no resets or failed connects (proxy)"]["counters"]["connect_failed"] == 0
+    assert "counted from the first ping that came through" in checks["no resets or failed connects (proxy)"]["detail"]
+    run["samples"][-1]["workers"][1]["counters"]["connect_failed"] = 1
+    assert failing(run) == ["no resets or failed connects (proxy)"]
+    assert "connect_failed 1," in judge(run)[1]["no resets or failed connects (proxy)"]["detail"]
+
+
 def test_no_samples_at_all_fails_without_crashing():
     run = healthy()
     run["samples"] = []
