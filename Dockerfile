@@ -18,7 +18,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
- && cmake --build build -j"$(nproc)" --target proxy tcp_ping_server tcp_ping_client unit_tests
+ && cmake --build build -j"$(nproc)" --target proxy tcp_ping_server tcp_ping_client proxy-top unit_tests
 RUN cd build && ctest -L unit --output-on-failure --timeout 300
 
 # ---- runtime: the three binaries, the soak runner (python3, standard library only) and what the
@@ -29,7 +29,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libtbb12 liburing2 libbpf1 python3 jq netcat-openbsd procps \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/soak soak
-COPY --from=build /src/build/bin/proxy /src/build/bin/tcp_ping_server /src/build/bin/tcp_ping_client /usr/local/bin/
+COPY --from=build /src/build/bin/proxy /src/build/bin/tcp_ping_server /src/build/bin/tcp_ping_client /src/build/bin/proxy-top /usr/local/bin/
 COPY scripts/soak /usr/local/bin/soak
 COPY scripts/sptools/ /usr/local/share/spliceproxy/sptools/
 COPY docs/soak.md /usr/local/share/doc/spliceproxy/soak.md
