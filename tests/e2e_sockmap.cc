@@ -23,19 +23,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
-bool echoes(uint16_t port, size_t bytes) {
-  Fd fd = connect_to(port, 5s);
-  auto data = random_bytes(bytes, 7);
-  std::vector<uint8_t> back(data.size());
-  return send_all(fd.get(), data.data(), data.size()) && read_exact(fd.get(), back.data(), back.size()) && back == data;
-}
-
 // The remote end of a session, accepted by the test; reads give up after 10 s instead of hanging.
 Fd accept_remote(int listener) {
   Fd fd(::accept(listener, nullptr, nullptr));
@@ -43,6 +30,22 @@ Fd accept_remote(int listener) {
   if (fd) ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   return fd;
 }
+
+// A sockmap proxy in front of a listener the test accepts on itself (the remote end of each
+// session is the test's own socket), with its stats on stats_port when one is given.
+struct ProxyToListener {
+  explicit ProxyToListener(uint16_t stats_port = 0)
+      : listener(listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front())), port(free_port()) {
+    set_nonblocking(listener.get(), false);
+    std::vector<std::string> extra = {"-w", "1"};
+    if (stats_port) extra.insert(extra.end(), {"--stats", "127.0.0.1:" + std::to_string(stats_port), "--stats-interval", "0.1"});
+    proxy = start_proxy(port, local_address(listener.get()).port(), "sockmap", extra);
+    Fd probe(::accept(listener.get(), nullptr, nullptr));  // start_proxy's readiness probe
+  }
+  Fd listener;
+  uint16_t port;
+  std::unique_ptr<ChildProcess> proxy;
+};
 
 // One more session after a reset: the proxy still serves.
 bool echoes_through(uint16_t port, int listener) {
@@ -85,13 +88,9 @@ TEST(SockmapE2E, TheKernelRelaysAndTheStatsCountItsBytes) {
 // A client that speaks at once and a server that greets at once: both sides' first bytes wait in
 // the proxy's sockets before they enter the maps, and must still arrive, first and in order.
 TEST(SockmapE2E, BytesQueuedBeforeTheSocketsEnterTheMapsArriveFirst) {
-  Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front());
-  set_nonblocking(listener.get(), false);
-  uint16_t remote_port = local_address(listener.get()).port();
-  uint16_t port = free_port();
-  auto proxy = start_proxy(port, remote_port, "sockmap", {"-w", "1"});
-  Fd probe(::accept(listener.get(), nullptr, nullptr));  // start_proxy's readiness probe
-  probe.reset();
+  ProxyToListener stack;
+  Fd& listener = stack.listener;
+  uint16_t port = stack.port;
   for (int round = 0; round < 5; ++round) {
     auto hello = random_bytes(100 << 10, 20 + round), greeting = random_bytes(60 << 10, 40 + round);
     auto late = random_bytes(10 << 10, 60 + round);
@@ -118,14 +117,9 @@ TEST(SockmapE2E, BytesQueuedBeforeTheSocketsEnterTheMapsArriveFirst) {
 // and the EOF must come after every byte.
 TEST(SockmapE2E, HalfCloseWaitsUntilEveryQueuedByteLeft) {
   uint16_t stats_port = free_port();
-  Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front());
-  set_nonblocking(listener.get(), false);
-  uint16_t remote_port = local_address(listener.get()).port();
-  uint16_t port = free_port();
-  auto proxy = start_proxy(port, remote_port, "sockmap",
-                           {"-w", "1", "--stats", "127.0.0.1:" + std::to_string(stats_port), "--stats-interval", "0.1"});
-  Fd probe(::accept(listener.get(), nullptr, nullptr));
-  probe.reset();
+  ProxyToListener stack(stats_port);
+  Fd& listener = stack.listener;
+  uint16_t port = stack.port;
   auto data = random_bytes(32 << 20, 5);
   Fd client = connect_to(port, 30s);
   Fd remote = accept_remote(listener.get());
@@ -158,14 +152,9 @@ TEST(SockmapE2E, HalfCloseWaitsUntilEveryQueuedByteLeft) {
 // learns it (a reset), and the proxy serves the next one.
 TEST(SockmapE2E, ANeverReadingRemoteIsResetAtTheQueueLimit) {
   uint16_t stats_port = free_port();
-  Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front());
-  set_nonblocking(listener.get(), false);
-  uint16_t remote_port = local_address(listener.get()).port();
-  uint16_t port = free_port();
-  auto proxy = start_proxy(port, remote_port, "sockmap",
-                           {"-w", "1", "--stats", "127.0.0.1:" + std::to_string(stats_port), "--stats-interval", "0.1"});
-  Fd probe(::accept(listener.get(), nullptr, nullptr));
-  probe.reset();
+  ProxyToListener stack(stats_port);
+  Fd& listener = stack.listener;
+  uint16_t port = stack.port;
   Fd client = connect_to(port, 30s);
   Fd remote = accept_remote(listener.get());  // never read
   ASSERT_TRUE(remote);
@@ -183,8 +172,13 @@ TEST(SockmapE2E, ANeverReadingRemoteIsResetAtTheQueueLimit) {
                                                  << (sent >> 20) << " MiB sent";
   EXPECT_LT(sent, 256u << 20) << "the kernel queued far past its limit";
   EXPECT_GT(sent, 48u << 20) << "reset before the limit";
-  auto snap = stats_snapshot(stats_port);
-  EXPECT_EQ(worker_counter(snap, "sockmap_overflows"), 1u);
+  // The stats sample every 0.1 s: the reset may reach the client before the next sample.
+  uint64_t overflows = 0;
+  for (int i = 0; i < 40 && overflows == 0; ++i) {
+    overflows = worker_counter(stats_snapshot(stats_port), "sockmap_overflows");
+    if (!overflows) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(overflows, 1u);
   EXPECT_TRUE(echoes_through(port, listener.get()));
 }
 
@@ -207,7 +201,7 @@ TEST(SockmapE2E, RefusedBpfFallsBackToSpliceAndSaysWhyOnce) {
   proxy.signal(SIGTERM);
   ASSERT_EQ(proxy.wait(10s), 0);
   std::string err = proxy.err();
-  EXPECT_EQ(count(err, "--mode sockmap: "), 1u) << err;
+  EXPECT_EQ(occurrences(err, "--mode sockmap: "), 1u) << err;
   EXPECT_NE(err.find("Operation not permitted"), std::string::npos) << "the cause is not named: " << err;
   EXPECT_NE(err.find("relaying with splice"), std::string::npos) << err;
   EXPECT_NE(err.find("CAP_BPF"), std::string::npos) << "no remedy named: " << err;

@@ -16,19 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
-bool echoes(uint16_t port, size_t bytes) {
-  Fd fd = connect_to(port, 5s);
-  auto data = random_bytes(bytes, 7);
-  std::vector<uint8_t> back(data.size());
-  return send_all(fd.get(), data.data(), data.size()) && read_exact(fd.get(), back.data(), back.size()) && back == data;
-}
-
 TEST(UringE2E, StatsShowTheModeInEffectAndTheRingsWork) {
   uint16_t stats_port = free_port();
   ProxyStack stack("uring", {"--stats", "127.0.0.1:" + std::to_string(stats_port), "-w", "1", "--stats-interval", "0.1"});
@@ -66,7 +53,7 @@ TEST(UringE2E, RefusedIoUringFallsBackToReadWriteAndSaysWhyOnce) {
   proxy.signal(SIGTERM);
   ASSERT_EQ(proxy.wait(10s), 0);
   std::string err = proxy.err();
-  EXPECT_EQ(count(err, "--mode uring: io_uring_setup: "), 1u) << err;
+  EXPECT_EQ(occurrences(err, "--mode uring: io_uring_setup: "), 1u) << err;
   EXPECT_NE(err.find("relaying with read/write"), std::string::npos) << err;
   EXPECT_NE(err.find("seccomp profile"), std::string::npos) << "no remedy named: " << err;
 }

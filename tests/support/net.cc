@@ -86,6 +86,19 @@ bool read_exact(int fd, void* out, size_t len) {
   return true;
 }
 
+bool echoes(uint16_t port, size_t bytes) {
+  Fd fd = connect_to(port, std::chrono::seconds(5));
+  auto data = random_bytes(bytes, 7);
+  std::vector<uint8_t> back(data.size());
+  return send_all(fd.get(), data.data(), data.size()) && read_exact(fd.get(), back.data(), back.size()) && back == data;
+}
+
+size_t occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 std::vector<uint8_t> random_bytes(size_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<uint8_t> out(n);

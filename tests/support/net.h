@@ -23,6 +23,10 @@ std::vector<uint8_t> read_to_eof(int fd, bool* clean = nullptr);
 bool read_exact(int fd, void* out, size_t len);
 std::vector<uint8_t> random_bytes(size_t n, uint64_t seed);
 std::string sha256_hex(const std::vector<uint8_t>& data);
+// Sends `bytes` random bytes to 127.0.0.1:port and reads them back: true if the echo is exact.
+bool echoes(uint16_t port, size_t bytes);
+// How often `what` occurs in `text` (a log line said once, say).
+size_t occurrences(const std::string& text, const std::string& what);
 // Open fds of a process (count of /proc/PID/fd), and resident memory in bytes.
 int open_fds(int pid);
 uint64_t rss_bytes(int pid);
