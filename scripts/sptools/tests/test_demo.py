@@ -165,3 +165,12 @@ def test_a_mode_the_proxy_fell_back_from_is_labelled_with_the_one_in_effect():
     res = dl.workload_result("bulk", {"uring": [{"mb_per_s": 1.0, "proxy_cpu_s_per_gb": 1.0,
                                                  "machine_cpu_s_per_gb": 1.0}] * 3})
     assert dl.table("bulk", "t", res, dl.effective_labels(runs)).splitlines()[2].startswith("uring (in effect rw)  ")
+
+
+def test_failed_runs_are_grouped_per_mode_and_workload_in_order():
+    failures = [{"mode": "sockmap", "workload": "bulk", "rep": 1, "error": "reset 1"},
+                {"mode": "rw", "workload": "pingpong", "rep": 1, "error": "timeout"},
+                {"mode": "sockmap", "workload": "bulk", "rep": 2, "error": "reset 2"}]
+    grouped = demo_run.failures_by(failures)
+    assert list(grouped) == [("sockmap", "bulk"), ("rw", "pingpong")]
+    assert grouped[("sockmap", "bulk")] == ["reset 1", "reset 2"]
