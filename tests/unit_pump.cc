@@ -261,6 +261,12 @@ TEST_P(PumpTest, BulkClimbsToTheCeilingAndSmallMessagesFallBack) {
   ASSERT_EQ(received, sent);
   bool piped = pump.splicing();
   size_t top = piped ? pipes.ladder().top() : buffers.ladder().top();
+  // Reads fill the buffer only as far as the socket's receive buffer lets them, which TCP shrinks
+  // under memory pressure (the suite's 1,000-connection tests leave some behind): bulk may need
+  // a few more megabytes to climb (seen once in CI: rung 2 of 4 after 8 MiB). Bounded: 4 × 8 MiB.
+  for (int more = 0; more < 3 && (piped ? pump.pipe_rung() : pump.buffer_rung()) != top; ++more)
+    stream_through(pump, *this, sent, received, 8 << 20);
+  ASSERT_EQ(received, sent);
   EXPECT_EQ(piped ? pump.pipe_rung() : pump.buffer_rung(), top) << "bulk did not climb to the ceiling";
   uint64_t large = piped ? counters.pipes_1m.get() : counters.buffers_256k.get();
   EXPECT_GT(large, 0u) << "no ceiling-sized holding counted in its size bucket";
