@@ -315,7 +315,7 @@ def main(argv):
         for (mode, workload), errors in failures_by(demo.failures).items():
             print(f"  {mode} {WORKLOAD_NAMES[workload]}: {len(errors)} of {demo.o['reps']} failed, first: {errors[0]}")
         if any(f["mode_effective"] == "sockmap" for f in demo.failures):
-            print("  (sockmap: the kernel relay holds no sender back; a session whose kernel queue passes 64 MiB "
+            print("  (sockmap: the kernel relay holds no sender back; a session whose kernel queue passes 256 MiB "
                   "is reset - docs/sockmap.md)")
         print()
     failed = f" (and {len(demo.failures)} that failed)" if demo.failures else ""

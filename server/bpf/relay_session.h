@@ -14,7 +14,7 @@
 #define SP_RELAY_RINGS (SP_RELAY_WORKERS + 1)
 // A direction with this many bytes redirected but not yet written into its destination (they wait
 // in the kernel's queue, which has no limit) is reported to its worker, which resets the session.
-#define SP_RELAY_QUEUE_LIMIT (64 << 20)
+#define SP_RELAY_QUEUE_LIMIT (256 << 20)
 
 struct sp_relay_session {
   __u64 partner;     // the partner socket's cookie: its key in `targets`
