@@ -25,9 +25,9 @@ Remote::Remote(HostPort where, Resolver resolver, Backoff backoff)
       numeric_(is_numeric(where_.host)),
       resolver_fn_(resolver ? std::move(resolver) : [](const HostPort& w) { return resolve(w, false); }),
       backoff_(backoff) {
-  addresses_.store(std::make_shared<const Addresses>());
+  addresses_ = std::make_shared<const Addresses>();
   if (numeric_) {
-    addresses_.store(std::make_shared<const Addresses>(resolver_fn_(where_)));  // a literal cannot "resolve later"
+    addresses_ = std::make_shared<const Addresses>(resolver_fn_(where_));  // a literal cannot "resolve later"
     return;
   }
   try {
@@ -63,7 +63,8 @@ bool Remote::try_resolve() {
   attempts_.fetch_add(1, std::memory_order_relaxed);
   auto list = std::make_shared<const Addresses>(resolver_fn_(where_));
   if (list->empty()) throw std::runtime_error("cannot resolve '" + where_.host + "': no addresses");
-  addresses_.store(std::move(list), std::memory_order_release);
+  std::lock_guard lock(addresses_mutex_);
+  addresses_ = std::move(list);
   return true;
 }
 

@@ -40,7 +40,10 @@ class Remote {
   ~Remote();
 
   // Never null; empty while the name has not resolved yet.
-  std::shared_ptr<const Addresses> current() const { return addresses_.load(std::memory_order_acquire); }
+  std::shared_ptr<const Addresses> current() const {
+    std::lock_guard lock(addresses_mutex_);
+    return addresses_;
+  }
   // Asks for a new resolution (at most one a second; a no-op for numeric addresses and while the
   // name has not resolved yet: the backoff is already retrying).
   void refresh();
@@ -56,7 +59,10 @@ class Remote {
   bool numeric_;
   Resolver resolver_fn_;
   Backoff backoff_;
-  std::atomic<std::shared_ptr<const Addresses>> addresses_;
+  // A mutex, not std::atomic<std::shared_ptr>: libstdc++ 12 guards that with a lock bit that
+  // ThreadSanitizer cannot see, so every load racing a store was reported. Taken once per connect.
+  mutable std::mutex addresses_mutex_;
+  std::shared_ptr<const Addresses> addresses_;
   std::atomic<unsigned> attempts_{0};
   bool resolved_ = false;  // the resolver thread's; set before it starts when the first try worked
   std::mutex mutex_;
