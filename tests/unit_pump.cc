@@ -1,10 +1,13 @@
 // The pumps and the pipe pool over real loopback TCP pairs.
 #include <gtest/gtest.h>
+
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -80,7 +83,9 @@ using AdaptiveSizes = RigTest;
 
 // Sends `total` bytes through the pump, up to 1 MiB queued before each turn (so reads can fill
 // large buffers), draining the destination as it goes.
-void stream_through(Pump& pump, PumpRig& rig, uint64_t& sent, uint64_t& received, uint64_t total) {
+// `after_turn` sees the pump after each turn.
+void stream_through(Pump& pump, PumpRig& rig, uint64_t& sent, uint64_t& received, uint64_t total,
+                    const std::function<void()>& after_turn = {}) {
   uint64_t goal = sent + total;
   for (int i = 0; i < 100000 && received < goal; ++i) {  // bounded
     for (uint64_t burst = sent + (1 << 20); sent < std::min(goal, burst);)
@@ -88,6 +93,7 @@ void stream_through(Pump& pump, PumpRig& rig, uint64_t& sent, uint64_t& received
     pump.source_events(EPOLLIN);
     pump.destination_writable();
     pump.run(1 << 20);
+    if (after_turn) after_turn();
     drain_and_verify(rig.dst.b.get(), received);
   }
 }
@@ -260,17 +266,18 @@ TEST(SizeLadderTest, DoublesFromSixteenKiBToTheCeiling) {
 
 TEST_P(PumpTest, BulkClimbsToTheCeilingAndSmallMessagesFallBack) {
   uint64_t sent = 0, received = 0;
-  stream_through(pump, *this, sent, received, 8 << 20);
-  ASSERT_EQ(received, sent);
-  bool piped = pump.splicing();
+  bool piped = GetParam() == PumpMode::kSplice;  // auto climbs read buffers first
   size_t top = piped ? pipes.ladder().top() : buffers.ladder().top();
+  size_t highest = 0;
+  auto note_rung = [&] { highest = std::max(highest, piped ? pump.pipe_rung() : pump.buffer_rung()); };
   // Reads fill the buffer only as far as the socket's receive buffer lets them, which TCP shrinks
-  // under memory pressure (the suite's 1,000-connection tests leave some behind): bulk may need
-  // a few more megabytes to climb (seen once in CI: rung 2 of 4 after 8 MiB). Bounded: 4 × 8 MiB.
-  for (int more = 0; more < 3 && (piped ? pump.pipe_rung() : pump.buffer_rung()) != top; ++more)
-    stream_through(pump, *this, sent, received, 8 << 20);
+  // under memory pressure and grows slowly on a loaded machine: bulk may need a few more megabytes
+  // to climb (seen in CI: rung 2 of 4 after 8 MiB). Once there, a fill under a quarter of the
+  // ceiling steps it down a rung, as designed, so a loaded machine may leave it one below at the
+  // end (seen under TSan: 5 of 6): the test asks that it reached the ceiling. Bounded: 4 × 8 MiB.
+  for (int turn = 0; turn < 4 && highest != top; ++turn) stream_through(pump, *this, sent, received, 8 << 20, note_rung);
   ASSERT_EQ(received, sent);
-  EXPECT_EQ(piped ? pump.pipe_rung() : pump.buffer_rung(), top) << "bulk did not climb to the ceiling";
+  EXPECT_EQ(highest, top) << "bulk did not climb to the ceiling";
   uint64_t large = piped ? counters.pipes_1m.get() : counters.buffers_256k.get();
   EXPECT_GT(large, 0u) << "no ceiling-sized holding counted in its size bucket";
   ping_through(pump, *this, sent, received, 12);
