@@ -43,7 +43,6 @@ namespace sp::metrics {
   X(uring_cq_overflows, "events", "--mode uring: waits after which the completion queue had overflowed")  \
   X(sockmap_sessions, "sessions", "--mode sockmap: sessions whose bytes the kernel relayed")                \
   X(sockmap_overflows, "sessions", "--mode sockmap: sessions reset because the kernel queued 256 MiB for a destination that did not take it (the kernel relay has no flow control)") \
-  X(sockmap_throttles, "events", "--mode sockmap: times a direction's source was held back (its TCP window clamped) while the kernel queued 4 MiB for its destination") \
   X(sockmap_fallbacks, "sessions", "--mode sockmap: sessions the kernel would not take (maps full, socket no longer established), relayed with splice") \
   SP_SIZE_BUCKETS(X, buffers, "buffers", "read/write buffers handed to pumps")                                             \
   SP_SIZE_BUCKETS(X, pipes, "pipes", "pipes handed to pumps")

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -21,12 +20,6 @@ namespace {
 
 constexpr int64_t kFirstRecheckNs = 200'000;
 constexpr int64_t kLastRecheckNs = 50 * kNsPerMs;
-// A throttled direction's queue is looked at this often; the source's window opens again below
-// a quarter of the mark.
-constexpr int64_t kThrottleCheckNs = 500'000;
-static int64_t kResumeBelow = getenv("SP_RESUME") ? atol(getenv("SP_RESUME")) : SP_RELAY_THROTTLE_AT / 4;
-// The kernel raises it to its floor (SOCK_MIN_RCVBUF / 2, about 2 KiB).
-static int kThrottledWindow = getenv("SP_CLAMP") ? atoi(getenv("SP_CLAMP")) : 1;
 
 
 bool tcp_info_of(int fd, tcp_info* info) {
@@ -69,7 +62,6 @@ SockmapRelay::SockmapRelay(SockmapWorker& worker, EventLoop& loop, metrics::Work
 
 SockmapRelay::~SockmapRelay() {
   if (timer_) loop_.cancel(timer_);
-  if (throttle_timer_) loop_.cancel(throttle_timer_);
   worker_.map().erase(keys_);
   if (started_) worker_.session_ended(keys_);
 }
@@ -96,38 +88,6 @@ void SockmapRelay::overflowed(uint64_t) {
   log::warn_limited(limit, "sockmap: a destination did not take ", SP_RELAY_QUEUE_LIMIT >> 20,
                     " MiB the kernel relayed to it (the kernel relay has no flow control): resetting the session");
   fail(ENOBUFS);
-}
-
-void SockmapRelay::throttle(uint64_t cookie) {
-  Direction& d = cookie == up_.key ? up_ : down_;
-  if (failed_ || d.window_clamp) return;
-  int clamp = 0;
-  socklen_t len = sizeof clamp;
-  if (::getsockopt(d.src, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, &len) != 0 || clamp <= 0) return;
-  if (::setsockopt(d.src, IPPROTO_TCP, TCP_WINDOW_CLAMP, &kThrottledWindow, sizeof kThrottledWindow) != 0) return;
-  d.window_clamp = clamp;
-  dbg_since_ = now_ns(); dbg_q_ = progress(d).queued();
-  counters_.sockmap_throttles.add();
-  if (!throttle_timer_) check_throttled();
-}
-
-void SockmapRelay::check_throttled() {
-  bool still = false;
-  for (Direction* d : {&up_, &down_}) {
-    if (!d->window_clamp) continue;
-    if (progress(*d).queued() < kResumeBelow) {
-      if (getenv("SP_DBG")) log::warn("throttled ", (now_ns() - dbg_since_) / 1000, " us, queued at start ", dbg_q_, " now ", progress(*d).queued(), " clamp was ", d->window_clamp);
-      ::setsockopt(d->src, IPPROTO_TCP, TCP_WINDOW_CLAMP, &d->window_clamp, sizeof d->window_clamp);
-      d->window_clamp = 0;
-    } else {
-      still = true;
-    }
-  }
-  if (!still) return;
-  throttle_timer_ = loop_.run_after(kThrottleCheckNs, [this] {
-    throttle_timer_ = 0;
-    check_throttled();
-  });
 }
 
 void SockmapRelay::on_events(bool client, uint32_t events) {

@@ -51,9 +51,6 @@ class SockmapRelay {
   void on_events(bool client, uint32_t events);
   // From the worker's ring: the direction whose source has this cookie overflowed.
   void overflowed(uint64_t cookie);
-  // From the worker's ring: the direction whose source has this cookie has SP_RELAY_THROTTLE_AT
-  // queued; its source's window is clamped until the queue drains.
-  void throttle(uint64_t cookie);
   // Nanoseconds since either socket last received data (TCP_INFO), for --idle-timeout.
   int64_t idle_ns() const;
 
@@ -67,7 +64,6 @@ class SockmapRelay {
     uint64_t written_before = 0;  // what TCP counted as written into dst before the relay began
     bool eof = false;             // src's FIN arrived
     bool finished = false;        // EOF passed on: dst shut down for writing
-    int window_clamp = 0;         // src's TCP_WINDOW_CLAMP while throttled, 0 otherwise
   };
   struct Progress {
     int64_t received;    // bytes src received (TCP_INFO)
@@ -78,7 +74,6 @@ class SockmapRelay {
   };
   Progress progress(const Direction& d) const;
   void check();
-  void check_throttled();
   void fail(int err);  // the owner then destroys this relay: touch nothing after it
 
   SockmapWorker& worker_;
@@ -92,8 +87,6 @@ class SockmapRelay {
   bool failed_ = false;
   EventLoop::TimerId timer_ = 0;
   int64_t recheck_ns_ = 0;
-  EventLoop::TimerId throttle_timer_ = 0;
-  int64_t dbg_since_ = 0, dbg_q_ = 0;
 };
 
 }  // namespace sp

@@ -73,12 +73,9 @@ void SockmapWorker::on_events(uint32_t) { ring_buffer__consume(ring_); }
 int SockmapWorker::on_ring_event(void* self, void* data, size_t size) {
   auto* worker = static_cast<SockmapWorker*>(self);
   if (size < sizeof(sp_relay_event)) return 0;
-  const auto* event = static_cast<const sp_relay_event*>(data);
+  uint64_t cookie = static_cast<const sp_relay_event*>(data)->cookie;
   // A session that ended since the program wrote the event is gone from the table: nothing to do.
-  auto it = worker->relays_.find(event->cookie);
-  if (it == worker->relays_.end()) return 0;
-  if (event->kind == SP_RELAY_EVENT_THROTTLE) it->second->throttle(event->cookie);
-  else it->second->overflowed(event->cookie);
+  if (auto it = worker->relays_.find(cookie); it != worker->relays_.end()) it->second->overflowed(cookie);
   return 0;
 }
 

@@ -88,11 +88,11 @@ static __u64 queued(struct sp_relay_session *s, __u32 len) {
   return s->redirected - taken;
 }
 
-static void report(struct sp_relay_session *s, __u64 cookie, __u32 kind, __u32 flag) {
+static void report(struct sp_relay_session *s, __u64 cookie) {
   void *ring = bpf_map_lookup_elem(&rings, &s->ring);
   if (!ring) return;
-  struct sp_relay_event event = {cookie, kind, 0};
-  if (bpf_ringbuf_output(ring, &event, sizeof event, 0) == 0) s->flags |= flag;  // else: next segment
+  struct sp_relay_event event = {cookie};
+  if (bpf_ringbuf_output(ring, &event, sizeof event, 0) == 0) s->flags |= SP_RELAY_REPORTED;  // else: next segment
 }
 
 SEC("sk_skb/stream_verdict")
@@ -104,14 +104,7 @@ int relay(struct __sk_buff *skb) {
   if (verdict != SK_PASS) return verdict;  // SK_PASS here: the redirect was accepted
   __u64 *count = bpf_map_lookup_elem(&bytes, &s->counter);
   if (count) *count += skb->len;
-  __u64 waiting = queued(s, skb->len);
-  if (waiting >= SP_RELAY_QUEUE_LIMIT) {
-    if (!(s->flags & SP_RELAY_REPORTED)) report(s, cookie, SP_RELAY_EVENT_OVERFLOW, SP_RELAY_REPORTED);
-  } else if (waiting >= SP_RELAY_THROTTLE_AT) {
-    if (!(s->flags & SP_RELAY_THROTTLED)) report(s, cookie, SP_RELAY_EVENT_THROTTLE, SP_RELAY_THROTTLED);
-  } else if (waiting < SP_RELAY_THROTTLE_AT / 2) {
-    s->flags &= ~SP_RELAY_THROTTLED;  // drained: the next crossing is reported again
-  }
+  if (queued(s, skb->len) >= SP_RELAY_QUEUE_LIMIT && !(s->flags & SP_RELAY_REPORTED)) report(s, cookie);
   return verdict;
 }
 

@@ -12,11 +12,8 @@
 #define SP_RELAY_WORKERS 1024
 #define SP_RELAY_COUNTERS (2 * SP_RELAY_WORKERS + 2)
 #define SP_RELAY_RINGS (SP_RELAY_WORKERS + 1)
-// Bytes redirected but not yet written into their destination wait in a kernel queue that has no
-// limit and does not close the source's window. Past SP_RELAY_THROTTLE_AT the program asks the
-// worker to hold the source back (it clamps the source's TCP window) and, past
-// SP_RELAY_QUEUE_LIMIT (a sender the clamp did not stop), to reset the session.
-#define SP_RELAY_THROTTLE_AT (4 << 20)
+// A direction with this many bytes redirected but not yet written into its destination (they wait
+// in the kernel's queue, which has no limit) is reported to its worker, which resets the session.
 #define SP_RELAY_QUEUE_LIMIT (256 << 20)
 
 struct sp_relay_session {
@@ -29,14 +26,9 @@ struct sp_relay_session {
 };
 
 #define SP_RELAY_STARTED 1u  // sent_base is set
-#define SP_RELAY_REPORTED 2u   // the worker was told of the overflow
-#define SP_RELAY_THROTTLED 4u  // the worker was told to hold back; cleared below half the mark
+#define SP_RELAY_REPORTED 2u  // the worker was told of the overflow
 
-// The event a worker reads from its ring: this socket's direction has SP_RELAY_THROTTLE_AT or
-// SP_RELAY_QUEUE_LIMIT queued.
-enum sp_relay_event_kind { SP_RELAY_EVENT_THROTTLE = 1, SP_RELAY_EVENT_OVERFLOW = 2 };
+// The event a worker reads from its ring: this socket's direction has SP_RELAY_QUEUE_LIMIT queued.
 struct sp_relay_event {
   __u64 cookie;
-  __u32 kind;  // enum sp_relay_event_kind
-  __u32 unused;
 };
