@@ -113,6 +113,15 @@ TEST(Proc, ReadsAnotherThreadsCpuClock) {
   int gone = tid;
   stop = true;
   busy.join();
+  // join() returns when the thread clears its TID, a moment before the kernel reaps it: until
+  // then its clock and /proc entry may still answer. Bounded: 2 s.
+  bool sampled = true;
+  for (int i = 0; i < 2000 && sampled; ++i) {
+    CpuTimes probe = times;
+    sampled = proc::sample_thread(gone, split, probe);
+    if (sampled) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_FALSE(sampled) << "a thread gone for 2 s could still be sampled";
   CpuTimes kept = times;
   EXPECT_FALSE(proc::sample_thread(gone, split, times));
   EXPECT_EQ(times.total_ns(), kept.total_ns());
