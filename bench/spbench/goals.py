@@ -4,7 +4,9 @@ Every goal compares two paths measured in the same repetition (the variants run 
 the two runs of a pair shared the machine's state): the ratio is taken per repetition and the
 goal is judged on the median of those paired ratios. A goal whose workload or worker count the
 run did not include is reported as "not measured", never as met; a path of ours that the run did
-not select (--paths) gets no column at all.
+not select (--paths) gets no column at all. A run of ours that failed (a reset, a mismatch) in a
+goal's workload makes the goal missed, whatever the other repetitions measured: a path that does
+not finish has not met a target.
 """
 
 import statistics
@@ -83,16 +85,35 @@ def paired_ratios(runs, wl, workers, ours, peer, metric, unit):
     return ratios
 
 
-def judge(res, ratios):
-    """Fills in median [min-max] of the paired ratios and met (None: not measured)."""
-    res["paired_ratios"] = ratios
+def failed_runs(runs, wl, workers, path):
+    """How many runs of `path` in this workload and worker count failed."""
+    return sum(1 for r in runs if r["workload"] == wl and r["path"] == path and r["status"] == "failed"
+               and r["workers"] == workers)
+
+
+def judge(res, ratios, failed=0):
+    """Fills in median [min-max] of the paired ratios and met (None: not measured; False as well when
+    `failed` runs of ours did not finish)."""
+    res.update(paired_ratios=ratios, failed_runs=failed)
     if ratios:
         med = statistics.median(ratios)
         res.update(median=med, min=min(ratios), max=max(ratios),
                    met=med >= res["target"] if res["op"] == ">=" else med <= res["target"])
     else:
         res.update(median=None, met=None)
+    if failed:
+        res["met"] = False
     return res
+
+
+def cell_text(r):
+    """A goal's cell: median [min-max] and the verdict, the failed runs named; None when not measured."""
+    failed = r.get("failed_runs") or 0
+    note = f" ({failed} run{'s' if failed != 1 else ''} of {r['ours']} failed)" if failed else ""
+    if r["median"] is None:
+        return f"**missed**{note}" if failed else None
+    verdict = "**met**" if r["met"] else "**missed**"
+    return f"{r['median']:.2f}× [{r['min']:.2f}–{r['max']:.2f}] {verdict}{note}"
 
 
 def evaluate(runs, unit_of, goal_list=None):
@@ -104,7 +125,8 @@ def evaluate(runs, unit_of, goal_list=None):
             continue  # a path this run did not select (--paths): no column for it
         res = {"goal": gid, "workload": wl, "workers": workers, "ours": ours, "peer": peer,
                "metric": metric, "op": op, "target": target, "text": text}
-        out.append(judge(res, paired_ratios(runs, wl, workers, ours, peer, metric, unit_of(wl))))
+        out.append(judge(res, paired_ratios(runs, wl, workers, ours, peer, metric, unit_of(wl)),
+                         failed_runs(runs, wl, workers, ours)))
     return out
 
 
@@ -120,7 +142,7 @@ def markdown(results, title="Issue 9 goals"):
          "Each cell pairs our path with its peer (the goal says which: HAProxy in the same mode — rw with "
          "`haproxy`, splice and auto with `haproxy-splice`, rw-busy with `haproxy-busy` — or direct) run in the same repetition, and shows "
          "the median of the per-repetition ratios ours ÷ peer [min–max]. A goal the run did not include is "
-         "marked as not measured, never as met.", "",
+         "marked as not measured, never as met; one whose runs of ours failed is missed.", "",
          "| goal | workload | " + " | ".join(ours) + " |",
          "|---|---|" + "---|" * len(ours)]
     for (text, wl), by_path in rows.items():
@@ -129,11 +151,8 @@ def markdown(results, title="Issue 9 goals"):
             r = by_path.get(p)
             if r is None:
                 cells.append("")
-            elif r["median"] is None:
-                cells.append("not measured")
             else:
-                verdict = "**met**" if r["met"] else "**missed**"
-                cells.append(f"{r['median']:.2f}× [{r['min']:.2f}–{r['max']:.2f}] {verdict}")
+                cells.append(cell_text(r) or "not measured")
         L.append(f"| {text} | {wl} | " + " | ".join(cells) + " |")
     measured = [r for r in results if r["met"] is not None]
     L += ["", f"{sum(r['met'] for r in measured)} of {len(measured)} measured goal checks met; "
@@ -222,7 +241,8 @@ def evaluate_fair(runs, aggs, bests, cfg):
         res = {"goal": gid, "setting": setting, "workload": wl, "workers": workers, "ours": ours, "peer": peer,
                "metric": metric, "op": op, "target": target, "text": text, "note": note}
         unit = _unit(wl)
-        out.append(judge(res, paired_ratios(runs, wl, workers, ours, peer, metric, unit)))
+        out.append(judge(res, paired_ratios(runs, wl, workers, ours, peer, metric, unit),
+                         failed_runs(runs, wl, workers, ours) if ours else 0))
 
     def best(wl, path, metric):
         return best_path(bests, wl, workers, path, metric)
@@ -287,14 +307,14 @@ def markdown_fair(results):
     def cell(r):
         if r is None:
             return ""
-        if r["median"] is None:
+        text = cell_text(r)
+        if text is None:
             if not (r["ours"] and r["peer"]):
                 return "not measured (no size sweep of both paths in this run)"
             return "not measured"
-        verdict = "**met**" if r["met"] else "**missed**"
         pair = f" ({r['ours']} vs {r['peer']})" if r["setting"] == "best" or r["goal"].startswith("default-vs") \
             or r["goal"].startswith("auto") else ""
-        return f"{r['median']:.2f}× [{r['min']:.2f}–{r['max']:.2f}] {verdict}{pair}"
+        return f"{text}{pair}"
 
     L = ["## Issue 17 goals: defaults and best settings", "",
          "Median of the per-repetition paired ratios ours ÷ peer [min–max]. *Best settings*: each path at the "

@@ -150,3 +150,27 @@ def test_sockmap_goals_judge_bulk_against_our_best_splice_on_machine_cpu():
     assert machine["median"] == pytest.approx(0.90 / 0.60) and machine["met"] is False, \
         "a near-zero proxy CPU must not hide the machine's cost"
     assert by["sockmap-pp64-rw"]["met"] is None
+
+
+def test_failed_runs_of_ours_miss_the_goal_and_are_named():
+    runs = []
+    for rep in (1, 2, 3):
+        runs += [run("proxy-sockmap", "pp-1k-1c", rep, tp=20.0), run("proxy-rw", "pp-1k-1c", rep, tp=15.0),
+                 run("proxy-sockmap", "iperf3-P1", rep, status="failed"),
+                 run("proxy-splice", "iperf3-P1", rep, tp=18.0, cpu=0.30, machine=0.70)]
+    # one more ping-pong repetition whose sockmap run failed: the other three still pair
+    runs += [run("proxy-sockmap", "pp-1k-1c", 4, status="failed"), run("proxy-rw", "pp-1k-1c", 4, tp=15.0)]
+    aggs = aggregate(runs)
+    res = goals.evaluate(runs, unit, goals.sockmap_goals(best_settings(aggs)))
+    by = {r["goal"]: r for r in res}
+    bulk = by["sockmap-bulk"]
+    assert bulk["median"] is None and bulk["failed_runs"] == 3 and bulk["met"] is False, \
+        "every run reset: missed, not 'not measured'"
+    pp = by["sockmap-pp1-rw"]
+    assert pp["median"] == pytest.approx(20 / 15) and pp["failed_runs"] == 1 and pp["met"] is False, \
+        "one failed repetition misses a goal the others would meet"
+    assert by["sockmap-pp64-rw"]["met"] is None and by["sockmap-pp64-rw"]["failed_runs"] == 0
+    text = "\n".join(goals.markdown(res, "Issue 15 goals"))
+    assert "**missed** (3 runs of proxy-sockmap failed)" in text
+    assert "1.33× [1.33–1.33] **missed** (1 run of proxy-sockmap failed)" in text
+    assert "2 of 3 measured goal checks met" not in text and "0 of 3 measured goal checks met" in text
