@@ -5,6 +5,7 @@
 # on the workqueue tracepoint. Needs root, perf, iperf3, jq; ports 25200-25202.
 #   profile.sh [BUILD_DIR] [OUT_DIR]     (defaults: build, a new temporary directory)
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n 2,6p "$0" | sed "s/^# \{0,1\}//"; exit 0 ;; -*) echo "profile.sh: unknown option '$1'" >&2; sed -n 6p "$0" >&2; exit 2 ;; esac
 build=${1:-build}
 out=${2:-$(mktemp -d)}
 mkdir -p "$out"
