@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <mutex>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -39,6 +40,26 @@ int64_t written(int fd) {
   tcp_info info;
   if (!tcp_info_of(fd, &info)) return 0;
   return static_cast<int64_t>(info.tcpi_bytes_acked) + ioctl_bytes(fd, SIOCOUTQ);
+}
+
+// The kernel's egress of redirected bytes writes into the destination's send buffer until it is
+// full, then waits for ACKs to free a third of it: TCP's autotuned 4 MiB (tcp_wmem) makes that
+// wait often. 8 MiB asked (the kernel doubles it) moved 200 MB uploads at a median 18.6 Gbit/s
+// against 7.5 with autotuning (12 runs each, AMD EPYC, 2 vCPU). The buffer is a limit, not an
+// allocation: bytes queued for a slow destination are bounded by SP_RELAY_QUEUE_LIMIT either way.
+constexpr int kDestinationSendBuffer = 8 << 20;
+
+// SO_SNDBUFFORCE passes net.core.wmem_max; it needs CAP_NET_ADMIN, which the relay needs too, so
+// a refusal is unexpected: said once, and the capped SO_SNDBUF used instead.
+void widen_send_buffer(int fd) {
+  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &kDestinationSendBuffer, sizeof kDestinationSendBuffer) == 0) return;
+  int err = errno;
+  static std::once_flag said;
+  std::call_once(said, [err] {
+    log::warn("sockmap: SO_SNDBUFFORCE refused (", log::errno_text(err),
+              "): destination send buffers stay within net.core.wmem_max, which slows bulk; grant CAP_NET_ADMIN");
+  });
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kDestinationSendBuffer, sizeof kDestinationSendBuffer);
 }
 
 // tcpi_state values (include/net/tcp_states.h; <linux/tcp.h> does not have them).
@@ -75,6 +96,7 @@ int SockmapRelay::start(bool* partial) {
   up_.key = keys_.client;
   down_.key = keys_.remote;
   started_ = true;
+  for (const Direction* d : {&up_, &down_}) widen_send_buffer(d->dst);
   worker_.session_started(this, keys_);
   // The kernel moves the bytes: epoll reports only the ends of the streams and errors.
   for (const Direction* d : {&up_, &down_}) loop_.modify(d->src, EPOLLRDHUP | EPOLLET, d->src_handler);

@@ -1,7 +1,7 @@
 // --mode sockmap end to end, beyond the suites every mode runs: the kernel does the relaying (the
 // stats show it and no pump ran), bytes that arrive before the sockets enter the maps come first,
 // a half-close waits for what the kernel still queues, a remote that never reads is reset at the
-// kernel queue's limit, and
+// kernel queue's limit, both destinations get a wide send buffer, and
 // where bpf(2) is refused the proxy says so once, names the remedy and relays with splice.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/address.h"
 #include "common/socket.h"
@@ -180,6 +181,30 @@ TEST(SockmapE2E, ANeverReadingRemoteIsResetAtTheQueueLimit) {
   }
   EXPECT_EQ(overflows, 1u);
   EXPECT_TRUE(echoes_through(port, listener.get()));
+}
+
+// The kernel's egress writes into the destination's send buffer and waits for a third of it to
+// free: the relay sets 16 MiB (8 MiB asked, doubled) on both destinations, past TCP's autotuned
+// 4 MiB. Read from `ss` (skmem tb: the send buffer) for the proxy's two sockets of the session.
+TEST(SockmapE2E, BothDestinationsGetAWideSendBuffer) {
+  ProxyToListener stack;
+  Fd client = connect_to(stack.port, 10s);
+  Fd remote = accept_remote(stack.listener.get());
+  ASSERT_TRUE(remote);
+  char out = 'x', in = 0;
+  ASSERT_TRUE(send_all(client.get(), &out, 1));
+  ASSERT_TRUE(read_exact(remote.get(), &in, 1));  // the session is in the maps
+  // The proxy's outgoing socket is the only one whose destination port is the listener's; its
+  // accepted one the only one whose source port is the proxy's.
+  uint16_t listener_port = local_address(stack.listener.get()).port();
+  std::string filter = "( dport = :" + std::to_string(listener_port) + " or sport = :" + std::to_string(stack.port) + " )";
+  RunResult ss = run({"/usr/bin/env", "ss", "-tmnH", "state", "established", filter}, 10s);
+  ASSERT_EQ(ss.code, 0) << ss.err;
+  std::vector<uint64_t> send_buffers;
+  for (size_t at = ss.out.find(",tb"); at != std::string::npos; at = ss.out.find(",tb", at + 3))
+    send_buffers.push_back(std::stoull(ss.out.substr(at + 3)));
+  ASSERT_EQ(send_buffers.size(), 2u) << ss.out;
+  for (uint64_t tb : send_buffers) EXPECT_GE(tb, 16u << 20) << ss.out;
 }
 
 TEST(SockmapE2E, RefusedBpfFallsBackToSpliceAndSaysWhyOnce) {
