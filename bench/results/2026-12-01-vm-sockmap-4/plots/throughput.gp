@@ -1,0 +1,32 @@
+set terminal pngcairo size 1440,700 font 'sans,9'
+set output "/work/main/bench/results/2026-12-01-vm-sockmap-4/throughput.png"
+set datafile missing '?'
+set style fill solid 0.8 border -1
+set grid ytics lc rgb '#dddddd'
+set key off
+set multiplot layout 2,3 title "Throughput per path (median, bars: min–max; 1 workers)" font 'sans,11'
+set title "iperf3-P1"
+set ylabel "Gbit/s"
+set yrange [0:*]
+set boxwidth 0.7
+set xtics rotate by -25 nomirror
+plot "/work/main/bench/results/2026-12-01-vm-sockmap-4/plots/tp-iperf3-P1.dat" using 0:2:5:xtic(1) with boxes lc rgb variable, '' using 0:2:3:4 with yerrorbars lc rgb 'black' pt -1
+set title "pp-1k-1c"
+set ylabel "msg/s"
+set yrange [0:*]
+set boxwidth 0.7
+set xtics rotate by -25 nomirror
+plot "/work/main/bench/results/2026-12-01-vm-sockmap-4/plots/tp-pp-1k-1c.dat" using 0:2:5:xtic(1) with boxes lc rgb variable, '' using 0:2:3:4 with yerrorbars lc rgb 'black' pt -1
+set title "pp-1k-64c"
+set ylabel "msg/s"
+set yrange [0:*]
+set boxwidth 0.7
+set xtics rotate by -25 nomirror
+plot "/work/main/bench/results/2026-12-01-vm-sockmap-4/plots/tp-pp-1k-64c.dat" using 0:2:5:xtic(1) with boxes lc rgb variable, '' using 0:2:3:4 with yerrorbars lc rgb 'black' pt -1
+set title "curl-256m"
+set ylabel "Gbit/s"
+set yrange [0:*]
+set boxwidth 0.7
+set xtics rotate by -25 nomirror
+plot "/work/main/bench/results/2026-12-01-vm-sockmap-4/plots/tp-curl-256m.dat" using 0:2:5:xtic(1) with boxes lc rgb variable, '' using 0:2:3:4 with yerrorbars lc rgb 'black' pt -1
+unset multiplot
