@@ -208,17 +208,11 @@ TEST(SockmapE2E, BothDestinationsGetAWideSendBuffer) {
 }
 
 TEST(SockmapE2E, RefusedBpfFallsBackToSpliceAndSaysWhyOnce) {
-  uint16_t server_port = free_port(), port = free_port(), stats_port = free_port();
-  ChildProcess server({bin("tcp_ping_server"), "-s", "127.0.0.1:" + std::to_string(server_port), "-w", "1", "--stats", "off"});
-  ASSERT_TRUE(wait_for_port(server_port));
-  ChildProcess proxy({bin("refuse_syscall"), "bpf", bin("proxy"), "-s", "127.0.0.1:" + std::to_string(port), "-r",
-                      "127.0.0.1:" + std::to_string(server_port), "--mode", "sockmap", "-w", "2", "--stats-interval",
-                      "0.1", "--stats", "127.0.0.1:" + std::to_string(stats_port)});
-  ASSERT_TRUE(wait_for_port(port)) << proxy.err();
-  ASSERT_TRUE(wait_for_port(stats_port));
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(echoes(port, 1 << 20));
+  RefusedSyscallStack stack("bpf", "sockmap");
+  ChildProcess& proxy = *stack.proxy;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(echoes(stack.proxy_port, 1 << 20));
   std::this_thread::sleep_for(300ms);
-  auto snap = stats_snapshot(stats_port);
+  auto snap = stats_snapshot(stack.stats_port);
   EXPECT_EQ(snap.value("mode", ""), "sockmap");
   EXPECT_EQ(snap.value("mode_effective", ""), "splice");
   EXPECT_GT(worker_counter(snap, "splice_calls"), 0u);

@@ -26,4 +26,17 @@ ProxyStack::ProxyStack(const std::string& mode, std::vector<std::string> extra_p
   proxy = start_proxy(proxy_port, server_port, mode, std::move(extra_proxy_args));
 }
 
+RefusedSyscallStack::RefusedSyscallStack(const std::string& syscall, const std::string& mode)
+    : server_port(free_port()), proxy_port(free_port()), stats_port(free_port()) {
+  server = std::make_unique<ChildProcess>(std::vector<std::string>{
+      bin("tcp_ping_server"), "-s", "127.0.0.1:" + std::to_string(server_port), "-w", "1", "--stats", "off"});
+  if (!wait_for_port(server_port)) throw std::runtime_error("tcp_ping_server did not start: " + server->err());
+  proxy = std::make_unique<ChildProcess>(std::vector<std::string>{
+      bin("refuse_syscall"), syscall, bin("proxy"), "-s", "127.0.0.1:" + std::to_string(proxy_port), "-r",
+      "127.0.0.1:" + std::to_string(server_port), "--mode", mode, "-w", "2", "--stats-interval", "0.1", "--stats",
+      "127.0.0.1:" + std::to_string(stats_port)});
+  if (!wait_for_port(proxy_port) || !wait_for_port(stats_port))
+    throw std::runtime_error("proxy did not start: " + proxy->err());
+}
+
 }  // namespace sp::test

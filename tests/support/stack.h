@@ -20,6 +20,18 @@ struct ProxyStack {
   std::unique_ptr<ChildProcess> proxy;
 };
 
+// A proxy in `mode` started under tests/support/refuse_syscall, so that the kernel refuses
+// `syscall` with EPERM as a seccomp profile would, in front of an echo server; 2 workers, stats
+// every 0.1 s on stats_port. For the fallback tests of the modes that need a kernel facility.
+struct RefusedSyscallStack {
+  RefusedSyscallStack(const std::string& syscall, const std::string& mode);
+  uint16_t server_port = 0;
+  uint16_t proxy_port = 0;
+  uint16_t stats_port = 0;
+  std::unique_ptr<ChildProcess> server;
+  std::unique_ptr<ChildProcess> proxy;
+};
+
 // Starts a proxy alone (to a remote that may not exist); waits until it listens.
 std::unique_ptr<ChildProcess> start_proxy(uint16_t listen_port, uint16_t remote_port, const std::string& mode,
                                           std::vector<std::string> extra = {});
