@@ -43,7 +43,7 @@ int64_t written(int fd) {
 }
 
 // The kernel's egress of redirected bytes writes into the destination's send buffer until it is
-// full, then waits for ACKs to free a third of it: TCP's autotuned 4 MiB (tcp_wmem) makes that
+// full, then waits for ACKs to free room in it: TCP's autotuned 4 MiB (tcp_wmem) makes that
 // wait often. 8 MiB asked (the kernel doubles it) moved 200 MB uploads at a median 18.6 Gbit/s
 // against 7.5 with autotuning (12 runs each, AMD EPYC, 2 vCPU). The buffer is a limit, not an
 // allocation: bytes queued for a slow destination are bounded by SP_RELAY_QUEUE_LIMIT either way.

@@ -183,9 +183,9 @@ TEST(SockmapE2E, ANeverReadingRemoteIsResetAtTheQueueLimit) {
   EXPECT_TRUE(echoes_through(port, listener.get()));
 }
 
-// The kernel's egress writes into the destination's send buffer and waits for a third of it to
-// free: the relay sets 16 MiB (8 MiB asked, doubled) on both destinations, past TCP's autotuned
-// 4 MiB. Read from `ss` (skmem tb: the send buffer) for the proxy's two sockets of the session.
+// The kernel's egress writes into the destination's send buffer and, when it is full, waits for
+// ACKs to free room: the relay sets 16 MiB (8 MiB asked, doubled) on both destinations, past TCP's
+// autotuned 4 MiB. Read from `ss` (skmem tb: the send buffer) for the proxy's two sockets of the session.
 TEST(SockmapE2E, BothDestinationsGetAWideSendBuffer) {
   ProxyToListener stack;
   Fd client = connect_to(stack.port, 10s);
