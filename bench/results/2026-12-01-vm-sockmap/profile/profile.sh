@@ -33,7 +33,7 @@ run_mode() {
   rates=$(for f in "$out"/iperf3-"$mode"-*.json; do jq -r 'if .error then empty else .end.sum_received.bits_per_second/1e9 end' "$f"; done | sort -g)
   idle=$(perf report -i "$out/perf-$mode.data" --no-children --sort comm --stdio 2>/dev/null | awk '$2 == "swapper" {print $1}')
   backlog=$(perf script -i "$out/wq-$mode.data" 2>/dev/null | grep -c "function sk_psock_backlog" || true)
-  echo "$mode: Gbit/s $(echo "$rates" | tr '\n' ' ')| median $(echo "$rates" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'); idle $idle of the samples; sk_psock_backlog runs over 1 GB: $backlog"
+  echo "$mode: Gbit/s $(echo "$rates" | tr '\n' ' ')| median $(echo "$rates" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'); idle $idle of the samples; sk_psock_backlog runs in 5 × 200 MiB: $backlog"
   perf report -i "$out/perf-$mode.data" --no-children --sort comm,sym --stdio -g none 2>/dev/null | grep -v '^#' | grep '%' | head -12 >"$out/top-$mode.txt" || true
 }
 
