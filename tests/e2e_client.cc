@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/client_run.h"
 #include "tests/support/corrupting_server.h"
 #include "tests/support/modes.h"
 #include "tests/support/net.h"
@@ -23,36 +24,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-struct ClientRun {
-  int code = -1;
-  std::vector<json> lines;  // every stdout line, parsed
-  json summary;             // the last one
-  std::string out;
-  std::string err;
-};
-
-ClientRun parse_output(int code, std::string out, std::string err) {
-  ClientRun r{code, {}, nullptr, std::move(out), std::move(err)};
-  std::istringstream in(r.out);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    EXPECT_FALSE(j.is_discarded()) << "not JSON: " << line;
-    r.lines.push_back(j);
-  }
-  if (!r.lines.empty()) r.summary = r.lines.back();
-  return r;
-}
-
-ClientRun client(uint16_t port, std::vector<std::string> args) {
-  std::vector<std::string> argv = {bin("tcp_ping_client"), "-s", "127.0.0.1", "-p", std::to_string(port), "--json"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run(argv, 30s);
-  return parse_output(r.code, r.out, r.err);
-}
-
-std::string describe(const ClientRun& r) { return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err; }
 
 // A server of one kind (no arguments: echo; "--sink"; "--source") on an ephemeral port.
 struct Server {
@@ -66,15 +37,6 @@ struct Server {
   uint16_t port = 0;
   std::unique_ptr<ChildProcess> process;
 };
-
-void expect_clean(const ClientRun& r) {
-  EXPECT_EQ(r.code, 0) << describe(r);
-  ASSERT_TRUE(r.summary.is_object()) << describe(r);
-  EXPECT_EQ(r.summary["type"], "summary");
-  EXPECT_EQ(r.summary["ok"], true) << describe(r);
-  for (const char* k : {"mismatches", "short_reads", "resets", "connect_failures"})
-    EXPECT_EQ(r.summary["errors"][k], 0) << k;
-}
 
 // Counts consistent with COUNT messages of LENGTH bytes on each of CONNECTIONS connections.
 void expect_pingpong_counts(const ClientRun& r, uint64_t connections, uint64_t count, uint64_t length) {
