@@ -43,6 +43,8 @@ namespace sp::metrics {
   X(uring_cq_overflows, "events", "--mode uring: waits after which the completion queue had overflowed")  \
   X(sockmap_sessions, "sessions", "--mode sockmap: sessions whose bytes the kernel relayed")                \
   X(sockmap_overflows, "sessions", "--mode sockmap: sessions reset because the kernel queued 256 MiB for a destination that did not take it (the kernel relay has no flow control)") \
+  X(sockmap_trims, "segments", "--mode sockmap: retransmitted segments whose head repeated bytes already relayed, trimmed before relaying (the kernel would have sent them twice)") \
+  X(sockmap_untrimmable, "sessions", "--mode sockmap: sessions reset because a retransmitted segment could not be trimmed (never seen; a byte sent twice is worse)") \
   X(sockmap_fallbacks, "sessions", "--mode sockmap: sessions the kernel would not take (maps full, socket no longer established), relayed with splice") \
   SP_SIZE_BUCKETS(X, buffers, "buffers", "read/write buffers handed to pumps")                                             \
   SP_SIZE_BUCKETS(X, pipes, "pipes", "pipes handed to pumps")

@@ -107,6 +107,7 @@ Sockmap::Sockmap(relay_bpf* skel)
       targets_fd_(bpf_map__fd(skel->maps.targets)),
       intercepted_fd_(bpf_map__fd(skel->maps.intercepted)),
       bytes_fd_(bpf_map__fd(skel->maps.bytes)),
+      trims_fd_(bpf_map__fd(skel->maps.trims)),
       rings_fd_(bpf_map__fd(skel->maps.rings)),
       cpus_(libbpf_num_possible_cpus()) {}
 
@@ -185,9 +186,13 @@ void Sockmap::erase(const Keys& keys) {
   }
 }
 
-uint64_t Sockmap::bytes(uint32_t counter) const {
+uint64_t Sockmap::bytes(uint32_t counter) const { return per_cpu_sum(bytes_fd_, counter); }
+
+uint64_t Sockmap::trims(uint32_t ring) const { return per_cpu_sum(trims_fd_, ring); }
+
+uint64_t Sockmap::per_cpu_sum(int map_fd, uint32_t key) const {
   std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus_));
-  if (bpf_map_lookup_elem(bytes_fd_, &counter, per_cpu.data()) != 0) return 0;
+  if (bpf_map_lookup_elem(map_fd, &key, per_cpu.data()) != 0) return 0;
   uint64_t sum = 0;
   for (uint64_t n : per_cpu) sum += n;
   return sum;

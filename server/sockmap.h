@@ -47,18 +47,23 @@ class Sockmap {
   Fd create_ring(uint32_t index, int* err);
   // Bytes the program redirected on `counter` since start, summed over CPUs.
   uint64_t bytes(uint32_t counter) const;
+  // Segments the program trimmed for the worker with this ring index (retransmitted bytes it had
+  // relayed already), since start, summed over CPUs.
+  uint64_t trims(uint32_t ring) const;
   static uint32_t counter_of(int worker) { return 2 * static_cast<uint32_t>(worker); }
 
  private:
   explicit Sockmap(relay_bpf* skel);
   std::string self_test();
   int intercept(int fd, uint64_t key);
+  uint64_t per_cpu_sum(int map_fd, uint32_t key) const;
 
   relay_bpf* skel_;
   int sessions_fd_;
   int targets_fd_;
   int intercepted_fd_;
   int bytes_fd_;
+  int trims_fd_;
   int rings_fd_;
   int cpus_;
 };

@@ -103,10 +103,17 @@ int SockmapRelay::start(bool* partial) {
   return 0;
 }
 
-void SockmapRelay::overflowed(uint64_t) {
+void SockmapRelay::must_reset(uint32_t reason) {
   if (failed_) return;
-  counters_.sockmap_overflows.add();
   thread_local log::RateLimit limit;
+  if (reason == SP_RELAY_UNTRIMMABLE) {
+    counters_.sockmap_untrimmable.add();
+    log::warn_limited(limit, "sockmap: a retransmitted segment overlapped bytes already relayed and could not be "
+                             "trimmed: resetting the session rather than sending a byte twice");
+    fail(EPROTO);
+    return;
+  }
+  counters_.sockmap_overflows.add();
   log::warn_limited(limit, "sockmap: a destination did not take ", SP_RELAY_QUEUE_LIMIT >> 20,
                     " MiB the kernel relayed to it (the kernel relay has no flow control): resetting the session");
   fail(ENOBUFS);
@@ -115,12 +122,10 @@ void SockmapRelay::overflowed(uint64_t) {
 void SockmapRelay::on_events(bool client, uint32_t events) {
   if (failed_) return;
   Direction& out = client ? up_ : down_;  // the socket is its source
-  Direction& in = client ? down_ : up_;   // and its destination
   if (events & EPOLLERR) {
-    int err = socket_error(out.src);
-    // The kernel passes a FIN on as an empty segment, which its sender reports as EPIPE on the
-    // socket it was redirected to, after the data before it: not an error, and a moment to look.
-    if (err && !(err == EPIPE && in.eof)) {
+    // No EPIPE is expected from the relay itself: the program drops the empty segment that
+    // carries a FIN alone instead of redirecting it (server/bpf/relay.bpf.c).
+    if (int err = socket_error(out.src)) {
       fail(err);
       return;
     }

@@ -49,8 +49,9 @@ class SockmapRelay {
   // registrations are as they were).
   int start(bool* partial);
   void on_events(bool client, uint32_t events);
-  // From the worker's ring: the direction whose source has this cookie overflowed.
-  void overflowed(uint64_t cookie);
+  // From the worker's ring: the program cannot go on relaying one direction (SP_RELAY_OVERFLOW,
+  // SP_RELAY_UNTRIMMABLE); the session is reset.
+  void must_reset(uint32_t reason);
   // Nanoseconds since either socket last received data (TCP_INFO), for --idle-timeout.
   int64_t idle_ns() const;
 

@@ -21,6 +21,7 @@ SockmapWorker::SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics:
     : map_(map), worker_(worker), loop_(loop), counters_(counters) {
   up_ = map_.bytes(counter());  // what an earlier worker of this index counted is not ours
   down_ = map_.bytes(counter() + 1);
+  trims_ = map_.trims(ring());
   int err = 0;
   ring_fd_ = map_.create_ring(ring(), &err);
   if (!ring_fd_) throw std::system_error(err, std::generic_category(), "creating the sockmap event ring");
@@ -58,6 +59,10 @@ void SockmapWorker::sync() {
   if (down > down_) counters_.bytes_out.add(down - down_);
   up_ = std::max(up, up_);
   down_ = std::max(down, down_);
+  if (uint64_t trims = map_.trims(ring()); trims > trims_) {
+    counters_.sockmap_trims.add(trims - trims_);
+    trims_ = trims;
+  }
 }
 
 void SockmapWorker::arm() {
@@ -73,9 +78,9 @@ void SockmapWorker::on_events(uint32_t) { ring_buffer__consume(ring_); }
 int SockmapWorker::on_ring_event(void* self, void* data, size_t size) {
   auto* worker = static_cast<SockmapWorker*>(self);
   if (size < sizeof(sp_relay_event)) return 0;
-  uint64_t cookie = static_cast<const sp_relay_event*>(data)->cookie;
+  const auto* event = static_cast<const sp_relay_event*>(data);
   // A session that ended since the program wrote the event is gone from the table: nothing to do.
-  if (auto it = worker->relays_.find(cookie); it != worker->relays_.end()) it->second->overflowed(cookie);
+  if (auto it = worker->relays_.find(event->cookie); it != worker->relays_.end()) it->second->must_reset(event->reason);
   return 0;
 }
 

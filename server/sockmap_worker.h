@@ -1,7 +1,8 @@
 // A worker's share of the kernel relay (--mode sockmap): its byte counters, folded into its
 // bytes_in / bytes_out every 100 ms while it has sockmap sessions and when one ends (so a closed
-// session's bytes are in), and its event ring, on which the relay program reports a direction
-// whose kernel queue passed SP_RELAY_QUEUE_LIMIT; the worker hands that to the session.
+// session's bytes are in), with the retransmitted segments the program trimmed, and its event
+// ring, on which the program reports a direction it cannot go on relaying (its kernel queue passed
+// SP_RELAY_QUEUE_LIMIT, or a retransmission could not be trimmed); the session is told.
 //
 // Thread context: its worker's loop thread only.
 #pragma once
@@ -50,6 +51,7 @@ class SockmapWorker : public Handler {
   std::unordered_map<uint64_t, SockmapRelay*> relays_;  // by socket cookie, both sockets of each
   uint64_t up_ = 0;  // what the map said last time
   uint64_t down_ = 0;
+  uint64_t trims_ = 0;
   EventLoop::TimerId timer_ = 0;
 };
 

@@ -28,7 +28,12 @@ struct sp_relay_session {
 #define SP_RELAY_STARTED 1u  // sent_base is set
 #define SP_RELAY_REPORTED 2u  // the worker was told of the overflow
 
-// The event a worker reads from its ring: this socket's direction has SP_RELAY_QUEUE_LIMIT queued.
+// The event a worker reads from its ring: this socket's direction must be reset, for a reason.
 struct sp_relay_event {
   __u64 cookie;
+  __u32 reason;  // SP_RELAY_OVERFLOW or SP_RELAY_UNTRIMMABLE
+  __u32 unused;
 };
+
+#define SP_RELAY_OVERFLOW 1u     // SP_RELAY_QUEUE_LIMIT bytes wait for the destination
+#define SP_RELAY_UNTRIMMABLE 2u  // a retransmitted segment's overlap could not be cut off
