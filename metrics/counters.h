@@ -42,7 +42,8 @@ namespace sp::metrics {
   X(uring_enobufs, "events", "--mode uring: receives that found every provided buffer in use (ENOBUFS)")  \
   X(uring_cq_overflows, "events", "--mode uring: waits after which the completion queue had overflowed")  \
   X(sockmap_sessions, "sessions", "--mode sockmap: sessions whose bytes the kernel relayed")                \
-  X(sockmap_overflows, "sessions", "--mode sockmap: sessions reset because the kernel queued 256 MiB for a destination that did not take it (the kernel relay has no flow control)") \
+  X(sockmap_overflows, "sessions", "--mode sockmap: sessions reset at a last-resort limit (256 MiB queued in the kernel for a destination, or 64 MiB held back and not yet moved on)") \
+  X(sockmap_holds, "events", "--mode sockmap: times a direction's kernel queue reached 2 MiB and the relay held its sender back (its bytes moved on with read/write until the queue drained)") \
   X(sockmap_trims, "segments", "--mode sockmap: retransmitted segments whose head repeated bytes already relayed, trimmed before relaying (the kernel would have sent them twice)") \
   X(sockmap_untrimmable, "sessions", "--mode sockmap: sessions reset because a retransmitted segment could not be trimmed (never seen; a byte sent twice is worse)") \
   X(sockmap_fallbacks, "sessions", "--mode sockmap: sessions the kernel would not take (maps full, socket no longer established), relayed with splice") \

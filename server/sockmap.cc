@@ -104,6 +104,7 @@ std::unique_ptr<Sockmap> Sockmap::open(std::string* why) {
 Sockmap::Sockmap(relay_bpf* skel)
     : skel_(skel),
       sessions_fd_(bpf_map__fd(skel->maps.sessions)),
+      released_fd_(bpf_map__fd(skel->maps.released)),
       targets_fd_(bpf_map__fd(skel->maps.targets)),
       intercepted_fd_(bpf_map__fd(skel->maps.intercepted)),
       bytes_fd_(bpf_map__fd(skel->maps.bytes)),
@@ -122,6 +123,7 @@ int Sockmap::insert(int client, int remote, uint32_t counter, uint32_t ring, Key
   up.partner = keys->remote;
   up.counter = counter;
   up.ring = ring;
+  up.flags = SP_RELAY_TOLD;  // not holding, as the worker assumes
   sp_relay_session down = up;
   down.partner = keys->client;
   down.counter = counter + 1;
@@ -130,11 +132,16 @@ int Sockmap::insert(int client, int remote, uint32_t counter, uint32_t ring, Key
     bpf_map_delete_elem(targets_fd_, &keys->remote);
     bpf_map_delete_elem(sessions_fd_, &keys->client);
     bpf_map_delete_elem(sessions_fd_, &keys->remote);
+    bpf_map_delete_elem(released_fd_, &keys->client);
+    bpf_map_delete_elem(released_fd_, &keys->remote);
     return err;
   };
+  const uint64_t none = 0;
   uint32_t client_fd = static_cast<uint32_t>(client);  // what a socket map's update takes
   uint32_t remote_fd = static_cast<uint32_t>(remote);
-  if (bpf_map_update_elem(sessions_fd_, &keys->client, &up, BPF_NOEXIST) != 0 ||
+  if (bpf_map_update_elem(released_fd_, &keys->client, &none, BPF_NOEXIST) != 0 ||
+      bpf_map_update_elem(released_fd_, &keys->remote, &none, BPF_NOEXIST) != 0 ||
+      bpf_map_update_elem(sessions_fd_, &keys->client, &up, BPF_NOEXIST) != 0 ||
       bpf_map_update_elem(sessions_fd_, &keys->remote, &down, BPF_NOEXIST) != 0 ||
       bpf_map_update_elem(targets_fd_, &keys->client, &client_fd, BPF_NOEXIST) != 0 ||
       bpf_map_update_elem(targets_fd_, &keys->remote, &remote_fd, BPF_NOEXIST) != 0)
@@ -157,10 +164,13 @@ int Sockmap::intercept(int fd, uint64_t key) {
 }
 
 
-uint64_t Sockmap::redirected(uint64_t key) const {
+Sockmap::Taken Sockmap::taken(uint64_t key) const {
   sp_relay_session entry{};
-  return bpf_map_lookup_elem(sessions_fd_, &key, &entry) == 0 ? entry.redirected : 0;
+  if (bpf_map_lookup_elem(sessions_fd_, &key, &entry) != 0) return {};
+  return {entry.redirected, entry.held};
 }
+
+void Sockmap::released(uint64_t key, uint64_t bytes) { bpf_map_update_elem(released_fd_, &key, &bytes, BPF_EXIST); }
 
 Fd Sockmap::create_ring(uint32_t index, int* err) {
   Fd ring(bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sp_worker_ring", 0, 0, 64 * 1024, nullptr));
@@ -183,6 +193,7 @@ void Sockmap::erase(const Keys& keys) {
     bpf_map_delete_elem(intercepted_fd_, &key);
     bpf_map_delete_elem(targets_fd_, &key);
     bpf_map_delete_elem(sessions_fd_, &key);
+    bpf_map_delete_elem(released_fd_, &key);
   }
 }
 

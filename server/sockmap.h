@@ -41,8 +41,14 @@ class Sockmap {
   int insert(int client, int remote, uint32_t counter, uint32_t ring, Keys* keys, bool* partial);
   // After the sockets are closed (which takes them out of the socket maps): the session entries.
   void erase(const Keys& keys);
-  // Bytes the program has redirected from the socket with this cookie since it entered the maps.
-  uint64_t redirected(uint64_t key) const;
+  // What the program did with the bytes of the socket with this cookie since it entered the maps.
+  struct Taken {
+    uint64_t redirected = 0;  // to the partner
+    uint64_t held = 0;        // to its own receive side, for the worker to move on
+  };
+  Taken taken(uint64_t key) const;
+  // The worker has written `bytes` (a running total) of the socket's held bytes into the partner.
+  void released(uint64_t key, uint64_t bytes);
   // A worker's event ring, in the program's ring table at `index`. Null with *err on failure.
   Fd create_ring(uint32_t index, int* err);
   // Bytes the program redirected on `counter` since start, summed over CPUs.
@@ -60,6 +66,7 @@ class Sockmap {
 
   relay_bpf* skel_;
   int sessions_fd_;
+  int released_fd_;
   int targets_fd_;
   int intercepted_fd_;
   int bytes_fd_;

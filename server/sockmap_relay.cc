@@ -21,6 +21,15 @@ namespace {
 
 constexpr int64_t kFirstRecheckNs = 200'000;
 constexpr int64_t kLastRecheckNs = 50 * kNsPerMs;
+// A held direction waits for the partner's TCP to take what the kernel queued before its held
+// bytes: looked at again after 50 µs, doubling to 10 ms (the psock sender drains at TCP's pace).
+constexpr int64_t kFirstMoveWaitNs = 50'000;
+constexpr int64_t kLastMoveWaitNs = 10 * kNsPerMs;
+// Held bytes move through one buffer per held direction, at most kMoveTurn bytes per turn of the
+// loop so that the worker's other sessions get theirs.
+constexpr size_t kMoveBuffer = 256 << 10;
+constexpr size_t kMoveTurn = 2 << 20;
+constexpr uint32_t kBaseEvents = EPOLLRDHUP | EPOLLET;
 
 
 bool tcp_info_of(int fd, tcp_info* info) {
@@ -48,6 +57,16 @@ int64_t written(int fd) {
 // against 7.5 with autotuning (12 runs each, AMD EPYC, 2 vCPU). The buffer is a limit, not an
 // allocation: bytes queued for a slow destination are bounded by SP_RELAY_QUEUE_LIMIT either way.
 constexpr int kDestinationSendBuffer = 8 << 20;
+
+// The source's receive buffer: fixed, not autotuned up to tcp_rmem's maximum (32 MiB on Debian 12),
+// so that the window a held direction can be overrun by stays small (the kernel doubles it).
+constexpr int kSourceReceiveBuffer = 2 << 20;
+// While held bytes cannot reach the relay, the source's window is closed by shrinking its receive
+// buffer to the kernel's minimum: a held segment queued in the psock behind segments for the
+// source's own peer (the other direction) is not charged to the receive buffer until they left,
+// so the window would stay open and the sender could write without bound (measured: 80 MB past a
+// hold, with a 2 MiB buffer alone).
+constexpr int kClosedReceiveBuffer = 1;
 
 // SO_SNDBUFFORCE passes net.core.wmem_max; it needs CAP_NET_ADMIN, which the relay needs too, so
 // a refusal is unexpected: said once, and the capped SO_SNDBUF used instead.
@@ -83,6 +102,7 @@ SockmapRelay::SockmapRelay(SockmapWorker& worker, EventLoop& loop, metrics::Work
 
 SockmapRelay::~SockmapRelay() {
   if (timer_) loop_.cancel(timer_);
+  if (move_timer_) loop_.cancel(move_timer_);
   worker_.map().erase(keys_);
   if (started_) worker_.session_ended(keys_);
 }
@@ -96,17 +116,39 @@ int SockmapRelay::start(bool* partial) {
   up_.key = keys_.client;
   down_.key = keys_.remote;
   started_ = true;
-  for (const Direction* d : {&up_, &down_}) widen_send_buffer(d->dst);
+  for (const Direction* d : {&up_, &down_}) {
+    widen_send_buffer(d->dst);
+    ::setsockopt(d->src, SOL_SOCKET, SO_RCVBUF, &kSourceReceiveBuffer, sizeof kSourceReceiveBuffer);
+  }
   worker_.session_started(this, keys_);
-  // The kernel moves the bytes: epoll reports only the ends of the streams and errors.
-  for (const Direction* d : {&up_, &down_}) loop_.modify(d->src, EPOLLRDHUP | EPOLLET, d->src_handler);
+  // The kernel moves the bytes: epoll reports only the ends of the streams and errors, and what a
+  // held direction needs (update_interest).
+  update_interest();
   return 0;
 }
 
-void SockmapRelay::must_reset(uint32_t reason) {
+void SockmapRelay::told(uint64_t cookie, uint32_t what) {
   if (failed_) return;
+  Direction& d = cookie == up_.key ? up_ : down_;
+  if (what == SP_RELAY_HOLD || what == SP_RELAY_RESUME) {
+    d.holding = what == SP_RELAY_HOLD;
+    if (d.holding) {
+      if (!d.buffer) d.buffer = std::make_unique<char[]>(kMoveBuffer);
+      counters_.sockmap_holds.add();
+      set_window(d, false);
+      move_on(d);
+    } else {
+      // The program resumes only once every held byte was written, but this event may be read
+      // late: after a new hold whose bytes the relay is already moving. Those stay in the buffer
+      // until written (move_on lets it go then).
+      if (d.pending == 0) d.buffer.reset();
+      set_window(d, true);
+      update_interest();
+    }
+    return;
+  }
   thread_local log::RateLimit limit;
-  if (reason == SP_RELAY_UNTRIMMABLE) {
+  if (what == SP_RELAY_UNTRIMMABLE) {
     counters_.sockmap_untrimmable.add();
     log::warn_limited(limit, "sockmap: a retransmitted segment overlapped bytes already relayed and could not be "
                              "trimmed: resetting the session rather than sending a byte twice");
@@ -114,8 +156,9 @@ void SockmapRelay::must_reset(uint32_t reason) {
     return;
   }
   counters_.sockmap_overflows.add();
-  log::warn_limited(limit, "sockmap: a destination did not take ", SP_RELAY_QUEUE_LIMIT >> 20,
-                    " MiB the kernel relayed to it (the kernel relay has no flow control): resetting the session");
+  log::warn_limited(limit, "sockmap: a direction passed a last-resort limit (", SP_RELAY_QUEUE_LIMIT >> 20,
+                    " MiB queued for its destination or ", SP_RELAY_HELD_LIMIT >> 20,
+                    " MiB held and not yet moved on): resetting the session");
   fail(ENOBUFS);
 }
 
@@ -131,16 +174,103 @@ void SockmapRelay::on_events(bool client, uint32_t events) {
     }
   }
   if (events & EPOLLRDHUP) out.eof = true;
+  if ((events & EPOLLIN) && !move_on(out)) return;
+  Direction& in = client ? down_ : up_;  // the socket is its destination
+  if ((events & EPOLLOUT) && !move_on(in)) return;
   recheck_ns_ = kFirstRecheckNs;
   check();
 }
 
+bool SockmapRelay::move_on(Direction& d) {
+  if (!d.buffer) return true;  // not holding
+  // The destination's TCP must first take every byte the kernel redirected before the held ones.
+  // Written is read before redirected: a resume and a new hold between the two reads would make
+  // the other order see bytes of the new redirects as taken while some still wait in the kernel.
+  int64_t kernel_written = written(d.dst) - static_cast<int64_t>(d.written_before + d.released);
+  if (static_cast<int64_t>(worker_.map().taken(d.key).redirected) > kernel_written) {
+    rearm_move(d);
+    return true;
+  }
+  move_wait_ns_ = kFirstMoveWaitNs;
+  // Reading opens the window again: the read sends the window update the sender waits for.
+  set_window(d, true);
+  uint64_t before = d.released;
+  size_t moved = 0;
+  int err = 0;
+  while (moved < kMoveTurn) {
+    if (d.pending == 0) {
+      ssize_t n = ::recv(d.src, d.buffer.get(), kMoveBuffer, MSG_DONTWAIT);
+      if (n <= 0) {
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) err = errno;
+        // Held bytes the relay cannot read yet: close the window until they arrive. (0: the FIN
+        // is seen, but held bytes may still be on their way; epoll says when.)
+        if (!err && worker_.map().taken(d.key).held > d.released) set_window(d, false);
+        break;
+      }
+      d.pending_at = 0;
+      d.pending = static_cast<size_t>(n);
+    }
+    ssize_t n = ::send(d.dst, d.buffer.get() + d.pending_at, d.pending, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) err = errno;
+      if (!err) set_window(d, false);  // the destination is full: hold the sender until it drains
+      break;
+    }
+    d.pending_at += static_cast<size_t>(n);
+    d.pending -= static_cast<size_t>(n);
+    d.released += static_cast<uint64_t>(n);
+    moved += static_cast<size_t>(n);
+  }
+  if (d.released != before) {
+    worker_.map().released(d.key, d.released);
+    (&d == &up_ ? counters_.bytes_in : counters_.bytes_out).add(d.released - before);
+  }
+  if (err) {
+    fail(err);
+    return false;
+  }
+  if (moved >= kMoveTurn) rearm_move(d);  // more may wait: after the other sessions' turn
+  if (!d.holding && d.pending == 0) d.buffer.reset();  // the last bytes of a hold that has ended
+  update_interest();
+  return true;
+}
+
+void SockmapRelay::rearm_move(Direction& d) {
+  if (move_timer_) return;
+  int64_t delay = move_wait_ns_ ? move_wait_ns_ : kFirstMoveWaitNs;
+  move_wait_ns_ = std::min(delay * 2, kLastMoveWaitNs);
+  Direction* held = &d;
+  move_timer_ = loop_.run_after(delay, [this, held] {
+    move_timer_ = 0;
+    Direction& other = held == &up_ ? down_ : up_;
+    if (move_on(*held) && move_on(other)) check();
+  });
+}
+
+void SockmapRelay::set_window(Direction& d, bool open) {
+  if (d.window_closed != open) return;
+  const int& size = open ? kSourceReceiveBuffer : kClosedReceiveBuffer;
+  ::setsockopt(d.src, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  d.window_closed = !open;
+}
+
+uint32_t SockmapRelay::interest(const Direction& as_src, const Direction& as_dst) const {
+  return kBaseEvents | (as_src.buffer ? EPOLLIN : 0u) | (as_dst.pending ? EPOLLOUT : 0u);
+}
+
+void SockmapRelay::update_interest() {
+  uint32_t client = interest(up_, down_), remote = interest(down_, up_);
+  if (client != client_events_) loop_.modify(up_.src, client_events_ = client, up_.src_handler);
+  if (remote != remote_events_) loop_.modify(down_.src, remote_events_ = remote, down_.src_handler);
+}
+
 SockmapRelay::Progress SockmapRelay::progress(const Direction& d) const {
   tcp_info info;
-  if (!tcp_info_of(d.src, &info)) return {0, 0, 0};
+  if (!tcp_info_of(d.src, &info)) return {0, 0, 0, 0};
   int64_t received = static_cast<int64_t>(info.tcpi_bytes_received) - (fin_received(info.tcpi_state) ? 1 : 0);
-  int64_t redirected = static_cast<int64_t>(worker_.map().redirected(d.key));
-  return {received, redirected, written(d.dst) - static_cast<int64_t>(d.written_before)};
+  Sockmap::Taken taken = worker_.map().taken(d.key);
+  return {received, static_cast<int64_t>(taken.redirected + taken.held), static_cast<int64_t>(taken.redirected),
+          written(d.dst) - static_cast<int64_t>(d.written_before)};
 }
 
 void SockmapRelay::check() {

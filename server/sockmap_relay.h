@@ -8,15 +8,19 @@
 // program counts what it redirected (SIOCINQ does not tell what waits in a socket of a sockmap),
 // so the relay compares them, again and again (200 µs, doubling to 50 ms) until they meet.
 //
-// Overflow: the kernel queues what it redirected beyond the destination's send buffer without limit
-// or flow control. Past SP_RELAY_QUEUE_LIMIT in that queue the relay program reports the direction
-// on the worker's ring and the session is reset: memory stays bounded per session, and no byte is
-// lost or reordered silently (server/bpf/relay.bpf.c says why it does not hold the sender back).
+// Flow control: the kernel queues what it redirected beyond the destination's send buffer without
+// limit. Past SP_RELAY_HOLD_AT in that queue the program holds the direction (its segments go to the
+// source's own receive side, which closes the source's TCP window) and says so on the worker's
+// ring; the relay then moves the held bytes on with read/write, once the destination's TCP took
+// every byte the kernel redirected before them, and publishes how many it moved; when it moved them
+// all the program relays in the kernel again (server/bpf/relay.bpf.c). A direction past a
+// last-resort limit (SP_RELAY_QUEUE_LIMIT, SP_RELAY_HELD_LIMIT) is reset.
 //
 // Thread context: its worker's loop thread only.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "common/event_loop.h"
 #include "metrics/counters.h"
@@ -49,9 +53,9 @@ class SockmapRelay {
   // registrations are as they were).
   int start(bool* partial);
   void on_events(bool client, uint32_t events);
-  // From the worker's ring: the program cannot go on relaying one direction (SP_RELAY_OVERFLOW,
-  // SP_RELAY_UNTRIMMABLE); the session is reset.
-  void must_reset(uint32_t reason);
+  // From the worker's ring, about the direction whose source has this cookie: SP_RELAY_HOLD,
+  // SP_RELAY_RESUME, or a reason to reset the session (SP_RELAY_OVERFLOW, SP_RELAY_UNTRIMMABLE).
+  void told(uint64_t cookie, uint32_t what);
   // Nanoseconds since either socket last received data (TCP_INFO), for --idle-timeout.
   int64_t idle_ns() const;
 
@@ -65,16 +69,29 @@ class SockmapRelay {
     uint64_t written_before = 0;  // what TCP counted as written into dst before the relay began
     bool eof = false;             // src's FIN arrived
     bool finished = false;        // EOF passed on: dst shut down for writing
+    bool holding = false;         // the program holds: held bytes wait in src for the relay
+    bool window_closed = false;   // src's receive buffer shrunk to its minimum (see move_on)
+    uint64_t released = 0;        // held bytes the relay wrote into dst
+    std::unique_ptr<char[]> buffer;  // while holding: read from src, not yet written
+    size_t pending_at = 0;
+    size_t pending = 0;
   };
   struct Progress {
     int64_t received;    // bytes src received (TCP_INFO)
-    int64_t redirected;  // bytes the program took from src and redirected (its session entry)
+    int64_t taken;       // bytes the program took from src: redirected or held (its session entry)
+    int64_t redirected;  // of those, redirected to dst by the kernel
     int64_t written;     // bytes written into dst since the relay began (TCP_INFO, SIOCOUTQ)
-    int64_t unread() const { return received - redirected; }  // still in src's receive queue
-    int64_t queued() const { return redirected - written; }   // in the kernel's queue for dst
+    int64_t unread() const { return received - taken; }  // still in src's receive queue
+    int64_t queued() const { return taken - written; }   // in the kernel's queues, src or the relay
   };
   Progress progress(const Direction& d) const;
   void check();
+  // Moves held bytes from d.src to d.dst; false when the session failed (touch nothing then).
+  bool move_on(Direction& d);
+  void rearm_move(Direction& d);
+  void set_window(Direction& d, bool open);
+  void update_interest();
+  uint32_t interest(const Direction& as_src, const Direction& as_dst) const;
   void fail(int err);  // the owner then destroys this relay: touch nothing after it
 
   SockmapWorker& worker_;
@@ -88,6 +105,10 @@ class SockmapRelay {
   bool failed_ = false;
   EventLoop::TimerId timer_ = 0;
   int64_t recheck_ns_ = 0;
+  EventLoop::TimerId move_timer_ = 0;  // a held direction waits for the kernel's queue to drain
+  int64_t move_wait_ns_ = 0;
+  uint32_t client_events_ = 0;  // the epoll interest of each socket now
+  uint32_t remote_events_ = 0;
 };
 
 }  // namespace sp

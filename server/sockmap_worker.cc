@@ -80,7 +80,7 @@ int SockmapWorker::on_ring_event(void* self, void* data, size_t size) {
   if (size < sizeof(sp_relay_event)) return 0;
   const auto* event = static_cast<const sp_relay_event*>(data);
   // A session that ended since the program wrote the event is gone from the table: nothing to do.
-  if (auto it = worker->relays_.find(event->cookie); it != worker->relays_.end()) it->second->must_reset(event->reason);
+  if (auto it = worker->relays_.find(event->cookie); it != worker->relays_.end()) it->second->told(event->cookie, event->what);
   return 0;
 }
 

@@ -16,18 +16,24 @@
 // partly overlaps bytes it already has with its head intact ("partial packet" in tcp_data_queue(),
 // and likewise from the out-of-order queue): tcp_recvmsg() skips the overlap by offset, the verdict
 // path does not. Redirected whole, the overlap reaches the partner twice: wrong bytes (issue 21).
-// So the program trims every segment to start at copied_seq before it redirects it, and resets the
-// session (through the worker's ring) if it cannot. Empty segments (a FIN alone) are dropped: the
+// So the program trims every segment to start at the first byte it has not seen yet (`next_seq`,
+// copied_seq when the session starts: copied_seq itself lags while a direction holds), and resets
+// the session (through the worker's ring) if it cannot. Empty segments (a FIN alone) are dropped: the
 // worker passes the FIN on once every byte left, and redirected, an empty segment makes the
 // kernel's sender fail the destination with EPIPE and stop relaying to it.
 //
-// Overflow: what the kernel redirected beyond the partner's send buffer waits in a queue with no
-// limit and no flow control (the source's window stays open). The program compares the bytes it
-// redirected with what the partner's TCP took (write_seq) and, past SP_RELAY_QUEUE_LIMIT, tells the
-// worker once through its ring; the worker resets the session. Two ways to hold the sender back
-// instead were tried and both broke the stream (docs/sockmap.md): taking the socket out of
-// `intercepted` (a segment that meets the detaching program is dropped) and passing its bytes to
-// user space (SK_PASS shares the psock's queue with the other direction's and can reorder).
+// Flow control: what the kernel redirected beyond the partner's send buffer waits in a psock queue
+// with no limit, and the source's window stays open (tcp_read_skb() uncharges each segment from
+// the source's receive buffer as it hands it over). The program compares the bytes it redirected
+// with what the partner's TCP took (write_seq) and, past SP_RELAY_HOLD_AT, holds the direction:
+// segments are passed (SK_PASS) to the source's own receive side, in order behind whatever its
+// psock queue holds, where the kernel charges them to the source's receive buffer, and that closes
+// its TCP window. (Not a redirect to itself: that path advances copied_seq twice, at the verdict
+// and again when the worker reads.) The worker, told through its ring, reads them once the
+// partner's TCP took every byte redirected before, writes them into the partner, and publishes
+// the count in `released`; when every held byte was released the next segment goes to the
+// partner again. Order holds because the partner gets, in turn, only redirected bytes (all of
+// them taken before the worker writes), then the worker's, then redirected ones again.
 #include <linux/bpf.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -76,6 +82,15 @@ struct {
   __type(value, __u32);
 } intercepted SEC(".maps");
 
+// Bytes of each socket's held segments the worker has written into the partner, keyed by cookie.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, SP_RELAY_MAX_SOCKETS);
+  __type(key, __u64);
+  __type(value, __u64);
+} released SEC(".maps");
+
 // Bytes redirected, per CPU and summed by user space: no atomic add on the fast path.
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -95,7 +110,7 @@ struct {
 // One ring per worker, created by user space.
 struct ring {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 64 * 1024);
+  __uint(max_entries, 256 * 1024);
 };
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -104,8 +119,10 @@ struct {
   __array(values, struct ring);
 } rings SEC(".maps");
 
-// Bytes redirected but not yet taken by the partner's TCP, or 0 when it cannot tell.
-static __u64 queued(struct sp_relay_session *s, __u32 len) {
+// Bytes redirected to the partner but not yet taken by its TCP, or 0 when it cannot tell. The
+// partner's write_seq counts what the worker wrote into it too (`released`). 32-bit arithmetic:
+// sequence numbers wrap, and the true value is far below 4 GiB.
+static __u32 queued(struct sp_relay_session *s, __u64 released_bytes) {
   struct bpf_sock *partner = bpf_map_lookup_elem(&targets, &s->partner);
   if (!partner) return 0;
   struct tcp_sock *tp = bpf_skc_to_tcp_sock(partner);
@@ -116,34 +133,59 @@ static __u64 queued(struct sp_relay_session *s, __u32 len) {
     s->sent_base = write_seq;
     s->flags |= SP_RELAY_STARTED;
   }
-  s->redirected += len;
-  __u32 taken = write_seq - s->sent_base;  // wraps with the sequence space: differences stay right
-  return s->redirected - taken;
+  __s32 waiting = (__s32)((__u32)s->redirected + (__u32)released_bytes - (write_seq - s->sent_base));
+  return waiting > 0 ? (__u32)waiting : 0;
 }
 
-static void report(struct sp_relay_session *s, __u64 cookie, __u32 reason) {
+// 0 when the worker's ring took the event.
+static int tell(struct sp_relay_session *s, __u64 cookie, __u32 what) {
   void *ring = bpf_map_lookup_elem(&rings, &s->ring);
-  if (!ring) return;
-  struct sp_relay_event event = {cookie, reason};
-  if (bpf_ringbuf_output(ring, &event, sizeof event, 0) == 0) s->flags |= SP_RELAY_REPORTED;  // else: next segment
+  if (!ring) return -1;
+  struct sp_relay_event event = {cookie, what};
+  return (int)bpf_ringbuf_output(ring, &event, sizeof event, 0);
 }
 
-// Cuts the bytes the socket relayed already off the segment's head. 1 when it did, 0 when there
-// was nothing to cut, -1 when it could not.
-static int trim_relayed(struct __sk_buff *skb) {
+static void reset(struct sp_relay_session *s, __u64 cookie, __u32 why) {
+  if (!(s->flags & SP_RELAY_REPORTED) && tell(s, cookie, why) == 0) s->flags |= SP_RELAY_REPORTED;  // else: next segment
+}
+
+// Starts or ends holding; the worker is told of the state it is in now (retried on the next
+// segment if its ring was full).
+static void set_holding(struct sp_relay_session *s, __u64 cookie, int holding) {
+  int was = (s->flags & SP_RELAY_HOLDING) != 0;
+  if (was != holding) {
+    s->flags ^= SP_RELAY_HOLDING;
+    s->flags &= ~SP_RELAY_TOLD;
+  }
+  if (!(s->flags & SP_RELAY_TOLD) && tell(s, cookie, holding ? SP_RELAY_HOLD : SP_RELAY_RESUME) == 0)
+    s->flags |= SP_RELAY_TOLD;
+}
+
+// Cuts the bytes the program saw already off the segment's head and advances next_seq past it.
+// 1 when it cut, 0 when there was nothing to cut, -1 when it could not.
+static int trim_relayed(struct __sk_buff *skb, struct sp_relay_session *s) {
   struct sk_buff *kernel_skb = bpf_cast_to_kern_ctx(skb);
-  struct sock *sk = kernel_skb->sk;
-  if (!sk) return 0;
-  struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
   __u32 seq = *(__u32 *)kernel_skb->cb;
-  __s32 overlap = (__s32)(tp->copied_seq - seq);  // differences stay right where sequence numbers wrap
-  if (overlap <= 0) return 0;
+  if (!(s->flags & SP_RELAY_SEQ_KNOWN)) {
+    struct sock *sk = kernel_skb->sk;
+    if (!sk) return -1;
+    struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+    s->next_seq = tp->copied_seq;  // nothing was read, relayed or held yet
+    s->flags |= SP_RELAY_SEQ_KNOWN;
+  }
+  __s32 overlap = (__s32)(s->next_seq - seq);  // differences stay right where sequence numbers wrap
+  if (overlap <= 0) {
+    s->next_seq = seq + skb->len;
+    return 0;
+  }
   for (int i = 0; i < TRIM_STEPS && overlap > 0; i++) {
     __s32 step = overlap < TRIM_STEP ? overlap : TRIM_STEP;
     if (bpf_skb_adjust_room(skb, -step, 0, 0) != 0) return -1;
     overlap -= step;
   }
-  return overlap > 0 ? -1 : 1;
+  if (overlap > 0) return -1;
+  s->next_seq += skb->len;
+  return 1;
 }
 
 SEC("sk_skb/stream_verdict")
@@ -151,9 +193,9 @@ int relay(struct __sk_buff *skb) {
   __u64 cookie = bpf_get_socket_cookie(skb);
   struct sp_relay_session *s = bpf_map_lookup_elem(&sessions, &cookie);
   if (!s) return SK_PASS;  // not ours (torn down): the bytes stay readable
-  int trimmed = trim_relayed(skb);
+  int trimmed = trim_relayed(skb, s);
   if (trimmed < 0) {
-    if (!(s->flags & SP_RELAY_REPORTED)) report(s, cookie, SP_RELAY_UNTRIMMABLE);
+    reset(s, cookie, SP_RELAY_UNTRIMMABLE);
     return SK_DROP;  // the session is reset: a byte dropped is better than a byte repeated
   }
   if (trimmed) {
@@ -161,11 +203,26 @@ int relay(struct __sk_buff *skb) {
     if (count) *count += 1;
   }
   if (skb->len == 0) return SK_DROP;
+  __u64 *released_bytes = bpf_map_lookup_elem(&released, &cookie);
+  __u64 moved_on = released_bytes ? *released_bytes : 0;
+  __u32 waiting = queued(s, moved_on);
+  if (s->flags & SP_RELAY_HOLDING)
+    set_holding(s, cookie, s->held != moved_on);  // every held byte moved on: relay again
+  else if (waiting >= SP_RELAY_HOLD_AT)
+    set_holding(s, cookie, 1);
+  else if (!(s->flags & SP_RELAY_TOLD))
+    set_holding(s, cookie, 0);  // a resume the ring could not take before
+  if (waiting >= SP_RELAY_QUEUE_LIMIT || s->held - moved_on >= SP_RELAY_HELD_LIMIT) reset(s, cookie, SP_RELAY_OVERFLOW);
+
+  if (s->flags & SP_RELAY_HOLDING) {
+    s->held += skb->len;
+    return SK_PASS;  // counted as relayed when the worker writes it on
+  }
   int verdict = bpf_sk_redirect_hash(skb, &targets, &s->partner, 0);
   if (verdict != SK_PASS) return verdict;  // SK_PASS here: the redirect was accepted
+  s->redirected += skb->len;
   __u64 *count = bpf_map_lookup_elem(&bytes, &s->counter);
   if (count) *count += skb->len;
-  if (queued(s, skb->len) >= SP_RELAY_QUEUE_LIMIT && !(s->flags & SP_RELAY_REPORTED)) report(s, cookie, SP_RELAY_OVERFLOW);
   return verdict;
 }
 
