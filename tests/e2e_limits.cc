@@ -1,8 +1,12 @@
 // End-to-end: limits that hold under a burst, in every mode. --max-connections serves exactly
-// its number of a burst of connects; the rest are closed at once and counted.
+// its number of a burst of connects; the rest are closed at once and counted. The stats socket
+// answers a one-shot request however many watchers hold it.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+
 #include <chrono>
+#include <string>
 #include <thread>
 
 #include "tests/support/burst.h"
@@ -55,6 +59,41 @@ TEST_P(Limits, MaxConnectionsServesExactlyItsNumberOfABurst) {
 }
 
 SP_INSTANTIATE_FOR_ALL_MODES(Limits);
+
+// The first line the peer sends (without its newline); empty on EOF or the receive timeout.
+std::string first_line(int fd) {
+  std::string line;
+  char c = 0;
+  while (::recv(fd, &c, 1, 0) == 1 && c != '\n') line += c;
+  return line;
+}
+
+TEST(StatsLimits, ThreeHundredWatchersDoNotLockOutAOneShotRequest) {
+  constexpr int kWatchers = 300, kWatchLimit = 256;  // kWatchLimit: StatsLimits::max_watchers
+  uint16_t stats_port = free_port();
+  ProxyStack stack("rw", {"--stats", "127.0.0.1:" + std::to_string(stats_port)});
+  ASSERT_TRUE(wait_for_port(stats_port));
+  std::vector<Fd> watchers;
+  int streaming = 0, refused = 0;
+  for (int i = 0; i < kWatchers; ++i) {
+    watchers.push_back(connect_to(stats_port, 5s));
+    ASSERT_TRUE(send_all(watchers.back().get(), "watch 3600000\n", 14));
+    std::string line = first_line(watchers.back().get());
+    if (line.find("\"workers\"") != std::string::npos) ++streaming;
+    else if (line.find("too many watch streams (256)") != std::string::npos) ++refused;
+  }
+  EXPECT_EQ(streaming, kWatchLimit);
+  EXPECT_EQ(refused, kWatchers - kWatchLimit);
+
+  // They all stay connected; a one-shot request is still answered, at once.
+  for (int i = 0; i < 3; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    auto snap = stats_snapshot(stats_port);
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(snap.contains("workers")) << snap.dump();
+    EXPECT_LT(took, 1.0);
+  }
+}
 
 }  // namespace
 }  // namespace sp::test
