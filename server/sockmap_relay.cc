@@ -106,7 +106,7 @@ int SockmapRelay::start(bool* partial) {
 void SockmapRelay::overflowed(uint64_t) {
   if (failed_) return;
   counters_.sockmap_overflows.add();
-  thread_local log::RateLimit limit;
+  static log::RateLimit limit;  // shared by the workers: one line a second in all
   log::warn_limited(limit, "sockmap: a destination did not take ", SP_RELAY_QUEUE_LIMIT >> 20,
                     " MiB the kernel relayed to it (the kernel relay has no flow control): resetting the session");
   fail(ENOBUFS);
