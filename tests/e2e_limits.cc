@@ -1,11 +1,13 @@
 // End-to-end: limits that hold under a burst, in every mode. --max-connections serves exactly
-// its number of a burst of connects; the rest are closed at once and counted. The stats socket
-// answers a one-shot request however many watchers hold it.
+// its number of a burst of connects; the rest are closed at once and counted. Out of descriptors,
+// clients over capacity are closed at once, the log says so once with a count, and the stats
+// socket still answers. The stats socket answers a one-shot request however many watchers hold it.
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
 
 #include <chrono>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -56,6 +58,84 @@ TEST_P(Limits, MaxConnectionsServesExactlyItsNumberOfABurst) {
   conns.clear();
   ASSERT_TRUE(wait_until_no_sessions(stats_port));
   EXPECT_TRUE(echoes(stack.proxy_port, 1000));
+}
+
+// Seconds since `start`.
+double since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The sum of N over the log's "... N connections closed at once ..." lines (an episode's end).
+int closed_in_log(const std::string& err) {
+  static const std::regex line(R"((\d+) connections closed at once on a reserved descriptor)");
+  int sum = 0;
+  for (auto it = std::sregex_iterator(err.begin(), err.end(), line); it != std::sregex_iterator(); ++it)
+    sum += std::stoi((*it)[1].str());
+  return sum;
+}
+
+TEST_P(Limits, OutOfDescriptorsClosesTheRestAtOnceLogsOnceAndStatsStillAnswer) {
+  constexpr int kClients = 300;
+  auto start = std::chrono::steady_clock::now();
+  uint16_t server_port = free_port(), port = free_port(), stats_port = free_port();
+  ChildProcess server({bin("tcp_ping_server"), "-s", "127.0.0.1", "-p", std::to_string(server_port), "-w", "1",
+                       "--stats", "off"});
+  ASSERT_TRUE(wait_for_port(server_port));
+  // 64 descriptors: a few dozen sessions (two each), far fewer than the clients.
+  ChildProcess proxy({"/bin/sh", "-c",
+                      "ulimit -n 64; exec " + bin("proxy") + " -s 127.0.0.1 -p " + std::to_string(port) + " -c " +
+                          std::to_string(server_port) + " --mode " + GetParam() + " -w 2 --stats-interval 0.2 --stats 127.0.0.1:" +
+                          std::to_string(stats_port)});
+  ASSERT_TRUE(wait_for_port(port) && wait_for_port(stats_port)) << proxy.err();
+  ASSERT_TRUE(wait_until_no_sessions(stats_port));
+  auto before = settled_snapshot(stats_port);
+  ASSERT_TRUE(before.contains("listeners")) << before.dump();
+
+  // Every client is served or closed within 2 s; none is left in the backlog.
+  std::vector<Fd> conns = connect_burst(port, kClients);
+  BurstOutcome got = await_echo_or_close(conns, 5s);
+  EXPECT_EQ(got.pending, 0);
+  EXPECT_EQ(got.served + got.closed, kClients);
+  EXPECT_GT(got.served, 0);
+  EXPECT_GT(got.closed, kClients / 2);
+  EXPECT_LT(got.last_close_s, 2.0);
+
+  // While they hold every descriptor: the stats socket answers within 1 s, and nothing spins.
+  double cpu0 = cpu_seconds(proxy.pid());
+  auto idle_from = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(300ms);  // a sample taken after the burst (every 0.2 s)
+    auto asked = std::chrono::steady_clock::now();
+    auto snap = stats_snapshot(stats_port);
+    EXPECT_LT(since(asked), 1.0);
+    ASSERT_TRUE(snap.contains("process")) << snap.dump() << proxy.err();
+    EXPECT_GT(snap["process"]["open_fds"].get<int>(), 2 * got.served);  // /proc read while short
+    EXPECT_LE(snap["process"]["open_fds"].get<int>(), 64);
+  }
+  EXPECT_LT(cpu_seconds(proxy.pid()) - cpu0, 0.2 * since(idle_from) + 0.05) << "the proxy spins while short";
+
+  // Every closed client is counted: on the reserved descriptor (refused), or by a worker that
+  // could not open the remote's socket (connect_failed).
+  auto during = settled_snapshot(stats_port);
+  ASSERT_TRUE(during.contains("listeners")) << during.dump();
+  int refused = during["listeners"][0]["refused"].get<int>() - before["listeners"][0]["refused"].get<int>();
+  auto connect_failed_sum = [](const nlohmann::json& snap) {
+    int n = 0;
+    for (const auto& w : snap["workers"]) n += w["counters"]["connect_failed"].get<int>();
+    return n;
+  };
+  int connect_failed = connect_failed_sum(during) - connect_failed_sum(before);
+  EXPECT_EQ(refused + connect_failed, got.closed) << during["workers"].dump();
+  EXPECT_EQ(during["totals"]["connections_active"].get<int>(), got.served);
+
+  // They leave: served again; the episode's end line counts what the reserve closed.
+  conns.clear();
+  ASSERT_TRUE(wait_until_no_sessions(stats_port));
+  EXPECT_TRUE(echoes(port, 1000));
+  std::this_thread::sleep_for(1200ms);  // an episode ends after a second without a shortage
+  std::string err = proxy.err();
+  EXPECT_EQ(closed_in_log(err), refused) << err;
+  EXPECT_LE(static_cast<double>(occurrences(err, ": warn: ")), since(start) + 1) << err;
 }
 
 SP_INSTANTIATE_FOR_ALL_MODES(Limits);
