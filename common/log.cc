@@ -30,13 +30,13 @@ void write(Level lvl, const std::string& message) {
 
 bool RateLimit::allow(uint64_t* held_back) {
   int64_t now = now_ns();
-  if (last_ns_ != 0 && now - last_ns_ < kNsPerSec) {
-    ++held_back_;
+  int64_t last = last_ns_.load(std::memory_order_relaxed);
+  // The compare-and-swap picks one thread when several find the second over at once.
+  if ((last != 0 && now - last < kNsPerSec) || !last_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    held_back_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  *held_back = held_back_;
-  held_back_ = 0;
-  last_ns_ = now;
+  *held_back = held_back_.exchange(0, std::memory_order_relaxed);
   return true;
 }
 

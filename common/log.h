@@ -2,6 +2,7 @@
 // from different threads never interleave.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -31,16 +32,18 @@ template <typename... Args> void warn(const Args&... a) { emit(Level::kWarn, a..
 template <typename... Args> void info(const Args&... a) { emit(Level::kInfo, a...); }
 template <typename... Args> void debug(const Args&... a) { emit(Level::kDebug, a...); }
 
-// At most one line a second through one RateLimit (keep it thread_local at the call site): a
-// failure repeated under load cannot flood the log, and the counters keep the exact numbers.
+// At most one line a second through one RateLimit (one static per call site, shared by every
+// thread: with one per thread, N workers failing together logged N lines a second): a failure
+// repeated under load cannot flood the log, and the counters keep the exact numbers.
+// Thread context: any thread; lock-free.
 class RateLimit {
  public:
   // True if a line may go out now; *held_back is then how many were held back since the last one.
   bool allow(uint64_t* held_back);
 
  private:
-  int64_t last_ns_ = 0;
-  uint64_t held_back_ = 0;
+  std::atomic<int64_t> last_ns_{0};
+  std::atomic<uint64_t> held_back_{0};
 };
 
 template <typename... Args>

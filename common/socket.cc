@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "common/fd_reserve.h"
 #include "common/log.h"
 
 namespace sp {
@@ -37,7 +38,11 @@ Fd listen_tcp(const SocketAddress& addr, int backlog, bool reuseport) {
 }
 
 Fd connect_nonblocking(const SocketAddress& addr, int* err) {
-  Fd fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  Fd fd;
+  {
+    fd_reserve::Allocation making_a_descriptor;
+    fd.reset(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  }
   if (!fd) {
     *err = errno;
     return fd;
@@ -66,6 +71,11 @@ Fd connect_blocking(const SocketAddress& addr, int timeout_ms) {
 }
 
 Fd accept_nonblocking(int listen_fd, int* err, SocketAddress* peer) {
+  fd_reserve::Allocation making_a_descriptor;
+  return accept_unguarded(listen_fd, err, peer);
+}
+
+Fd accept_unguarded(int listen_fd, int* err, SocketAddress* peer) {
   sockaddr_storage ss;
   socklen_t len = sizeof ss;
   int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -27,7 +27,11 @@ std::optional<int> connect_outcome(int fd, uint32_t events);
 Fd connect_blocking(const SocketAddress& addr, int timeout_ms = 5000);
 
 // accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC; invalid Fd and *err set when nothing was accepted.
+// Holds an fd_reserve::Allocation (as connect_nonblocking does for its socket) so that it never
+// takes the number of the reserved descriptor while that is in use.
 Fd accept_nonblocking(int listen_fd, int* err, SocketAddress* peer = nullptr);
+// The same without the Allocation: only inside fd_reserve::use(), accepting on the reserve.
+Fd accept_unguarded(int listen_fd, int* err, SocketAddress* peer = nullptr);
 
 int socket_error(int fd);              // SO_ERROR, clearing it
 void set_nodelay(int fd, bool on = true);

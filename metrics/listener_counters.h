@@ -8,7 +8,7 @@ namespace sp::metrics {
 
 struct ListenerCounters {
   Counter accepted;
-  Counter refused;        // over --max-connections: accepted and closed at once
+  Counter refused;        // over --max-connections, or out of descriptors: accepted and closed at once
   Counter accept_pauses;  // EMFILE/ENFILE/ENOBUFS/ENOMEM: accepting paused briefly
 };
 

@@ -183,7 +183,9 @@ const Fields<ListenerView>& listener_fields() {
                           [](const ListenerView& l) { return l.accepted; });
     number<ListenerView>(f, kGauge, "accepted_per_s", 1, "connections/s", "connections accepted per second over the last interval",
                          [](const ListenerView& l) { return l.accepted_per_s; });
-    integer<ListenerView>(f, kCounter, "refused", "connections", "connections accepted and closed at once: over --max-connections",
+    integer<ListenerView>(f, kCounter, "refused", "connections",
+                          "connections accepted and closed at once: over --max-connections, or out of descriptors "
+                          "(on the reserved one)",
                           [](const ListenerView& l) { return l.refused; });
     integer<ListenerView>(f, kCounter, "accept_pauses", "events",
                           "times accepting paused briefly for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)",

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/fd_reserve.h"
 
 namespace sp::metrics {
 
@@ -34,18 +35,8 @@ RawSample Sampler::take() {
   s.unix_s = static_cast<double>(wall.tv_sec) + static_cast<double>(wall.tv_nsec) / 1e9;
 
   s.workers.reserve(source_.workers.size());
-  s.worker_cpu.resize(source_.workers.size());
-  for (size_t i = 0; i < source_.workers.size(); ++i) {
-    const auto& w = source_.workers[i];
+  for (const auto& w : source_.workers)
     s.workers.push_back(w.counters ? CounterValues::read(*w.counters) : CounterValues{});
-    if (i < last_.worker_cpu.size()) s.worker_cpu[i] = last_.worker_cpu[i];
-    proc::sample_thread(w.tid, worker_splits_[i], s.worker_cpu[i]);
-  }
-  s.thread_cpu.resize(source_.threads.size());
-  for (size_t i = 0; i < source_.threads.size(); ++i) {
-    if (i < last_.thread_cpu.size()) s.thread_cpu[i] = last_.thread_cpu[i];
-    proc::sample_thread(source_.threads[i].tid, thread_splits_[i], s.thread_cpu[i]);
-  }
   for (const auto& l : source_.listeners) {
     ListenerValues v;
     if (l.accepted) v.accepted = l.accepted->get();
@@ -54,11 +45,33 @@ RawSample Sampler::take() {
     s.listeners.push_back(v);
   }
   s.process_cpu = proc::process_cpu();
+  bool read = false;
+  {
+    fd_reserve::Allocation making_descriptors;
+    read = read_proc(s);
+  }
+  // Out of descriptors the snapshot would show 0 open descriptors and stale CPU exactly when it
+  // matters: read again on the reserved descriptor (each read opens and closes one at a time).
+  if (!read) fd_reserve::use([&] { read_proc(s); });
+  last_ = s;
+  return s;
+}
+
+bool Sampler::read_proc(RawSample& s) {
+  s.worker_cpu.assign(source_.workers.size(), CpuTimes{});
+  for (size_t i = 0; i < source_.workers.size(); ++i) {
+    if (i < last_.worker_cpu.size()) s.worker_cpu[i] = last_.worker_cpu[i];
+    proc::sample_thread(source_.workers[i].tid, worker_splits_[i], s.worker_cpu[i]);
+  }
+  s.thread_cpu.assign(source_.threads.size(), CpuTimes{});
+  for (size_t i = 0; i < source_.threads.size(); ++i) {
+    if (i < last_.thread_cpu.size()) s.thread_cpu[i] = last_.thread_cpu[i];
+    proc::sample_thread(source_.threads[i].tid, thread_splits_[i], s.thread_cpu[i]);
+  }
   s.rss_bytes = proc::rss_bytes();
   s.open_fds = proc::open_fds();
   s.threads = proc::thread_count();
-  last_ = s;
-  return s;
+  return s.rss_bytes != 0 && s.open_fds != 0 && s.threads != 0;
 }
 
 }  // namespace sp::metrics

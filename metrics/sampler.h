@@ -53,6 +53,9 @@ class Sampler {
   SnapshotLayout layout_;
   std::vector<CpuSplit> worker_splits_;
   std::vector<CpuSplit> thread_splits_;
+  // The per-thread CPU and process numbers from /proc; false if a file could not be opened.
+  bool read_proc(RawSample& s);
+
   RawSample last_;  // a thread that has exited keeps its last CPU numbers
 };
 

@@ -127,6 +127,14 @@ class StatsServer::Impl::Client final : public Handler, public Disposable {
   }
 
   void start_watch(int64_t ms) {
+    if (!watching_) {
+      if (server_.watchers_ >= server_.limits_.max_watchers) {
+        reply(render_error("too many watch streams (" + std::to_string(server_.limits_.max_watchers) + "); closing"));
+        begin_close();
+        return;
+      }
+      ++server_.watchers_;
+    }
     watching_ = true;
     watch_ns_ = ms * kNsPerMs;
     cancel(quiet_timer_);
@@ -220,7 +228,7 @@ class StatsServer::Impl::Client final : public Handler, public Disposable {
   void begin_close() {
     if (closing_ || dead_) return;
     closing_ = true;
-    watching_ = false;
+    stop_watching();
     cancel(quiet_timer_);
     cancel(watch_timer_);
     flush();
@@ -254,9 +262,15 @@ class StatsServer::Impl::Client final : public Handler, public Disposable {
     destroy(true);
   }
 
+  void stop_watching() {
+    if (watching_) --server_.watchers_;
+    watching_ = false;
+  }
+
   void destroy(bool reset) {
     if (dead_) return;
     dead_ = true;
+    stop_watching();
     cancel(quiet_timer_);
     cancel(watch_timer_);
     cancel(linger_timer_);
@@ -304,7 +318,9 @@ void StatsServer::Impl::sweep() {
 }
 
 void StatsServer::Impl::accept(Fd client) {
-  if (clients_.size() >= limits_.max_clients) {
+  // Watchers are counted apart (Client::start_watch): however many there are, a one-shot request
+  // still gets its answer.
+  if (clients_.size() - watchers_ >= limits_.max_clients) {
     std::string line = render_error("too many stats clients (" + std::to_string(limits_.max_clients) + ")") + "\n";
     ssize_t n = ::send(client.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)n;
@@ -339,6 +355,7 @@ void StatsServer::Impl::forget(uint64_t id) {
 void StatsServer::Impl::close_clients() {
   for (auto& [id, client] : clients_) client->shutdown_now();
   clients_.clear();
+  watchers_ = 0;
 }
 
 void StatsServer::Impl::ClientDeleter::operator()(Client* c) const { delete c; }

@@ -81,6 +81,7 @@ class StatsServer::Impl {
   std::string schema_;
   std::unordered_map<uint64_t, std::unique_ptr<Client, ClientDeleter>> clients_;
   uint64_t next_client_ = 1;
+  size_t watchers_ = 0;  // clients in clients_ that are watching: not counted against max_clients
   std::unique_ptr<LoopThread> thread_;  // last: starts after, and stops before, everything above
 };
 

@@ -44,7 +44,10 @@ std::vector<LimitInfo> limit_table(const StatsLimits& l) {
       {"stalled output", std::to_string(l.stall_timeout_ms) + " ms",
        "output waiting this long without the client reading any of it: the client is dropped"},
       {"clients", std::to_string(l.max_clients),
-       "concurrent stats connections; one more gets an error line and is closed"},
+       "concurrent stats connections that are not watching; one more gets an error line and is closed"},
+      {"watch streams", std::to_string(l.max_watchers),
+       "concurrent `watch` streams, counted apart from the clients above so that watchers never stop a one-shot "
+       "request; one more `watch` gets an error line and the connection is closed"},
       {"closing", std::to_string(l.linger_ms) + " ms",
        "after the last reply the server shuts down its side and waits this long for the client to close, then "
        "resets the connection (so `nc` with an open stdin exits)"},

@@ -21,7 +21,8 @@ struct StatsLimits {
   int64_t stall_timeout_ms = 5000;      // output pending without progress this long: drop the client
   size_t max_line = 4096;               // a command line longer than this: error, close
   size_t max_output = 1 << 20;          // output queued for a client beyond this: drop it
-  size_t max_clients = 256;             // concurrent stats connections; more get an error
+  size_t max_clients = 256;             // concurrent connections not watching; more get an error
+  size_t max_watchers = 256;            // concurrent watch streams, counted apart: they never lock out one-shots
   int max_errors = 8;                   // bad commands on one connection before it is closed
   int64_t min_watch_ms = 50;
   int64_t max_watch_ms = 3'600'000;

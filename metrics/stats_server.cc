@@ -78,10 +78,16 @@ void StatsServer::Impl::start_on_thread(EventLoop& loop) {
   next_tick_ = start_.mono_ns + options_.interval_ns;
   loop.run_after(options_.interval_ns, [this] { tick(); });
   loop.run_after(kSweepNs, [this] { sweep(); });
-  if (listen_fd_)
-    listener_ = std::make_unique<AcceptLoop>(
-        loop, std::move(listen_fd_), [this](Fd client) { accept(std::move(client)); },
-        [](int err) { log::warn("stats socket accept: ", log::errno_text(err), "; pausing"); });
+  if (listen_fd_) {
+    // Out of descriptors the reserved one serves a stats client: the operator's view must not
+    // go dark exactly when the proxy runs out.
+    AcceptLoop::Callbacks callbacks;
+    callbacks.name = "stats socket " + address;
+    callbacks.on_client = [this](Fd client) { accept(std::move(client)); };
+    callbacks.on_reserved = callbacks.on_client;
+    callbacks.reserved_verb = "answered";
+    listener_ = std::make_unique<AcceptLoop>(loop, std::move(listen_fd_), std::move(callbacks));
+  }
 }
 
 void StatsServer::Impl::tick() {

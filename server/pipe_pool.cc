@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "common/fd_reserve.h"
 #include "server/buffer_pool.h"
 
 namespace sp {
@@ -20,7 +21,12 @@ bool PipePool::acquire(size_t rung, Pipe& out) {
     counters_.pipe_pool_hits.add();
   } else {
     int fds[2];
-    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;
+    int made;
+    {
+      fd_reserve::Allocation making_descriptors;  // never the reserved descriptor's number
+      made = ::pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+    }
+    if (made != 0) return false;
     counters_.pipe_pool_misses.add();
     Pipe p;
     p.read_end.reset(fds[0]);

@@ -128,7 +128,7 @@ bool ProxySession::start_sockmap() {
     if (err == EOPNOTSUPP) {
       log::debug("sockmap: a session's socket is no longer established", what);
     } else {
-      thread_local log::RateLimit limit;
+      static log::RateLimit limit;  // shared by the workers: one line a second in all
       log::warn_limited(limit, "sockmap: the kernel refused a session's sockets: ", log::errno_text(err), what);
     }
     env_.counters.sockmap_fallbacks.add();
@@ -150,7 +150,7 @@ void ProxySession::connect_failed(int err, bool timed_out) {
   if (state_ != State::kConnecting) return;
   (timed_out ? env_.counters.connect_timeout : env_.counters.connect_failed).add();
   std::string where = remote_.where().to_string();
-  thread_local log::RateLimit limit;
+  static log::RateLimit limit;  // shared by the workers: one line a second in all
   log::warn_limited(limit, "connect ", where, ": ", log::errno_text(err), "; closing the client");
   remote_.refresh();
   close(true);

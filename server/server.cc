@@ -16,7 +16,8 @@ int online_cpus() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-Server::Server(const ServerOptions& options, SessionFactory factory) : options_(options) {
+Server::Server(const ServerOptions& options, SessionFactory factory)
+    : options_(options), admission_(options.max_connections) {
   // Bind everything first, so a busy port fails before any thread starts.
   std::vector<Fd> first;  // one socket per address: the acceptor's, or worker 0's with --reuseport
   for (const HostPort& where : options_.listen) {
@@ -39,9 +40,9 @@ Server::Server(const ServerOptions& options, SessionFactory factory) : options_(
     WorkerOptions wo = options_.worker;
     if (!options_.pin_cpus.empty()) wo.pin_cpu = options_.pin_cpus[static_cast<size_t>(i) % options_.pin_cpus.size()];
     if (options_.reuseport)
-      workers_.push_back(std::make_unique<Worker>(i, wo, factory, listening(static_cast<size_t>(i)), [this] { return admit(); }));
+      workers_.push_back(std::make_unique<Worker>(i, wo, factory, listening(static_cast<size_t>(i)), &admission_));
     else
-      workers_.push_back(std::make_unique<Worker>(i, wo, factory));
+      workers_.push_back(std::make_unique<Worker>(i, wo, factory, std::vector<Acceptor::Listening>{}, &admission_));
   }
   if (!options_.reuseport) {
     acceptor_sockets_ = listening(0);
@@ -90,10 +91,9 @@ std::vector<SocketAddress> Server::listen_addresses() const {
   return out;
 }
 
-bool Server::admit() const { return !options_.max_connections || active() < options_.max_connections; }
-
 bool Server::dispatch(Fd client, size_t listener) {
-  if (!admit()) return false;  // the Fd closes: a polite refusal, counted by the acceptor
+  // Counted here, before the hand-off: the workers' own counts lag behind what is still queued.
+  if (!admission_.try_admit()) return false;  // the Fd closes: a polite refusal, counted by the acceptor
   Worker* target = nullptr;
   if (options_.balance == Balance::kLeastConnections) {
     for (auto& w : workers_)

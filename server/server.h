@@ -59,10 +59,10 @@ class Server {
     SocketAddress address;
     metrics::ListenerCounters counters;
   };
-  bool admit() const;
   bool dispatch(Fd client, size_t listener);
 
   ServerOptions options_;
+  Admission admission_;  // --max-connections; before workers_, which release into it
   std::vector<std::unique_ptr<ListenAddress>> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<LoopThread> acceptor_thread_;  // null with --reuseport

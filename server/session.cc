@@ -6,7 +6,7 @@ namespace sp {
 
 void session_failed(WorkerEnv& env, Session* session, const std::exception& error) {
   env.counters.session_errors.add();
-  thread_local log::RateLimit limit;
+  static log::RateLimit limit;  // shared by the workers: one line a second in all
   log::warn_limited(limit, "worker-", env.worker_id, ": closing a session: ", error.what());
   if (session) session->abort();
 }

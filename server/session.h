@@ -46,8 +46,8 @@ class Session : public Disposable {
 // while setting up or running a session (EventLoop::add's epoll_ctl failing: ENOMEM, ENOSPC, a
 // descriptor epoll refuses) stops at the posted-task or event boundary and lands here: that
 // session alone is closed (through abort(), so finished() still comes), the worker counts it in
-// session_errors, and it is logged at most once a second per thread. `session` may be null when
-// the failure came before one existed. Loop thread.
+// session_errors, and it is logged at most once a second (for all workers together).
+// `session` may be null when the failure came before one existed. Loop thread.
 void session_failed(WorkerEnv& env, Session* session, const std::exception& error);
 
 using SessionFactory = std::function<std::unique_ptr<Session>(WorkerEnv& env, Fd client, size_t listener)>;

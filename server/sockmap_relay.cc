@@ -147,7 +147,7 @@ void SockmapRelay::told(uint64_t cookie, uint32_t what) {
     }
     return;
   }
-  thread_local log::RateLimit limit;
+  static log::RateLimit limit;  // shared by the workers: one line a second in all
   if (what == SP_RELAY_UNTRIMMABLE) {
     counters_.sockmap_untrimmable.add();
     log::warn_limited(limit, "sockmap: a retransmitted segment overlapped bytes already relayed and could not be "

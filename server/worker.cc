@@ -11,14 +11,14 @@
 namespace sp {
 
 Worker::Worker(int id, const WorkerOptions& options, SessionFactory factory,
-               std::vector<Acceptor::Listening> own_listeners, std::function<bool()> admit)
+               std::vector<Acceptor::Listening> own_listeners, Admission* admission)
     : id_(id),
       factory_(std::move(factory)),
       buffers_(options.buffer_size, options.max_pooled, counters_),
       pipes_(options.pipe_size, options.max_pooled, counters_),
       pump_context_{pipes_, buffers_, counters_, options.memory_budget, BulkChooser::kProbeBytes, &auto_verdict_},
       own_listeners_(std::move(own_listeners)),
-      admit_(std::move(admit)) {
+      admission_(admission) {
   thread_ = std::make_unique<LoopThread>([this, options](EventLoop& loop) {
     std::string name = "worker-" + std::to_string(id_);
     pthread_setname_np(pthread_self(), name.c_str());
@@ -55,7 +55,7 @@ void Worker::start_accepting() {
   thread_->loop().post([this] {
     if (own_listeners_.empty() || acceptor_) return;
     acceptor_ = std::make_unique<Acceptor>(env_->loop, std::move(own_listeners_), [this](Fd client, size_t listener) {
-      if (admit_ && !admit_()) return false;
+      if (admission_ && !admission_->try_admit()) return false;
       start_session(std::move(client), listener);
       return true;
     });
@@ -106,6 +106,7 @@ void Worker::start_session(Fd client, size_t listener) {
   } catch (const std::exception& e) {
     session_failed(*env_, raw, e);
     if (raw) session_finished(raw);  // no-op once abort() reported it finished
+    else if (admission_) admission_->release();  // no session ever held the slot
   }
 }
 
@@ -115,6 +116,7 @@ void Worker::session_finished(Session* session) {
   // Events for this session may still be queued in the current batch: destroy it afterwards.
   env_->loop.dispose(std::move(it->second));
   sessions_.erase(it);
+  if (admission_) admission_->release();  // its sockets are closed: the slot is free
   if (sessions_.empty()) {
     // Idle worker: the pools' pipes and buffers only pin kernel and heap memory now.
     pipes_.clear();

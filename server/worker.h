@@ -13,6 +13,7 @@
 #include "common/fd.h"
 #include "metrics/counters.h"
 #include "server/acceptor.h"
+#include "server/admission.h"
 #include "server/session.h"
 #include "server/sockmap_worker.h"
 #include "server/uring.h"
@@ -34,10 +35,12 @@ struct WorkerOptions {
 class Worker {
  public:
   // own_listeners: with --reuseport, this worker's own SO_REUSEPORT sockets; it accepts on them
-  // and keeps what it accepts (admit() false refuses a connection). Empty: connections come only
-  // through hand_off().
+  // and keeps what it accepts (a full `admission` refuses a connection). Empty: connections come
+  // only through hand_off(). admission (not owned, may be null): every session this worker runs
+  // holds a slot of it, taken by whoever accepted the connection and released here when the
+  // session ends.
   Worker(int id, const WorkerOptions& options, SessionFactory factory,
-         std::vector<Acceptor::Listening> own_listeners = {}, std::function<bool()> admit = nullptr);
+         std::vector<Acceptor::Listening> own_listeners = {}, Admission* admission = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -84,7 +87,7 @@ class Worker {
   std::unique_ptr<WorkerEnv> env_;
   std::unordered_map<Session*, std::unique_ptr<Session>> sessions_;
   std::vector<Acceptor::Listening> own_listeners_;  // --reuseport: until start_accepting()
-  std::function<bool()> admit_;
+  Admission* admission_;  // not owned; null: no --max-connections bookkeeping
   std::unique_ptr<Acceptor> acceptor_;  // --reuseport only, on the loop thread
   std::unique_ptr<LoopThread> thread_;  // last: starts after, and stops before, everything above
 };

@@ -257,9 +257,8 @@ TEST(StatsServer, ClientLimit) {
   o.limits.first_command_wait_ms = 3000;  // keep the first ones connected
   StatsServer server(o, program.source());
   std::vector<Fd> held;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 3; ++i) {  // connected, not watching, no command yet: each counts
     held.push_back(test::connect_to(port_of(server)));
-    send_text(held.back().get(), "watch 1000\n");
     read_until_end(held.back().get(), 50ms);  // make sure it was accepted
   }
   for (int i = 0; i < 2; ++i) {
@@ -275,6 +274,39 @@ TEST(StatsServer, ClientLimit) {
   send_text(again.get(), "stats\n");
   ::shutdown(again.get(), SHUT_WR);
   EXPECT_NO_THROW(json::parse(split_lines(read_until_end(again.get(), 5s)).at(0)));
+}
+
+TEST(StatsServer, WatchersHaveTheirOwnLimitAndNeverLockOutAOneShotRequest) {
+  FakeProgram program;
+  StatsOptions o = tcp_options();
+  o.limits.max_clients = 2;
+  o.limits.max_watchers = 3;
+  StatsServer server(o, program.source());
+  std::vector<Fd> watchers;
+  int streaming = 0, refused = 0;
+  for (int i = 0; i < 5; ++i) {
+    Fd fd = test::connect_to(port_of(server));
+    send_text(fd.get(), "watch 3600000\n");
+    std::string text = read_until_end(fd.get(), 200ms);
+    if (text.find("\"workers\"") != std::string::npos) ++streaming, watchers.push_back(std::move(fd));
+    if (text.find("too many watch streams (3)") != std::string::npos) ++refused;  // and we close
+  }
+  EXPECT_EQ(streaming, 3);
+  EXPECT_EQ(refused, 2);
+  for (int i = 0; i < 2; ++i) {  // one-shot requests beside more watchers than max_clients
+    Fd once = test::connect_to(port_of(server));
+    send_text(once.get(), "stats\n");
+    ::shutdown(once.get(), SHUT_WR);
+    EXPECT_NO_THROW(json::parse(split_lines(read_until_end(once.get(), 5s)).at(0)));
+  }
+  send_text(watchers.front().get(), "quit\n");  // a watcher leaves: its slot is free again
+  read_until_end(watchers.front().get(), 1s);
+  watchers.erase(watchers.begin());
+  std::this_thread::sleep_for(100ms);
+  Fd next = test::connect_to(port_of(server));
+  send_text(next.get(), "watch 3600000\n");
+  std::string got = read_until_end(next.get(), 200ms);
+  EXPECT_NE(got.find("\"workers\""), std::string::npos) << got;
 }
 
 TEST(StatsServer, AWatcherThatDoesNotReadIsDropped) {
