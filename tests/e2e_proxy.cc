@@ -160,9 +160,6 @@ TEST_P(ProxyE2E, FiveHundredConcurrentConnectionsPingPong) {
 TEST_P(ProxyE2E, SlowReaderKeepsProxyMemoryBounded) {
   // The server sends as fast as it can; the client reads slowly. Backpressure must stop the
   // proxy reading from the server instead of buffering the difference.
-  if (GetParam() == "sockmap")
-    GTEST_SKIP() << "the kernel relay has no backpressure: such a session is reset at the kernel queue's limit "
-                    "(SockmapE2E.ANeverReadingRemoteIsResetAtTheQueueLimit, docs/sockmap.md)";
   ProxyStack stack(GetParam(), {}, {"-w", "1", "--source"});
   Fd fd = connect_to(stack.proxy_port);
   int small = 64 << 10;
