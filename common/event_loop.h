@@ -90,8 +90,9 @@ class EventLoop {
   void add(int fd, uint32_t events, Handler* handler);  // throws std::system_error
   void modify(int fd, uint32_t events, Handler* handler);
   void remove(int fd);
-  // Puts a handler that hit its work budget on the ready list; on_ready() runs after the pending
-  // events of this iteration, so every busy connection gets a turn.
+  // Puts a handler on the back of the ready list (FIFO; a handler already on it keeps its place);
+  // on_ready() runs after the pending events of this iteration, so every busy connection gets a
+  // turn, in order.
   void defer(Handler* handler);
   // Destroys the object after the current batch, when no event for it can still be pending.
   void dispose(std::unique_ptr<Disposable> object);
@@ -121,6 +122,9 @@ class EventLoop {
     }
   }
   uint64_t iterations() const { return iterations_; }
+  // Handlers on the ready list (those still waiting for their turn in this pass, and those
+  // deferred again): how many share the next round. Loop thread only.
+  size_t ready_count() const { return ready_.size(); }
 
  private:
   struct Timer {
