@@ -67,9 +67,11 @@ void ProxySession::on_side_events(bool client, uint32_t events) {
     to_client_->source_events(events);
     if (events & EPOLLOUT) to_remote_->destination_writable();
   }
-  // Not pump() here: an event joins the back of the loop's ready queue, so a session whose edges
-  // keep coming (a bulk stream) gets one turn per round like every other, not one per event.
-  env_.loop.defer(&client_side_);
+  // Not pump() here: a session whose edges keep coming (a bulk stream) gets one turn per round
+  // like every other, not one per event. A session already queued for more work keeps its place;
+  // one that was not (its last turn finished what it had: a ping-pong) joins the fresh list, so its
+  // message waits for no bulk turn queued before it.
+  env_.loop.defer_fresh(&client_side_);
 }
 
 void ProxySession::on_connect_result(uint32_t events) {
