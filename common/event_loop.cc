@@ -206,18 +206,24 @@ void EventLoop::run_timers() {
 }
 
 void EventLoop::run_ready() {
-  // Only the handlers deferred before this pass run now; ones they defer again wait a turn. The
-  // fresh first: their news waits behind no bulk turn queued before it.
-  size_t counts[] = {fresh_.size(), ready_.size()};
-  std::deque<Handler*>* lists[] = {&fresh_, &ready_};
-  for (int i = 0; i < 2; ++i) {
-    for (size_t n = counts[i]; n > 0 && !lists[i]->empty(); --n) {
-      Handler* h = lists[i]->front();
-      lists[i]->pop_front();
-      if (!h) continue;
-      h->deferred_on_ = nullptr;
-      h->on_ready();
-    }
+  // The fresh handlers deferred before this pass (ones they defer again wait a turn): their news
+  // waits behind no bulk turn queued before it.
+  for (size_t n = fresh_.size(); n > 0 && !fresh_.empty(); --n) {
+    Handler* h = fresh_.front();
+    fresh_.pop_front();
+    if (!h) continue;
+    h->deferred_on_ = nullptr;
+    h->on_ready();
+  }
+  // Then one turn of the ready list, and back to epoll_wait (which does not sleep while the list
+  // has work): news that came during the turn waits for that one turn, not a pass of them.
+  while (!ready_.empty()) {
+    Handler* h = ready_.front();
+    ready_.pop_front();
+    if (!h) continue;
+    h->deferred_on_ = nullptr;
+    h->on_ready();
+    return;
   }
 }
 

@@ -92,7 +92,8 @@ class EventLoop {
   void remove(int fd);
   // Puts a handler on the back of the ready list (FIFO; a handler already on it keeps its place);
   // on_ready() runs after the pending events of this iteration, so every busy connection gets a
-  // turn, in order.
+  // turn, in order. One ready-list turn per iteration: between two of them the loop collects the
+  // events that came meanwhile (epoll_wait without sleeping), so news waits for one turn.
   void defer(Handler* handler);
   // Puts a handler that has news but was not queued for more work (a ping-pong's message, a new
   // connection) on the fresh list, which runs before the ready list: it waits behind no bulk turn
