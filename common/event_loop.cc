@@ -34,8 +34,9 @@ EventLoop::EventLoop()
 
 EventLoop::~EventLoop() {
   // Handlers still on the ready list must not reach back into a dead loop.
-  for (Handler* h : ready_)
-    if (h) h->deferred_on_ = nullptr;
+  for (auto* list : {&fresh_, &ready_})
+    for (Handler* h : *list)
+      if (h) h->deferred_on_ = nullptr;
   graveyard_.clear();
 }
 
@@ -74,8 +75,16 @@ void EventLoop::defer(Handler* handler) {
   ready_.push_back(handler);
 }
 
+void EventLoop::defer_fresh(Handler* handler) {
+  assert_in_loop_thread("defer_fresh");
+  if (handler->deferred_on_) return;
+  handler->deferred_on_ = this;
+  fresh_.push_back(handler);
+}
+
 void EventLoop::forget(Handler* handler) {
   assert_in_loop_thread("forget");
+  std::replace(fresh_.begin(), fresh_.end(), handler, static_cast<Handler*>(nullptr));
   std::replace(ready_.begin(), ready_.end(), handler, static_cast<Handler*>(nullptr));
   handler->deferred_on_ = nullptr;
 }
@@ -136,7 +145,7 @@ void EventLoop::run_posted() {
 }
 
 int EventLoop::next_timeout_ms() {
-  if (!ready_.empty() || !posted_.empty()) return 0;
+  if (!fresh_.empty() || !ready_.empty() || !posted_.empty()) return 0;
   if (timer_heap_.empty()) return -1;
   now_valid_ = false;
   int64_t wait = timer_heap_.top().deadline - now();
@@ -197,13 +206,24 @@ void EventLoop::run_timers() {
 }
 
 void EventLoop::run_ready() {
-  // Only the handlers deferred before this pass run now; ones they defer again wait a turn.
-  for (size_t n = ready_.size(); n > 0 && !ready_.empty(); --n) {
+  // The fresh handlers deferred before this pass (ones they defer again wait a turn): their news
+  // waits behind no bulk turn queued before it.
+  for (size_t n = fresh_.size(); n > 0 && !fresh_.empty(); --n) {
+    Handler* h = fresh_.front();
+    fresh_.pop_front();
+    if (!h) continue;
+    h->deferred_on_ = nullptr;
+    h->on_ready();
+  }
+  // Then one turn of the ready list, and back to epoll_wait (which does not sleep while the list
+  // has work): news that came during the turn waits for that one turn, not a pass of them.
+  while (!ready_.empty()) {
     Handler* h = ready_.front();
     ready_.pop_front();
     if (!h) continue;
     h->deferred_on_ = nullptr;
     h->on_ready();
+    return;
   }
 }
 

@@ -48,7 +48,7 @@ class Handler {
 
  private:
   friend class EventLoop;
-  EventLoop* deferred_on_ = nullptr;  // set while on a loop's ready list
+  EventLoop* deferred_on_ = nullptr;  // set while on a loop's fresh or ready list
 };
 
 // An object whose destruction waits until the current batch of events is done (see dispose()).
@@ -90,9 +90,17 @@ class EventLoop {
   void add(int fd, uint32_t events, Handler* handler);  // throws std::system_error
   void modify(int fd, uint32_t events, Handler* handler);
   void remove(int fd);
-  // Puts a handler that hit its work budget on the ready list; on_ready() runs after the pending
-  // events of this iteration, so every busy connection gets a turn.
+  // Puts a handler on the back of the ready list (FIFO; a handler already on it keeps its place);
+  // on_ready() runs after the pending events of this iteration, so every busy connection gets a
+  // turn, in order. One ready-list turn per iteration: between two of them the loop collects the
+  // events that came meanwhile (epoll_wait without sleeping), so news waits for one turn.
   void defer(Handler* handler);
+  // Puts a handler that has news but was not queued for more work (a ping-pong's message, a new
+  // connection) on the fresh list, which runs before the ready list: it waits behind no bulk turn
+  // queued before it. A handler already on either list keeps its place. Each fresh turn is
+  // bounded like any other (a handler with work left after it defers), so bulk cannot take over
+  // the fresh list: it gets one bounded turn there, then queues at the back of the ready list.
+  void defer_fresh(Handler* handler);
   // Destroys the object after the current batch, when no event for it can still be pending.
   void dispose(std::unique_ptr<Disposable> object);
   TimerId run_after(int64_t delay_ns, Task task);
@@ -121,6 +129,9 @@ class EventLoop {
     }
   }
   uint64_t iterations() const { return iterations_; }
+  // Handlers on the fresh and ready lists (those still waiting for their turn in this pass, and
+  // those deferred again): how many share the next round. Loop thread only.
+  size_t ready_count() const { return fresh_.size() + ready_.size(); }
 
  private:
   struct Timer {
@@ -144,6 +155,7 @@ class EventLoop {
   std::atomic<bool> wake_pending_{false};
   std::atomic<std::thread::id> owner_{};
   tbb::concurrent_queue<Task> posted_;
+  std::deque<Handler*> fresh_;  // served before ready_ (defer_fresh)
   std::deque<Handler*> ready_;
   std::vector<std::unique_ptr<Disposable>> graveyard_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timer_heap_;

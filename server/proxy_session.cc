@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/socket.h"
+#include "server/turn_budget.h"
 
 namespace sp {
 
@@ -66,7 +67,11 @@ void ProxySession::on_side_events(bool client, uint32_t events) {
     to_client_->source_events(events);
     if (events & EPOLLOUT) to_remote_->destination_writable();
   }
-  pump();
+  // Not pump() here: a session whose edges keep coming (a bulk stream) gets one turn per round
+  // like every other, not one per event. A session already queued for more work keeps its place;
+  // one that was not (its last turn finished what it had: a ping-pong) joins the fresh list, so its
+  // message waits for no bulk turn queued before it.
+  env_.loop.defer_fresh(&client_side_);
 }
 
 void ProxySession::on_connect_result(uint32_t events) {
@@ -93,7 +98,7 @@ void ProxySession::connected() {
     // The ring watches both sockets from here on: epoll would only wake us for nothing.
     env_.loop.remove(client_.get());
     env_.loop.remove(remote_fd_.get());
-    relay_ = std::make_unique<UringRelay>(*env_.uring, env_.pumps.buffers, client_.get(), remote_fd_.get(),
+    relay_ = std::make_unique<UringRelay>(*env_.uring, env_.loop, env_.pumps.buffers, client_.get(), remote_fd_.get(),
                                           env_.counters, static_cast<UringRelay::Owner&>(*this));
     if (options_.idle_timeout_ns > 0) {
       last_activity_ns_ = env_.loop.now();
@@ -159,8 +164,9 @@ void ProxySession::connect_failed(int err, bool timed_out) {
 void ProxySession::pump() {
   if (state_ != State::kOpen) return;
   if (options_.idle_timeout_ns > 0) last_activity_ns_ = env_.loop.now();
-  Pump::Status up = to_remote_->run(options_.budget);
-  Pump::Status down = to_client_->run(options_.budget);
+  size_t budget = turn_budget(env_.loop.ready_count(), options_.budget);
+  Pump::Status up = to_remote_->run(budget);
+  Pump::Status down = to_client_->run(budget);
   if (up == Pump::Status::kFailed || down == Pump::Status::kFailed) {
     env_.counters.resets.add();
     log::debug("session reset: ", log::errno_text(up == Pump::Status::kFailed ? to_remote_->error() : to_client_->error()));

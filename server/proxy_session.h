@@ -20,7 +20,7 @@ struct ProxySessionOptions {
   PumpMode mode = PumpMode::kReadWrite;
   int64_t connect_timeout_ns = 5'000'000'000;
   int64_t idle_timeout_ns = 0;  // 0: never
-  size_t budget = 1 << 20;      // bytes per pump turn before other connections get theirs
+  size_t budget = 1 << 20;      // the most bytes one direction moves per turn (server/turn_budget.h)
 };
 
 class ProxySession : public Session, private UringRelay::Owner, private SockmapRelay::Owner {

@@ -70,27 +70,32 @@ bool Pump::hold_pipe() {
 }
 
 // Climb a rung when a read filled what it had (for a pipe, half: its slots may run out before its
-// bytes), fall one when it used under a quarter.
-void Pump::adapt_after_fill(size_t n) {
+// bytes), but only while the larger size could still be filled within one turn's budget: a read
+// never asks for more than the budget, so a buffer past it would be held and never used. Fall a
+// rung when a read got under a quarter of what it had and less than it asked for (a read cut
+// short by the budget's remainder says nothing about the traffic).
+void Pump::adapt_after_fill(size_t n, size_t asked) {
   bool piped = static_cast<bool>(pipe_.read_end);
   size_t have = piped ? pipe_.capacity : buffer_.size;
   size_t& rung = piped ? pipe_rung_ : buffer_rung_;
-  size_t top = piped ? ctx_.pipes.ladder().top() : ctx_.buffers.ladder().top();
+  const SizeLadder& ladder = piped ? ctx_.pipes.ladder() : ctx_.buffers.ladder();
+  size_t next_fill = ladder.size(rung + 1) / (piped ? 2 : 1);
   if (n >= (piped ? have / 2 : have)) {
-    if (rung < top) ++rung;
+    if (rung < ladder.top() && next_fill <= turn_budget_) ++rung;
     else if (mode_ == PumpMode::kAuto && !piped && !bulk_) {
-      bulk_ = true;  // reads fill the largest buffer: time read/write against splice from here
+      bulk_ = true;  // reads fill the largest useful buffer: time read/write against splice from here
       chooser_.resume(ctx_.auto_probe_bytes, ctx_.auto_verdict);
     }
-  } else if (n < have / 4 && rung > 0) {
+  } else if (n < have / 4 && n < asked && rung > 0) {
     --rung;
   }
   // A bulk stream has short reads too (the proxy drained the socket): only a run of them ends it.
-  small_fills_ = n < SizeLadder::kStartSize ? std::min<uint8_t>(small_fills_ + 1, kSmallFillsEndBulk) : 0;
+  bool small = n < SizeLadder::kStartSize && n < asked;
+  small_fills_ = small ? std::min<uint8_t>(small_fills_ + 1, kSmallFillsEndBulk) : 0;
   if (bulk_ && small_fills_ >= kSmallFillsEndBulk) bulk_ = false;
 }
 
-ssize_t Pump::fill() {
+ssize_t Pump::fill(size_t limit, size_t& asked) {
   if (splicing() && !hold_pipe()) {
     // No pipe to be had: this direction carries on with read/write for the rest of the session.
     mode_ = PumpMode::kReadWrite;
@@ -98,16 +103,17 @@ ssize_t Pump::fill() {
   }
   if (splicing()) {
     ctx_.counters.splice_calls.add();
-    ssize_t n = ::splice(src_, nullptr, pipe_.write_end.get(), nullptr, pipe_.capacity,
-                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n > 0) adapt_after_fill(static_cast<size_t>(n));
+    asked = std::min(pipe_.capacity, limit);
+    ssize_t n = ::splice(src_, nullptr, pipe_.write_end.get(), nullptr, asked, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) adapt_after_fill(static_cast<size_t>(n), asked);
     return n;
   }
   hold_buffer();
   offset_ = 0;
   ctx_.counters.read_calls.add();
-  ssize_t n = ::read(src_, buffer_.get(), buffer_.size);
-  if (n > 0) adapt_after_fill(static_cast<size_t>(n));
+  asked = std::min(buffer_.size, limit);
+  ssize_t n = ::read(src_, buffer_.get(), asked);
+  if (n > 0) adapt_after_fill(static_cast<size_t>(n), asked);
   return n;
 }
 
@@ -123,6 +129,7 @@ ssize_t Pump::drain() {
 Pump::Status Pump::run(size_t budget) {
   if (finished_) return Status::kFinished;
   if (error_) return Status::kFailed;
+  turn_budget_ = budget;
   size_t moved = 0;
   for (;;) {
     if (held_ > 0) {
@@ -166,13 +173,16 @@ Pump::Status Pump::run(size_t budget) {
       release_holding();
       return Status::kWaiting;
     }
+    // Bytes moved, not reads made: a read asks for at most what is left of the budget, so a turn
+    // costs the same whatever size the buffer or pipe has grown to.
     if (moved >= budget) return Status::kMoreWork;
-    ssize_t n = fill();
+    size_t asked = 0;
+    ssize_t n = fill(budget - moved, asked);
     if (n > 0) {
       held_ = static_cast<size_t>(n);
-      // A short read drained the socket (with a FIN pending we must read on to see the EOF).
-      // Splice cannot tell: a pipe may run out of slots before bytes, so it waits for EAGAIN.
-      if (!pipe_.read_end && !src_hup_ && static_cast<size_t>(n) < buffer_.size) src_ready_ = false;
+      // A read shorter than asked drained the socket (with a FIN pending we must read on to see
+      // the EOF). Splice cannot tell: a pipe may run out of slots before bytes, so it waits for EAGAIN.
+      if (!pipe_.read_end && !src_hup_ && static_cast<size_t>(n) < asked) src_ready_ = false;
       continue;
     }
     if (n == 0) {

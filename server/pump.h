@@ -9,7 +9,8 @@
 // pool on the first read and given back as soon as it is drained, so an idle pump holds neither.
 //
 // Sizes adapt: a direction starts on the lowest rung of the size ladder (16 KiB) and climbs one
-// rung each time a read fills what it holds, up to the ceiling (--buffer-size, --pipe-size); it
+// rung each time a read fills what it holds, up to the ceiling (--buffer-size, --pipe-size) or what
+// one turn's budget can fill (a read never asks for more than the budget left); it
 // falls a rung when a read uses less than a quarter. Growth past the lowest rung is granted only
 // while the worker's pumps hold less than its memory budget; past it, directions run at the
 // lowest rung and the refusal is counted.
@@ -85,13 +86,15 @@ class Pump {
   size_t pipe_rung() const { return pipe_rung_; }
 
  private:
-  ssize_t fill();   // source -> pipe/buffer: bytes, 0 at EOF, -1 with errno
+  // source -> pipe/buffer, at most `limit` bytes (*asked: what the call asked for): bytes, 0 at
+  // EOF, -1 with errno
+  ssize_t fill(size_t limit, size_t& asked);
   ssize_t drain();  // pipe/buffer -> destination: bytes, or -1 with errno
   void release_holding();
   void hold_buffer();
   bool hold_pipe();
   size_t affordable(size_t rung, size_t wanted, size_t holding);
-  void adapt_after_fill(size_t n);
+  void adapt_after_fill(size_t n, size_t asked);
 
   int src_;
   int dst_;
@@ -112,6 +115,7 @@ class Pump {
   bool finished_ = false;
   size_t buffer_rung_ = 0;  // the ladder rung of the next buffer
   size_t pipe_rung_ = 0;    // the ladder rung of the next pipe
+  size_t turn_budget_ = SIZE_MAX;  // the last run()'s budget: no rung climbs past what one turn can fill
   bool bulk_ = false;       // kAuto: reads fill the largest buffer; chooser_ picks the method
   static constexpr uint8_t kSmallFillsEndBulk = 8;
   uint8_t small_fills_ = 0;  // consecutive reads under the lowest rung

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -113,9 +114,10 @@ io_uring_sqe* Uring::next_sqe() {
   return sqe;
 }
 
-void Uring::receive(int fd, UringGroup group, UringOp* op, bool poll_first) {
+void Uring::receive(int fd, UringGroup group, UringOp* op, bool poll_first, size_t max_len) {
   io_uring_sqe* sqe = next_sqe();
-  io_uring_prep_recv(sqe, fd, nullptr, groups_[group].size, 0);
+  // With a selected buffer the kernel receives min(len, the buffer's size).
+  io_uring_prep_recv(sqe, fd, nullptr, static_cast<unsigned>(std::min(groups_[group].size, max_len)), 0);
   if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
   io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
   sqe->buf_group = group;

@@ -57,7 +57,8 @@ class Uring : public Sleeper {
   // the buffer id (buffer_id()), or the result is -ENOBUFS when every buffer of it is taken.
   // poll_first: the socket was just drained, so skip the attempt that would only say EAGAIN and
   // wait for data straight away.
-  void receive(int fd, UringGroup group, UringOp* op, bool poll_first = false);
+  // max_len caps the receive below the buffer's size (a turn's budget).
+  void receive(int fd, UringGroup group, UringOp* op, bool poll_first = false, size_t max_len = SIZE_MAX);
   // A receive into the caller's own buffer (when the pools ran dry).
   void receive_into(int fd, char* data, size_t len, UringOp* op);
   // Completes (with the poll mask) once fd has something to read, or has hung up.
@@ -76,6 +77,10 @@ class Uring : public Sleeper {
 
   bool sleep(int epoll_fd, int timeout_ms) override;
 
+  // Directions whose last receive filled what it asked for: how many share a round of the ring.
+  size_t bulk_directions() const { return bulk_directions_; }
+  void add_bulk_direction(int delta) { bulk_directions_ += static_cast<size_t>(delta); }
+
  private:
   struct Group {
     size_t size = 0;
@@ -93,6 +98,7 @@ class Uring : public Sleeper {
   metrics::WorkerCounters& counters_;
   io_uring ring_{};
   Group groups_[kUringGroups];
+  size_t bulk_directions_ = 0;
   bool epoll_watched_ = false;
   int epoll_fd_ = -1;
 };

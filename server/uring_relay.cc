@@ -2,14 +2,18 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
+#include "server/turn_budget.h"
+
 namespace sp {
 
-UringRelay::UringRelay(Uring& ring, BufferPool& own_buffers, int client, int remote,
+UringRelay::UringRelay(Uring& ring, EventLoop& loop, BufferPool& own_buffers, int client, int remote,
                        metrics::WorkerCounters& counters, Owner& owner)
     : ring_(ring),
+      loop_(loop),
       own_buffers_(own_buffers),
       counters_(counters),
       owner_(owner),
@@ -21,6 +25,8 @@ UringRelay::UringRelay(Uring& ring, BufferPool& own_buffers, int client, int rem
 UringRelay::~UringRelay() {
   up_.give_back_all();
   down_.give_back_all();
+  up_.set_bulk(false);
+  down_.set_bulk(false);
 }
 
 void UringRelay::start() {
@@ -51,12 +57,20 @@ void UringRelay::direction_finished() {
   if (up_.finished && down_.finished) owner_.relay_finished(0);
 }
 
+void UringRelay::Direction::set_bulk(bool on) {
+  if (on != bulk) relay.ring_.add_bulk_direction(on ? 1 : -1);
+  bulk = on;
+}
+
 void UringRelay::Direction::arm_receive() {
-  if (receiving || eof || queued >= kMaxQueued || relay.stopping_) return;
+  if (receiving || resume_pending || eof || queued >= kMaxQueued || relay.stopping_) return;
   receiving = true;
   pending = Pending::kPool;
   receiving_from = group;
-  relay.ring_.receive(src, group, &receive_op, drained);
+  // Counted in sessions, as the pumps' ready list counts them (a session's two directions share a turn).
+  size_t others = (relay.ring_.bulk_directions() - (bulk ? 1 : 0)) / 2;
+  asked = std::min(relay.ring_.buffer_size(group), turn_budget(others, relay.ring_.buffer_size(kLargeBuffers)));
+  relay.ring_.receive(src, group, &receive_op, drained, asked);
 }
 
 void UringRelay::Direction::received(int result, uint32_t flags) {
@@ -89,7 +103,8 @@ void UringRelay::Direction::received(int result, uint32_t flags) {
             static_cast<uint32_t>(result)};
     if (into_own) own_in_use = true;
     queue[(head + queued++) % kMaxQueued] = c;
-    drained = static_cast<size_t>(result) < (into_own ? own.size : relay.ring_.buffer_size(receiving_from));
+    drained = static_cast<size_t>(result) < (into_own ? own.size : asked);
+    set_bulk(!into_own && !drained);
     // Climb to the large pool when a small buffer came back full; step down when a receive
     // would have fitted a small one.
     size_t small = relay.ring_.buffer_size(kSmallBuffers);
@@ -103,6 +118,12 @@ void UringRelay::Direction::received(int result, uint32_t flags) {
   if (result == 0) eof = true;
   else relay.owner_.relay_activity();
   send_next();
+  if (bulk && !resume_pending) {
+    // A full receive: more is waiting. The next one takes its turn behind the others.
+    resume_pending = true;
+    relay.loop_.defer(&resume);
+    return;
+  }
   arm_receive();
 }
 
@@ -117,6 +138,7 @@ void UringRelay::Direction::send_next() {
   if (eof) {
     ::shutdown(dst, SHUT_WR);
     finished = true;
+    set_bulk(false);
     relay.direction_finished();
   }
 }

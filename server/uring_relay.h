@@ -11,6 +11,12 @@
 // pool falls back to the small one, the small one to a 16 KiB buffer of the direction's own from
 // the worker's BufferPool (the pumps' lowest rung): no connection waits on another's backlog.
 //
+// Fair turns: a receive asks for at most a turn's budget (server/turn_budget.h, shared among the
+// ring's bulk directions), so every completion carries a bounded amount; and a direction whose
+// receive came back full re-arms through the back of the loop's ready queue instead of at once,
+// so in the next submission batch the requests of sessions that were waiting (a ping-pong's send)
+// come before the bulk streams' next receives.
+//
 // Every request in flight points at this object, so it must outlive them: stop() cancels them
 // and the owner hears relay_stopped() once none is left; only then may it close the sockets.
 //
@@ -42,8 +48,8 @@ class UringRelay {
 
   static constexpr size_t kMaxQueued = 2;  // buffers held per direction before receiving stops
 
-  UringRelay(Uring& ring, BufferPool& own_buffers, int client, int remote, metrics::WorkerCounters& counters,
-             Owner& owner);
+  UringRelay(Uring& ring, EventLoop& loop, BufferPool& own_buffers, int client, int remote,
+             metrics::WorkerCounters& counters, Owner& owner);
   ~UringRelay();
   UringRelay(const UringRelay&) = delete;
   UringRelay& operator=(const UringRelay&) = delete;
@@ -72,6 +78,16 @@ class UringRelay {
     uint32_t length;
   };
   static constexpr int kOwnBuffer = -1;
+  // A bulk direction's next receive, waiting for its turn on the loop's ready list.
+  struct Resume : Handler {
+    explicit Resume(Direction& d) : dir(d) {}
+    void on_events(uint32_t) override {}
+    void on_ready() override {
+      dir.resume_pending = false;
+      dir.arm_receive();
+    }
+    Direction& dir;
+  };
   struct Direction {
     Direction(UringRelay& r, int from, int to, metrics::Counter& bytes_counter)
         : relay(r), src(from), dst(to), bytes(bytes_counter) {}
@@ -85,6 +101,7 @@ class UringRelay {
     }
     void give_back(const Chunk& c);
     void give_back_all();
+    void set_bulk(bool on);
 
     UringRelay& relay;
     int src;
@@ -92,6 +109,10 @@ class UringRelay {
     metrics::Counter& bytes;
     Receive receive_op{*this};
     Send send_op{*this};
+    Resume resume{*this};
+    bool resume_pending = false;  // on the ready list: arm_receive() waits for that turn
+    bool bulk = false;            // the last receive filled what it asked for
+    size_t asked = 0;             // what the receive in flight asked for
     std::array<Chunk, kMaxQueued> queue{};  // a ring: received, not yet sent
     size_t head = 0;
     size_t queued = 0;
@@ -113,6 +134,7 @@ class UringRelay {
   void check_stopped();
 
   Uring& ring_;
+  EventLoop& loop_;
   BufferPool& own_buffers_;
   metrics::WorkerCounters& counters_;
   Owner& owner_;

@@ -160,5 +160,46 @@ TEST(EventLoop, DeferredHandlerRunsOnceAndIsForgottenOnDestruction) {
   thread.stop_and_join();
 }
 
+// A handler with news (defer_fresh) runs before the handlers queued earlier for more work, and a
+// fresh one destroyed while queued is forgotten like any other.
+TEST(EventLoop, FreshHandlersRunBeforeTheReadyList) {
+  struct Recording : Handler {
+    std::vector<int>* order = nullptr;
+    int id = 0;
+    void on_events(uint32_t) override {}
+    void on_ready() override { order->push_back(id); }
+  };
+  LoopThread thread;
+  std::vector<int> order;
+  std::atomic<bool> done{false};
+  Recording bulk1, bulk2, news;
+  for (auto [h, id] : {std::pair{&bulk1, 1}, std::pair{&bulk2, 2}, std::pair{&news, 3}}) {
+    h->order = &order;
+    h->id = id;
+  }
+  thread.loop().post([&] {
+    auto* gone = new Recording;
+    gone->order = &order;
+    gone->id = 9;
+    thread.loop().defer(&bulk1);
+    thread.loop().defer(&bulk2);
+    thread.loop().defer_fresh(&news);
+    thread.loop().defer_fresh(&bulk1);  // already queued for more work: keeps its place
+    thread.loop().defer_fresh(gone);
+    delete gone;
+  });
+  ASSERT_TRUE(eventually([&] {
+    bool all = false;
+    thread.loop().post([&] {
+      all = order.size() >= 3;
+      done = true;
+    });
+    while (!done.exchange(false)) std::this_thread::yield();
+    return all;
+  }));
+  thread.stop_and_join();
+  EXPECT_EQ(order, (std::vector<int>{3, 1, 2}));
+}
+
 }  // namespace
 }  // namespace sp
