@@ -390,7 +390,18 @@ TEST(Netns, ReuseportSpreadsConnectionsOverEveryWorker) {
     EXPECT_EQ(echo_hash(connect_in(t.ns("client"), t.proxy_client_side(), kProxyPort), hello), sha256_hex(hello));
     EXPECT_EQ(echo_hash(connect_in(t.ns("server"), t.proxy_server_side(), kProxyPort), hello), sha256_hex(hello));
   }
-  json s = unix_stats(t.stats_path());
+  // The stats thread samples on its interval: wait (bounded) for a sample taken after the echoes.
+  json s;
+  auto sessions_counted = [&] {
+    uint64_t n = 0;
+    for (auto& w : s["workers"]) n += w["connections_total"].get<uint64_t>();
+    return n;
+  };
+  for (auto end = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < end;) {
+    s = unix_stats(t.stats_path());
+    if (s.contains("workers") && sessions_counted() >= 2u * kPerSide) break;
+    std::this_thread::sleep_for(50ms);
+  }
   ASSERT_TRUE(s.contains("workers")) << s.dump();
   ASSERT_EQ(s["workers"].size(), 2u);
   uint64_t total = 0;
