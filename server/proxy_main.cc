@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
     if (!sockmap) {
       log::warn("--mode sockmap: ", why, ": relaying with splice instead. To allow the kernel relay: run as root "
                 "or with CAP_BPF and CAP_NET_ADMIN (in a container: --cap-add BPF --cap-add NET_ADMIN), on a "
-                "kernel with CONFIG_BPF_STREAM_PARSER (docs/sockmap.md)");
+                "kernel with CONFIG_BPF_STREAM_PARSER and the kfuncs bpf_cast_to_kern_ctx and bpf_rdonly_cast "
+                "(Linux 6.2 and later; docs/sockmap.md)");
       config.session.mode = PumpMode::kSplice;
     }
     config.server.worker.sockmap = sockmap.get();

@@ -173,7 +173,7 @@ Sockmap::Taken Sockmap::taken(uint64_t key) const {
 void Sockmap::released(uint64_t key, uint64_t bytes) { bpf_map_update_elem(released_fd_, &key, &bytes, BPF_EXIST); }
 
 Fd Sockmap::create_ring(uint32_t index, int* err) {
-  Fd ring(bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sp_worker_ring", 0, 0, 64 * 1024, nullptr));
+  Fd ring(bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sp_worker_ring", 0, 0, SP_RELAY_RING_BYTES, nullptr));
   if (!ring) {
     *err = errno;
     return ring;

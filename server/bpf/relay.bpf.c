@@ -40,7 +40,7 @@
 
 #include "relay_session.h"
 
-// The kernel fields read, relocated against the running kernel's BTF (CO-RE). The kfuncs (6.3+)
+// The kernel fields read, relocated against the running kernel's BTF (CO-RE). The kfuncs (Linux 6.2+)
 // reach the kernel's sk_buff behind the context and the socket behind it; where the kernel lacks
 // them the program does not load and the proxy relays with splice (docs/sockmap.md).
 struct tcp_sock {
@@ -110,7 +110,7 @@ struct {
 // One ring per worker, created by user space.
 struct ring {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 256 * 1024);
+  __uint(max_entries, SP_RELAY_RING_BYTES);
 };
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);

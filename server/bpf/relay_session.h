@@ -12,6 +12,8 @@
 #define SP_RELAY_WORKERS 1024
 #define SP_RELAY_COUNTERS (2 * SP_RELAY_WORKERS + 2)
 #define SP_RELAY_RINGS (SP_RELAY_WORKERS + 1)
+// Bytes of each worker's event ring (holds, resumes, resets: an event is 24 bytes with its header).
+#define SP_RELAY_RING_BYTES (256 * 1024)
 // Flow control. A direction with SP_RELAY_HOLD_AT bytes redirected but not yet taken by the
 // destination's TCP (they wait in the kernel's psock queue, which has no limit) starts holding:
 // its segments are passed to its own socket's receive side instead, where they are charged to its
