@@ -184,7 +184,11 @@ int EventLoop::wait(epoll_event* events, int max_events) {
 }
 
 void EventLoop::run_timers() {
-  while (!timer_heap_.empty() && timer_heap_.top().deadline <= now()) {
+  // Only the timers due when the pass began: run_after() reads the clock, so a task that works
+  // longer than the delay it re-arms with would find itself (or another such) due again, and the
+  // pass would never end; epoll and every other session of the loop would wait behind it.
+  const int64_t due = now();
+  while (!timer_heap_.empty() && timer_heap_.top().deadline <= due) {
     TimerId id = timer_heap_.top().id;
     timer_heap_.pop();
     auto it = timers_.find(id);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <new>
 #include <thread>
 #include <vector>
@@ -67,6 +68,36 @@ TEST(EventLoop, TimersFireInDeadlineOrderAndCancelledOnesNever) {
   });
   ASSERT_TRUE(eventually([&] { return done.load(); }));
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(EventLoop, TimersThatOutlastTheirDelayStillLetPostsRun) {
+  // Two timers that each work longer than the delay they re-arm with (as a held sockmap
+  // direction moving 2 MiB per turn does): each finds the other due already. A pass over the
+  // timers must end once the ones due when it began have run, or the loop never returns to
+  // epoll and starves every other session of the worker (issue 22: a ping-pong beside four
+  // held bulk streams in --mode sockmap got no answer for seconds).
+  LoopThread thread;
+  std::atomic<bool> stop_rearming{false};
+  std::atomic<int> fired{0};
+  std::function<void()> work = [&] {
+    fired.fetch_add(1, std::memory_order_relaxed);
+    auto until = std::chrono::steady_clock::now() + 200us;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    if (!stop_rearming.load()) thread.loop().run_after(50'000, work);
+  };
+  thread.loop().post([&] {
+    thread.loop().run_after(0, work);
+    thread.loop().run_after(0, work);
+  });
+  ASSERT_TRUE(eventually([&] { return fired.load() > 10; }));
+  std::atomic<bool> posted_ran{false};
+  thread.loop().post([&] { posted_ran = true; });
+  bool ran = eventually([&] { return posted_ran.load(); }, 2s);
+  stop_rearming = true;
+  EXPECT_TRUE(ran) << "a posted task waited behind timers re-arming for ever";
+  ASSERT_TRUE(eventually([&] { return posted_ran.load(); }, 5s));  // before `work` goes out of scope
+  thread.stop_and_join();
 }
 
 TEST(EventLoop, StopFromAnotherThreadEndsRun) {
