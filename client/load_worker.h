@@ -41,12 +41,12 @@ class Coordinator {
 class Connection;
 class Pacer;
 
-class Worker {
+class LoadWorker {
  public:
-  Worker(const Options& options, const SocketAddress& server, int index, Coordinator& coordinator);
-  ~Worker();
-  Worker(const Worker&) = delete;
-  Worker& operator=(const Worker&) = delete;
+  LoadWorker(const Options& options, const SocketAddress& server, int index, Coordinator& coordinator);
+  ~LoadWorker();
+  LoadWorker(const LoadWorker&) = delete;
+  LoadWorker& operator=(const LoadWorker&) = delete;
 
   void post(EventLoop::Task task) { thread_.loop().post(std::move(task)); }
 

@@ -1,11 +1,12 @@
 // A client thread's commands from the coordinator and the counts its connections report; the
 // connections themselves are in connection.h, ping_connection.cc and stream_connection.cc.
-#include "client/worker.h"
+#include "client/load_worker.h"
 
 #include <algorithm>
 #include <atomic>
 
 #include "client/connection.h"
+#include "client/pacer.h"
 #include "common/log.h"
 
 namespace sp::client {
@@ -16,7 +17,7 @@ std::atomic<int> g_logged_errors{0};
 std::atomic<bool> g_logged_connect_failure{false};
 }  // namespace
 
-Worker::Worker(const Options& options, const SocketAddress& server, int index, Coordinator& coordinator)
+LoadWorker::LoadWorker(const Options& options, const SocketAddress& server, int index, Coordinator& coordinator)
     : options_(options),
       server_(server),
       server_text_(server.to_string()),
@@ -26,9 +27,9 @@ Worker::Worker(const Options& options, const SocketAddress& server, int index, C
       tx_scratch_(options.length),
       rx_scratch_(options.mode == Mode::kPingPong ? options.length : std::max(options.length, kStreamReadSize)) {}
 
-Worker::~Worker() { thread_.stop_and_join(); }
+LoadWorker::~LoadWorker() { thread_.stop_and_join(); }
 
-void Worker::connect(const std::vector<int>& connection_ids) {
+void LoadWorker::connect(const std::vector<int>& connection_ids) {
   if (options_.rate > 0) pacer_ = std::make_unique<Pacer>(loop());
   unresolved_ = static_cast<int>(connection_ids.size());
   for (int id : connection_ids) {
@@ -40,33 +41,33 @@ void Worker::connect(const std::vector<int>& connection_ids) {
   for (size_t i = 0; i < connections_.size(); ++i) connections_[i]->connect();
 }
 
-void Worker::start(const Timeline& timeline) {
+void LoadWorker::start(const Timeline& timeline) {
   timeline_ = timeline;
   started_ = true;
   for (auto& c : connections_) c->start();
   maybe_finish();
 }
 
-void Worker::stop(int64_t end_ns) {
+void LoadWorker::stop(int64_t end_ns) {
   timeline_.measure_end_ns = std::min(timeline_.measure_end_ns, end_ns);
   started_ = true;  // a stop before the start still finishes
   for (auto& c : connections_) c->stop(end_ns);
   maybe_finish();
 }
 
-void Worker::abort() {
+void LoadWorker::abort() {
   started_ = true;
   for (auto& c : connections_) c->abort();
   maybe_finish();
 }
 
-void Worker::snapshot(int interval) {
+void LoadWorker::snapshot(int interval) {
   auto s = std::make_shared<Sample>(interval_);
   interval_.reset();
   coordinator_.worker_snapshot(index_, interval, std::move(s));
 }
 
-bool Worker::record_ping(int64_t t, int64_t latency_ns) {
+bool LoadWorker::record_ping(int64_t t, int64_t latency_ns) {
   if (!measuring(t)) return false;
   auto add = [&](Sample& s) {
     ++s.messages;
@@ -79,15 +80,15 @@ bool Worker::record_ping(int64_t t, int64_t latency_ns) {
   return true;
 }
 
-void Worker::record_sent(int64_t t, uint64_t bytes, uint64_t messages) {
+void LoadWorker::record_sent(int64_t t, uint64_t bytes, uint64_t messages) {
   record_bytes(t, &Sample::bytes_sent, bytes, messages);
 }
 
-void Worker::record_received(int64_t t, uint64_t bytes, uint64_t messages) {
+void LoadWorker::record_received(int64_t t, uint64_t bytes, uint64_t messages) {
   record_bytes(t, &Sample::bytes_received, bytes, messages);
 }
 
-void Worker::record_bytes(int64_t t, uint64_t Sample::*direction, uint64_t bytes, uint64_t messages) {
+void LoadWorker::record_bytes(int64_t t, uint64_t Sample::*direction, uint64_t bytes, uint64_t messages) {
   if (!measuring(t)) return;
   for (Sample* s : {&total_, &interval_}) {
     s->*direction += bytes;
@@ -95,7 +96,7 @@ void Worker::record_bytes(int64_t t, uint64_t Sample::*direction, uint64_t bytes
   }
 }
 
-void Worker::record_error(ErrorKind kind, const std::string& text) {
+void LoadWorker::record_error(ErrorKind kind, const std::string& text) {
   total_.errors.add(kind);
   interval_.errors.add(kind);
   if (first_error_.empty()) first_error_ = text;
@@ -106,19 +107,19 @@ void Worker::record_error(ErrorKind kind, const std::string& text) {
   else if (n == kMaxLoggedErrors) log::error("more errors; only the first ", kMaxLoggedErrors, " are shown (counts in the summary)");
 }
 
-void Worker::connection_resolved(bool connected) {
+void LoadWorker::connection_resolved(bool connected) {
   if (connected) ++live_;
   if (--unresolved_ == 0) coordinator_.worker_connected(index_);
   if (!connected) maybe_finish();
 }
 
-void Worker::connection_closed(int64_t done_ns) {
+void LoadWorker::connection_closed(int64_t done_ns) {
   --live_;
   finish_ns_ = std::max(finish_ns_, done_ns);
   maybe_finish();
 }
 
-void Worker::maybe_finish() {
+void LoadWorker::maybe_finish() {
   if (!started_ || reported_ || live_ > 0 || unresolved_ > 0) return;
   reported_ = true;
   if (options_.mode == Mode::kDownload)
