@@ -1,5 +1,5 @@
 // The stats thread's start-up and shutdown, the sampling tick, and rendering the snapshot; the
-// clients are in stats_client.cc, the endpoint in stats_endpoint.cc, the log in stats_log.cc.
+// clients are in stats_connection.cc, the endpoint in stats_endpoint.cc, the log in stats_log.cc.
 #include "metrics/stats_server.h"
 
 #include <pthread.h>
