@@ -141,6 +141,10 @@ const Fields<WorkerView>& worker_fields() {
                         [](const WorkerView& w) { return static_cast<uint64_t>(w.id); });
     integer<WorkerView>(f, kLabel, "tid", "", "kernel thread id (/proc/PID/task/TID)",
                         [](const WorkerView& w) { return static_cast<uint64_t>(w.tid); });
+    text<WorkerView>(f, "mode_effective",
+                     "how this worker moves bytes, as running: differs from the process's mode_effective where "
+                     "this worker alone could not set up its io_uring or its share of the kernel relay",
+                     [](const WorkerView& w) { return std::string_view(w.mode_effective); });
     integer<WorkerView>(f, kGauge, "connections_active", "connections", "live sessions on this worker",
                         [](const WorkerView& w) { return w.connections_active; });
     integer<WorkerView>(f, kCounter, "connections_total", "connections", "sessions handed to this worker since start",

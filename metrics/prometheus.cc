@@ -80,9 +80,12 @@ class Exposition {
         std::vector<std::string> parts;
         if (identity) parts.push_back(labels(*item));
         if (!extra_info.empty()) parts.push_back(extra_info);
-        for (const Field<S>* f : info)
-          parts.push_back(prometheus_name(scope, f->path, f->kind) + "=\"" +
-                          escape_label_value(value_text(f->get(*item))) + "\"");
+        for (const Field<S>* f : info) {
+          std::string value = value_text(f->get(*item));
+          // Prometheus reads an empty label as an absent one: leave it out.
+          if (value.empty()) continue;
+          parts.push_back(prometheus_name(scope, f->path, f->kind) + "=\"" + escape_label_value(value) + "\"");
+        }
         std::string l;
         for (const std::string& part : parts) {
           if (!l.empty()) l += ',';

@@ -14,7 +14,7 @@ Sampler::Sampler(StatsSource source, double interval_s) : source_(std::move(sour
   layout_.mode_effective = source_.mode_effective.empty() ? source_.mode : source_.mode_effective;
   layout_.pid = static_cast<int>(::getpid());
   layout_.interval_s = interval_s;
-  for (const auto& w : source_.workers) layout_.workers.push_back({w.id, w.tid});
+  for (const auto& w : source_.workers) layout_.workers.push_back({w.id, w.tid, w.mode_effective});
   for (const auto& t : source_.threads) layout_.threads.push_back({t.name, t.tid});
   for (const auto& l : source_.listeners) layout_.listeners.push_back(l.address);
   worker_splits_.resize(source_.workers.size());

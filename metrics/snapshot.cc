@@ -75,6 +75,7 @@ Snapshot make_snapshot(const SnapshotLayout& layout, const RawSample& start, con
     WorkerView w;
     w.id = layout.workers[i].id;
     w.tid = layout.workers[i].tid;
+    w.mode_effective = layout.workers[i].mode_effective.empty() ? s.mode_effective : layout.workers[i].mode_effective;
     w.counters = c;
     w.connections_active = c.connections_active();
     w.connections_total = c.connections_total;

@@ -51,6 +51,7 @@ struct SnapshotLayout {
   struct WorkerInfo {
     int id = 0;
     int tid = 0;
+    std::string mode_effective = {};  // empty: the process's
   };
   struct ThreadInfo {
     std::string name;
@@ -78,6 +79,7 @@ struct CpuView {
 struct WorkerView {
   int id = 0;
   int tid = 0;
+  std::string mode_effective;
   uint64_t connections_active = 0;
   uint64_t connections_total = 0;
   uint64_t bytes = 0;
