@@ -8,7 +8,7 @@ import pytest
 
 from sptools import demo_logic as dl
 from sptools import demo_run
-from sptools.proxy_modes import ModesUnknown, modes_of, parse_modes
+from spcore.modes import ModesUnknown, modes_of, parse_modes
 
 PROXY_HELP = """usage: proxy [options]
 options:

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from sptools import soak_args, soak_churn, soak_ready, soak_run, soak_verdict
-from sptools.procfs import parse_tcp_ports
+from spcore.procfs import parse_tcp_ports
 
 from .test_soak_verdict import healthy
 

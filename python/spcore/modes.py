@@ -1,8 +1,14 @@
-"""The proxy's pump modes, read from its own `-h`, so that a mode added to the proxy (uring,
-sockmap, ...) joins the demo and the soak runner without editing them."""
+"""The proxy's pump modes: the list the tools know, and the list a given proxy binary offers (read
+from its own `-h`, so that a mode added to the proxy joins the demo and the soak runner without
+editing them)."""
 
 import re
 import subprocess
+
+# Every --mode of the proxy, in the order the tools show them.
+MODES = ("rw", "splice", "auto", "uring", "sockmap")
+# The modes with one fixed way of moving bytes that has a size knob; auto chooses between them.
+FIXED = ("rw", "splice")
 
 # The mode line of `proxy -h`: "      --mode rw|splice|auto   how bytes move: ..."
 _MODE_LINE = re.compile(r"^\s*(?:-\w,\s*)?--mode[ =]([a-z0-9_-]+(?:\|[a-z0-9_-]+)+)(?:\s|$)", re.M)
