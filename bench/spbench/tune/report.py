@@ -8,8 +8,8 @@ import statistics
 import subprocess
 import tempfile
 
-from .build import ensure_tools
-from .util import fmt_size, log
+from ..build import ensure_tools
+from ..util import fmt_size, log
 
 
 def med(xs):
