@@ -6,7 +6,6 @@ import json
 import pytest
 
 from sptools import soak_args, soak_churn, soak_ready, soak_run, soak_verdict
-from spcore.procfs import parse_tcp_ports
 
 from .test_soak_verdict import healthy
 
@@ -93,14 +92,6 @@ def test_help_lists_every_variable(capsys):
     for name, var in soak_args.OPTIONS.values():
         assert var is None or var in out, var
     assert "SOAK_CLIENT_ONLY" in out
-
-
-def test_used_ports_from_proc_net_tcp():
-    table = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-             "   0: 0100007F:270F 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1\n"
-             "   1: 0100007F:9C40 0100007F:270F 01 00000000:00000000 00:00000000 00000000     0        0 2\n")
-    assert parse_tcp_ports(table) == {9999, 40000}
-    assert parse_tcp_ports(table, listening_only=True) == {9999}
 
 
 def test_churn_round_records():
