@@ -1,8 +1,8 @@
 #!/bin/bash
-# The profile quoted in ../NOTES.md: one proxy in front of iperf3 -s, iperf3 -c -P1 for 8 s,
+# The profile quoted in bench/results/2026-11-28b-vm/NOTES.md (its outputs: profile/ in that run's raw.tar.xz): one proxy in front of iperf3 -s, iperf3 -c -P1 for 8 s,
 # perf record -g of the proxy for 4 s of it, then perf stat of its system calls for 1 s.
-#   ./run.sh ours path/to/proxy -s 127.0.0.1 -p 17001 -r 127.0.0.1 -c 15301 -w 1 -z --stats off
-#   ./run.sh hap haproxy -db -f hap.cfg
+#   bench/repro/perf-splice-iperf3.sh ours build/bin/proxy -s 127.0.0.1 -p 17001 -r 127.0.0.1 -c 15301 -w 1 -z --stats off
+#   bench/repro/perf-splice-iperf3.sh hap haproxy -db -f bench/repro/perf-splice-haproxy.cfg
 # Writes NAME.data, NAME.stat and NAME.iperf.json into $OUT (default /tmp/splice-profile).
 set -u
 out=${OUT:-/tmp/splice-profile}

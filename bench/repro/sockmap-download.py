@@ -1,6 +1,7 @@
 # Reproducer (issue 15, flow control): one keep-alive connection, four 256 MiB downloads through
 # proxy --mode sockmap; a download that stops short by one segment is a segment the kernel dropped.
-#   PROXY=path/to/proxy python3 download.py [BYTES]      (run from the repository root)
+# (bench/results/2026-12-01-vm-sockmap/NOTES.md)
+#   PROXY=path/to/proxy python3 bench/repro/sockmap-download.py [BYTES]      (run from the repository root)
 # server answers each 1-byte request with N bytes on one keep-alive connection; client reads exactly N
 import json, os, socket, subprocess, sys, threading, time
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 256 << 20

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
+# bench/results/2026-12-06-vm-sockmap-hold/NOTES.md; its output beside it (the .txt of the same name).
+# BIN: where the binaries are (default build/bin, from the repository root).
 # 20 interleaved runs per mode of the 3 s bulk echo (every byte checked), fresh proxy each run.
-B=/work/main/build/bin
+B=${BIN:-build/bin}
 for rep in $(seq 1 20); do
   for mode in rw splice auto uring sockmap; do
     $B/tcp_ping_server -s 127.0.0.1 -p 29531 -w 1 >/dev/null 2>&1 & srv=$!

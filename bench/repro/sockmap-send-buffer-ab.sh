@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# A/B of two proxy binaries in --mode sockmap: 200 MB iperf3 downloads (-R) and uploads through a
+# (bench/results/2026-12-01-vm-sockmap-4/NOTES.md) A/B of two proxy binaries in --mode sockmap: 200 MB iperf3 downloads (-R) and uploads through a
 # 1-worker proxy on loopback, 6 interleaved repetitions, medians printed. Built for the 16 MiB
 # destination send buffers: A = the tree at the commit that added them, B = the same with the
 # widen_send_buffer() call removed. Needs root, iperf3, jq; ports 25200-25201.
-#   ab-send-buffer.sh PROXY_A PROXY_B
+#   sockmap-send-buffer-ab.sh PROXY_A PROXY_B
 set -euo pipefail
 if [[ $# -ne 2 || ${1:-} == -* ]]; then sed -n 2,6p "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; fi
-for tool in iperf3 jq; do command -v $tool >/dev/null || { echo "ab-send-buffer.sh: needs $tool" >&2; exit 2; }; done
+for tool in iperf3 jq; do command -v $tool >/dev/null || { echo "sockmap-send-buffer-ab.sh: needs $tool" >&2; exit 2; }; done
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT

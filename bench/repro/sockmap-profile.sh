@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Where one bulk stream's time goes through --mode sockmap, beside splice: ten 200 MB iperf3 uploads
+# (bench/results/2026-12-01-vm-sockmap/NOTES.md) Where one bulk stream's time goes through --mode sockmap, beside splice: ten 200 MB iperf3 uploads
 # (under the 256 MiB queue limit, so none is reset) through a 1-worker proxy on loopback, five while
 # `perf record -a` samples the whole machine, five with the psock backlog worker's runs counted
 # on the workqueue tracepoint. Needs root, perf, iperf3, jq; ports 25200-25202.
-#   profile.sh [BUILD_DIR] [OUT_DIR]     (defaults: build, a new temporary directory)
+#   sockmap-profile.sh [BUILD_DIR] [OUT_DIR]     (defaults: build, a new temporary directory)
 set -euo pipefail
-case "${1:-}" in -h|--help) sed -n 2,6p "$0" | sed "s/^# \{0,1\}//"; exit 0 ;; -*) echo "profile.sh: unknown option '$1'" >&2; sed -n 6p "$0" >&2; exit 2 ;; esac
+case "${1:-}" in -h|--help) sed -n 2,6p "$0" | sed "s/^# \{0,1\}//"; exit 0 ;; -*) echo "sockmap-profile.sh: unknown option '$1'" >&2; sed -n 6p "$0" >&2; exit 2 ;; esac
 build=${1:-build}
 out=${2:-$(mktemp -d)}
 mkdir -p "$out"
 proxy="$build/bin/proxy"
-[[ -x $proxy ]] || { echo "profile.sh: no $proxy (build first)" >&2; exit 2; }
-for tool in perf iperf3 jq; do command -v $tool >/dev/null || { echo "profile.sh: needs $tool" >&2; exit 2; }; done
+[[ -x $proxy ]] || { echo "sockmap-profile.sh: no $proxy (build first)" >&2; exit 2; }
+for tool in perf iperf3 jq; do command -v $tool >/dev/null || { echo "sockmap-profile.sh: needs $tool" >&2; exit 2; }; done
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT

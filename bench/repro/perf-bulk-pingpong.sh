@@ -1,23 +1,26 @@
 #!/bin/bash
-# The profiles quoted in ../NOTES.md. One proxy (ours or HAProxy) between a load client and its
+# The profiles quoted in bench/results/2026-12-01-vm/NOTES.md (its outputs: profile/ in that run's
+# raw.tar.xz). One proxy (ours or HAProxy) between a load client and its
 # backend on loopback; perf record -g of the proxy for 4 s of the load, then perf stat of its
 # system calls and context switches for 2 s, then the proxy's CPU seconds over the whole load.
-#   ./run.sh bulk NAME PROXY-COMMAND...    iperf3 -c -P1 -t 9 through 127.0.0.1:17001 to iperf3 -s on :15301
-#   ./run.sh pingpong NAME PROXY-COMMAND... tcp_ping_client -c 1 -t 9 (1 KiB) through :17001 to tcp_ping_server on :15302
-# e.g.  ./run.sh bulk rw    ../../../../build/bin/proxy -s 127.0.0.1:17001 -r 127.0.0.1:15301 -w 1 --stats off
-#       ./run.sh bulk hap1m haproxy -db -f hap1m.cfg
-#       ./run.sh pingpong uring ../../../../build/bin/proxy -s 127.0.0.1:17001 -r 127.0.0.1:15302 -w 1 --mode uring --stats off
+#   perf-bulk-pingpong.sh bulk NAME PROXY-COMMAND...    iperf3 -c -P1 -t 9 through 127.0.0.1:17001 to iperf3 -s on :15301
+#   perf-bulk-pingpong.sh pingpong NAME PROXY-COMMAND... tcp_ping_client -c 1 -t 9 (1 KiB) through :17001 to tcp_ping_server on :15302
+# e.g. (from the repository root)
+#       bench/repro/perf-bulk-pingpong.sh bulk rw    build/bin/proxy -s 127.0.0.1:17001 -r 127.0.0.1:15301 -w 1 --stats off
+#       bench/repro/perf-bulk-pingpong.sh bulk hap1m haproxy -db -f bench/repro/perf-haproxy-1m.cfg
+#       bench/repro/perf-bulk-pingpong.sh pingpong uring build/bin/proxy -s 127.0.0.1:17001 -r 127.0.0.1:15302 -w 1 --mode uring --stats off
 # Writes NAME.data (perf), NAME.stat, NAME.load (client output) and NAME.top (top symbols) into $OUT
-# (default: this directory). Bounded: every process it starts is ended by PID.
+# (default: a new temporary directory, printed). Bounded: every process it starts is ended by PID.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-out=${OUT:-$here}
-bin=${BIN:-$here/../../../../build/bin}
+out=${OUT:-$(mktemp -d)}
+echo "output in $out" >&2
+bin=${BIN:-$here/../../build/bin}
 kind=$1 name=$2; shift 2
 case "$kind" in
   bulk) iperf3 -s -p 15301 >/dev/null 2>&1 & S=$! ;;
   pingpong) "$bin/tcp_ping_server" -s 127.0.0.1:15302 -w 1 --stats off >/dev/null 2>&1 & S=$! ;;
-  *) echo "usage: run.sh bulk|pingpong NAME PROXY-COMMAND..." >&2; exit 2 ;;
+  *) echo "usage: perf-bulk-pingpong.sh bulk|pingpong NAME PROXY-COMMAND..." >&2; exit 2 ;;
 esac
 "$@" >/dev/null 2>"$out/$name.err" & P=$!
 sleep 1

@@ -1,3 +1,6 @@
+# The 1-worker medians and the kernel-relay goals of a run's summary.json, one line each, as
+# bench/results/2026-12-01-vm-sockmap/NOTES.md quotes them.
+#   python3 bench/repro/sockmap-medians.py bench/results/RUN/summary.json
 import json, sys
 s=json.load(open(sys.argv[1]))
 for a in sorted(s['aggregates'], key=lambda a:(a['workload'], a['path'])):

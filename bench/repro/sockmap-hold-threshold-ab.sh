@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-B=/work/main/build/bin
+# 5 interleaved runs of the 3 s bulk echo: sockmap with a 2 MiB and an 8 MiB hold threshold (two
+# builds at /tmp/hold/proxy-2m and proxy-8m), and splice; MB/s, bytes, errors, machine CPU jiffies.
+# bench/results/2026-12-06-vm-sockmap-hold/NOTES.md; its output beside it (the .txt of the same name).
+# BIN: where the binaries are (default build/bin, from the repository root).
+B=${BIN:-build/bin}
 for rep in 1 2 3 4 5; do
   for v in 2m 8m splice; do
     $B/tcp_ping_server -s 127.0.0.1 -p 29521 -w 1 >/dev/null 2>&1 & srv=$!

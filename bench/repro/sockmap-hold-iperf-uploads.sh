@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
+# bench/results/2026-12-06-vm-sockmap-hold/NOTES.md; its output beside it (the .txt of the same name).
+# BIN: where the binaries are (default build/bin, from the repository root).
 # iperf3 -P1 uploads (client -> proxy -> iperf3 server), 5 interleaved reps of splice, sockmap, rw.
-B=/work/main/build/bin
+B=${BIN:-build/bin}
 iperf3 -s -p 29511 -D --logfile /tmp/sm/iperf-server.log; sleep 0.5
 for rep in 1 2 3 4 5; do
   for mode in splice sockmap rw; do
