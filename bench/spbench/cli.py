@@ -65,22 +65,22 @@ EPILOG = f"""Workloads: {", ".join(W.WORKLOADS)}
 Paths: {", ".join(P.NAMES)}; NAME@SIZE for {", ".join(P.SIZABLE)} (e.g. proxy-rw@256K).
 
 How long (2-vCPU VM; --plan prints the count and estimate of any command line without running it):
-  bench/run.sh --quick                      55 runs, ~2 min
-  bench/run.sh                              every workload, 3 reps, 5 s, both sweeps: 360 runs, ~36 min
+  bench/run.sh --quick                      71 runs, ~2 min
+  bench/run.sh                              every workload, 3 reps, 5 s, both sweeps: 450 runs, ~45 min
   bench/run.sh --git-rev HEAD --reps 5 --duration 4 --no-sweep \\
-    --workloads iperf3-P1,iperf3-P4,pp-1k-1c,{",".join(W.REAL_CLIENTS)}
-                                            issue 17's committed run: 400 runs, ~33 min + ~2 min build
+    --workloads iperf3-P1,iperf3-P4,pp-1k-1c,pp-1k-64c,{",".join(W.REAL_CLIENTS)}
+                                            the committed run's command: 520 runs, ~42 min + ~2 min build
 See bench/README.md."""
 
 
 def build_args(argv):
     ap = argparse.ArgumentParser(
         prog="bench/run.sh", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Benchmark direct / our proxy (rw, splice, auto) / HAProxy (with and without splice) on "
+        description="Benchmark direct / our proxy (rw, splice, auto, uring, sockmap) / HAProxy (with and without splice) on "
                     "loopback, with a size sweep of the fixed modes and real clients (redis, nginx).",
         epilog=EPILOG)
     ap.add_argument("--quick", action="store_true",
-                    help="smoke test: 1 rep, 1 s runs, a subset of workloads, every path; ~3 min")
+                    help="smoke test: 1 rep, 1 s runs, a subset of workloads, every path; ~2 min")
     ap.add_argument("--plan", action="store_true", help="print the number of runs and the estimated time, run nothing")
     ap.add_argument("--out", help="result directory (default bench/results/<date>-<host>[-quick])")
     ap.add_argument("--reps", type=int, help="repetitions of every variant (default 3; quick 1)")
