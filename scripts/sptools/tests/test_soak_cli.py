@@ -2,9 +2,11 @@
 churn rounds), and --report on a log directory."""
 
 import json
+import socket
 
 import pytest
 
+from spcore.fakes import FakeStatsServer
 from sptools import soak_args, soak_churn, soak_ready, soak_run, soak_verdict
 
 from .test_soak_verdict import healthy
@@ -191,28 +193,13 @@ def test_ready_probe_is_one_ping_through_the_proxy(tmp_path):
     assert soak_ready.ping_through(str(tmp_path / "none"), "p:1", "1")[1].startswith("cannot run ")
 
 
-class FakeStats:
+class FakeStats(FakeStatsServer):
     """A stats socket on loopback that answers every connection with one proxy snapshot."""
 
     def __init__(self, snap):
-        import socket
-        import threading
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.line = (json.dumps(snap) + "\n").encode()
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(64)  # the command: closing with it unread would reset the connection
-                conn.sendall(self.line)
+        line = (json.dumps(snap) + "\n").encode()
+        super().__init__(socket.AF_INET, lambda cmd: line)
+        self.port = self.addr[1]
 
 
 def client_only_soak(tmp_path, client_script, wait="5"):
