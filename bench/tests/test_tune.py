@@ -51,3 +51,12 @@ def test_modes_without_a_size_knob_run_their_default_only():
     settings = tune.plan(a)
     assert [(s.mode, s.size) for s in settings] == [("rw", None), ("rw", 65536), ("sockmap", None), ("uring", None)]
     assert tune.Setting("sockmap", 1, False, False, "round-robin").flags([0]) == ["--mode", "sockmap", "-w", "1"]
+
+
+def test_the_command_line_takes_every_mode_of_the_core():
+    from spcore.modes import MODES
+    from spbench.tune import cli
+    a = cli.parse_args(["--topology", "loopback", "--modes", ",".join(MODES), "--workers", "1,2", "--sizes", "default"])
+    assert a.modes == list(MODES) and a.workers == [1, 2] and a.sizes == [None]
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--topology", "loopback", "--modes", "rw,bogus"])
