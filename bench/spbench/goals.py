@@ -1,4 +1,5 @@
-"""The performance goals of issues 9 and 17, checked against one benchmark run.
+"""The performance goals, checked against one benchmark run. Each table is titled by what it checks;
+the issue that set its targets (9, 14, 15, 17) is only in its small print.
 
 Every goal compares two paths measured in the same repetition (the variants run interleaved, so
 the two runs of a pair shared the machine's state): the ratio is taken per repetition and the
@@ -130,7 +131,20 @@ def evaluate(runs, unit_of, goal_list=None):
     return out
 
 
-def markdown(results, title="Issue 9 goals"):
+# The tables' titles: what each checks, then the issue that set its targets (small print).
+TITLE_HAPROXY = ("Against HAProxy in the same mode: bulk throughput, CPU per byte, ping-pong rate and p99", 9)
+TITLE_FAIR = ("Every path at its defaults and at its best size: throughput, proxy and whole-machine CPU per GB", 17)
+TITLE_URING = ("io_uring (--mode uring) against HAProxy and our epoll read/write: ping-pong, Redis, bulk", 14)
+TITLE_SOCKMAP = ("Kernel relay (--mode sockmap) against our read/write and splice: ping-pong, bulk, whole-machine CPU", 15)
+
+
+def heading(title):
+    """A goal table's heading: what it checks, and the issue in small print."""
+    text, issue = title if isinstance(title, tuple) else (title, None)
+    return [f"## {text}", ""] + ([f"<sub>Goals of issue {issue}.</sub>", ""] if issue else [])
+
+
+def markdown(results, title=TITLE_HAPROXY):
     """One row per goal and workload, one column per proxy path of ours."""
     ours = []
     rows = {}
@@ -138,7 +152,7 @@ def markdown(results, title="Issue 9 goals"):
         if r["ours"] not in ours:
             ours.append(r["ours"])
         rows.setdefault((r["text"], r["workload"]), {})[r["ours"]] = r
-    L = [f"## {title}", "",
+    L = heading(title) + [
          "Each cell pairs our path with its peer (the goal says which: HAProxy in the same mode — rw with "
          "`haproxy`, splice and auto with `haproxy-splice`, rw-busy with `haproxy-busy` — or direct) run in the same repetition, and shows "
          "the median of the per-repetition ratios ours ÷ peer [min–max]. A goal the run did not include is "
@@ -297,7 +311,7 @@ QUESTIONS = [
 
 
 def markdown_fair(results):
-    """Issue 17's table: one row per goal, path pair and workload; defaults and best settings side by side."""
+    """The defaults-and-best-settings table (issue 17): one row per goal, path pair and workload."""
     if not results:
         return []
     rows = {}
@@ -316,7 +330,7 @@ def markdown_fair(results):
             or r["goal"].startswith("auto") else ""
         return f"{text}{pair}"
 
-    L = ["## Issue 17 goals: defaults and best settings", "",
+    L = heading(TITLE_FAIR) + [
          "Median of the per-repetition paired ratios ours ÷ peer [min–max]. *Best settings*: each path at the "
          "swept size ceiling best in that row's metric (rw `--buffer-size`, splice `--pipe-size`, HAProxy "
          "`tune.bufsize` / `tune.pipesize`); the pair compared is named in the cell. A goal whose runs are "

@@ -15,7 +15,7 @@ import os
 import socket
 
 from . import parsers
-from .procs import StartupError
+from .startup import StartupError
 from .util import fmt_s
 
 # unit: the primary throughput metric; echo: every payload byte crosses the proxy twice;
