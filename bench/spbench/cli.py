@@ -42,6 +42,7 @@ def run_seconds(a, kind):
         "redis": a.duration,
         "wrk": dur,
         "curl": 0.6 * W.curl_fetches(a.duration),
+        "mixed": max(1.5, a.duration / 2) + max(0.5, a.warmup) + a.duration + 1.5,
     }[kind]
 
 
@@ -65,8 +66,8 @@ EPILOG = f"""Workloads: {", ".join(W.WORKLOADS)}
 Paths: {", ".join(P.NAMES)}; NAME@SIZE for {", ".join(P.SIZABLE)} (e.g. proxy-rw@256K).
 
 How long (2-vCPU VM; --plan prints the count and estimate of any command line without running it):
-  bench/run.sh --quick                      71 runs, ~2 min
-  bench/run.sh                              every workload, 3 reps, 5 s, both sweeps: 450 runs, ~45 min
+  bench/run.sh --quick                      79 runs, ~3 min
+  bench/run.sh                              every workload, 3 reps, 5 s, both sweeps: 522 runs, ~57 min
   bench/run.sh --git-rev HEAD --reps 5 --duration 4 --no-sweep \\
     --workloads iperf3-P1,iperf3-P4,pp-1k-1c,pp-1k-64c,{",".join(W.REAL_CLIENTS)}
                                             the committed run's command: 520 runs, ~42 min + ~2 min build
@@ -80,7 +81,7 @@ def build_args(argv):
                     "loopback, with a size sweep of the fixed modes and real clients (redis, nginx).",
         epilog=EPILOG)
     ap.add_argument("--quick", action="store_true",
-                    help="smoke test: 1 rep, 1 s runs, a subset of workloads, every path; ~2 min")
+                    help="smoke test: 1 rep, 1 s runs, a subset of workloads, every path; ~3 min")
     ap.add_argument("--plan", action="store_true", help="print the number of runs and the estimated time, run nothing")
     ap.add_argument("--out", help="result directory (default bench/results/<date>-<host>[-quick])")
     ap.add_argument("--reps", type=int, help="repetitions of every variant (default 3; quick 1)")
@@ -206,10 +207,11 @@ def finalize(out, meta, runs, interrupted, plot_data=None):
     fair = goals.evaluate_fair(runs, aggs, bests, cfg)
     uring = goals.evaluate(runs, primary_unit, goals.uring_goals(bests))
     sockmap = goals.evaluate(runs, primary_unit, goals.sockmap_goals(bests))
+    mixed = goals.evaluate(runs, primary_unit, goals.mixed_goals())
     plots = plot_all(out, cfg, aggs, plot_data)
     moved = path_checks(runs, sorted({r["path"] for r in runs} | set(cfg["paths"]), key=P.sort_key))
     summary = {"schema": SCHEMA, **meta, "interrupted": interrupted, "aggregates": aggs, "goals": goal_results,
-               "goals_issue17": fair, "goals_issue14": uring, "goals_issue15": sockmap, "best_settings": bests,
+               "goals_issue17": fair, "goals_issue14": uring, "goals_issue15": sockmap, "goals_mixed": mixed, "best_settings": bests,
                "checks": {"bytes_moved_per_path": moved,
                           "paths_without_bytes": [p for p, b in moved.items() if not b],
                           "failed_runs": [r["id"] for r in runs if r["status"] == "failed"],
@@ -218,7 +220,7 @@ def finalize(out, meta, runs, interrupted, plot_data=None):
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, sort_keys=True)
     write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests, fair,
-                 [(goals.TITLE_URING, uring), (goals.TITLE_SOCKMAP, sockmap)])
+                 [(goals.TITLE_MIXED, mixed), (goals.TITLE_URING, uring), (goals.TITLE_SOCKMAP, sockmap)])
     return summary, plots
 
 

@@ -6,6 +6,7 @@ import re
 import statistics
 
 from . import goals
+from . import mixed_report
 from . import paths as P
 from . import workloads as W
 from .aggregate import primary_unit
@@ -238,6 +239,7 @@ def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=
     L += headline(cfg, aggs, bests, mw)
     L += real_clients(cfg, aggs, mw)
     L += size_sweep(cfg, aggs, bests, mw, defaults)
+    L += mixed_report.markdown(runs, mw)
     if fair:
         L += goals.markdown_fair(fair)
     for title, results in mode_goals:

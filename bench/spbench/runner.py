@@ -165,7 +165,7 @@ class Bench:
         tag = f"{seq:04d}-{path}-{wname}-w{workers}-r{rep}"
         rec = {"id": tag, "seq": seq, "phase": phase, "path": path, "workload": wname, "workers": workers,
                "rep": rep, "started_at": now_iso(), "status": "failed", "error": None, "attempts": 0}
-        if wl["kind"] == "ping" and not self.client_ok:
+        if wl["kind"] in ("ping", "mixed") and not self.client_ok:
             rec.update(status="skipped", error=self.client_reason)
             return self.finish(rec, None, total)
         extra = {}
@@ -179,7 +179,7 @@ class Bench:
                     bhost = self.a.server_bind
                 else:
                     bhost = self.a.server_host
-                    bport = {"ping": self.a.echo_port, "iperf3": self.a.iperf3_port,
+                    bport = {"ping": self.a.echo_port, "mixed": self.a.echo_port, "iperf3": self.a.iperf3_port,
                              "sockperf": self.a.sockperf_port, "redis": self.a.redis_port,
                              "wrk": self.a.http_port, "curl": self.a.http_port}[wl["kind"]]
                 proxy, stats_addr = self.start_path(path, workers, bhost, bport, pport, sport, tag)
