@@ -99,6 +99,7 @@ class ConnectionBase : public Connection, public Handler {
   virtual void wind_down() = 0;           // stop() was called while running
   virtual void io(uint32_t events) = 0;   // readiness changed, or a deferred turn
   virtual uint64_t missing_bytes() const = 0;  // echo bytes still owed when closing
+  virtual void closing() {}               // the connection ends (after running): last words
 
   void fail(ErrorKind kind, const std::string& what) {
     if (phase_ == Phase::kClosed) return;
@@ -169,6 +170,7 @@ class ConnectionBase : public Connection, public Handler {
   void close() {
     if (phase_ == Phase::kClosed || phase_ == Phase::kIdle) return;
     bool was_connecting = phase_ == Phase::kConnecting;
+    if (phase_ == Phase::kRunning || phase_ == Phase::kDraining) closing();
     phase_ = Phase::kClosed;
     if (connect_timer_) w_.loop().cancel(connect_timer_);
     if (drain_timer_) w_.loop().cancel(drain_timer_);

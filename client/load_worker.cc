@@ -96,6 +96,13 @@ void LoadWorker::record_bytes(int64_t t, uint64_t Sample::*direction, uint64_t b
   }
 }
 
+void LoadWorker::record_longest_gap(int64_t gap_ns) {
+  for (Sample* s : {&total_, &interval_}) {
+    if (gap_ns >= options_.stall_ns) ++s->stalls.connections;
+    s->stalls.longest_gap_ns = std::max(s->stalls.longest_gap_ns, gap_ns);
+  }
+}
+
 void LoadWorker::record_error(ErrorKind kind, const std::string& text) {
   total_.errors.add(kind);
   interval_.errors.add(kind);

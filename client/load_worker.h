@@ -76,6 +76,8 @@ class LoadWorker {
   void record_sent(int64_t t, uint64_t bytes, uint64_t messages);
   void record_received(int64_t t, uint64_t bytes, uint64_t messages);
   void record_error(ErrorKind kind, const std::string& text);
+  // A connection's longest time with a message in flight and no byte moved (pingpong), at its end.
+  void record_longest_gap(int64_t gap_ns);
 
   void connection_resolved(bool connected);
   void connection_closed(int64_t done_ns);

@@ -101,6 +101,10 @@ FlagParser make_parser(Options& o, Raw& raw) {
          "pingpong at a constant total rate over all connections; latency counts from the intended "
          "send time (no coordinated omission)",
          "unlimited", [&](const std::string& v) { o.rate = parse_double(v, 1e-3, 1e9); }});
+  p.add({0, "stall", "SECONDS",
+         "pingpong: count a connection as stalled when its message in flight moved no byte either way for this long "
+         "(reported with the longest such gap)",
+         "1", [&](const std::string& v) { o.stall_ns = parse_duration_ns(v, 1'000'000, int64_t{3600} * 1'000'000'000); }});
   p.add({0, "warmup", "SECONDS", "run this long before measuring; excluded from all results", "0",
          [&](const std::string& v) { o.warmup_ns = parse_duration_ns(v, 0, int64_t{3600} * 1'000'000'000); }});
   p.add({'i', "interval", "SECONDS", "print a report every SECONDS while running; 0 = off", "0",

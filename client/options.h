@@ -33,6 +33,7 @@ struct Options {
   double rate = 0;                 // pingpong: messages/s over all connections; 0 = as fast as echoed
   int64_t warmup_ns = 0;
   int64_t interval_ns = 0;  // 0: no interval reports
+  int64_t stall_ns = 1'000'000'000;  // pingpong: a message in flight with no byte moved this long is a stall
   bool json = false;
   bool verify = true;  // check every received byte against the pattern
   int verbosity = 0;

@@ -41,6 +41,12 @@ class PingConnection final : public ConnectionBase {
 
   uint64_t missing_bytes() const override { return awaiting_ ? o_.length - rx_pos_ : 0; }
 
+  // The gap still open when the connection ends counts too: a stall that never ended.
+  void closing() override {
+    if (awaiting_) moved(now_ns());
+    w_.record_longest_gap(longest_gap_ns_);
+  }
+
   void io(uint32_t events) override {
     if ((events & EPOLLOUT) && awaiting_ && tx_pos_ < o_.length) write_message();
     if (phase_ == Phase::kClosed) return;
@@ -64,6 +70,7 @@ class PingConnection final : public ConnectionBase {
     tx_pos_ = rx_pos_ = 0;
     int64_t t = now_ns();
     intended_ns_ = o_.rate > 0 ? intended : t;
+    last_moved_ns_ = t;
     write_message();
   }
 
@@ -73,6 +80,7 @@ class PingConnection final : public ConnectionBase {
     ssize_t n = send_some(buf + tx_pos_, o_.length - tx_pos_);
     if (n > 0) {
       tx_pos_ += static_cast<size_t>(n);
+      moved(now_ns());
       return;  // a short send leaves the rest for EPOLLOUT
     }
     if (n < 0 && errno == EAGAIN) return;
@@ -106,6 +114,7 @@ class PingConnection final : public ConnectionBase {
         if (bad != got) return mismatch(position, buf, got, bad);
       }
       rx_pos_ += got;
+      moved(now_ns());
       if (rx_pos_ == o_.length) complete();
       return;
     }
@@ -113,6 +122,12 @@ class PingConnection final : public ConnectionBase {
       return fail_short("closed the connection after echoing " + std::to_string(rx_pos_) + " of " +
                         std::to_string(o_.length) + " bytes of message " + std::to_string(cur_));
     if (errno != EAGAIN) fail_errno("recv from", errno);
+  }
+
+  // A byte of the message in flight moved (either way) at t: the gap since the last one ends.
+  void moved(int64_t t) {
+    longest_gap_ns_ = std::max(longest_gap_ns_, t - last_moved_ns_);
+    last_moved_ns_ = t;
   }
 
   void complete() {
@@ -132,6 +147,8 @@ class PingConnection final : public ConnectionBase {
   int64_t first_ns_ = 0;    // --rate: intended time of message 0
   int64_t next_due_ = 0;
   int64_t intended_ns_ = 0;  // latency counts from here
+  int64_t last_moved_ns_ = 0;   // the message in flight last sent or received a byte
+  int64_t longest_gap_ns_ = 0;  // the longest time a message in flight moved nothing
   uint64_t sent_ = 0;        // messages started
   uint64_t cur_ = 0;         // the message in flight
   uint64_t counted_ = 0;     // completed inside the measured window

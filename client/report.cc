@@ -1,5 +1,6 @@
 #include "client/report.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace sp::client {
@@ -92,18 +93,25 @@ void Errors::merge(const Errors& o) {
   connect_failures += o.connect_failures;
 }
 
+void Stalls::merge(const Stalls& o) {
+  connections += o.connections;
+  longest_gap_ns = std::max(longest_gap_ns, o.longest_gap_ns);
+}
+
 void Sample::merge(const Sample& o) {
   messages += o.messages;
   bytes_sent += o.bytes_sent;
   bytes_received += o.bytes_received;
   latency.merge(o.latency);
   errors.merge(o.errors);
+  stalls.merge(o.stalls);
 }
 
 void Sample::reset() {
   messages = bytes_sent = bytes_received = 0;
   latency.reset();
   errors = Errors{};
+  stalls = Stalls{};
 }
 
 double payload_bytes(const Options& o, const Sample& s) {
@@ -143,6 +151,14 @@ nlohmann::json summary_json(const Window& w) {
       {"target_rate_msgs_per_s", o.rate > 0 ? nlohmann::json(o.rate) : nlohmann::json(nullptr)},
   };
   j.update(window_json(w));
+  if (o.mode == Mode::kPingPong) {
+    const Stalls& st = w.sample->stalls;
+    j["stalls"] = {{"after_s", static_cast<double>(o.stall_ns) / 1e9},
+                   {"connections", st.connections},
+                   {"longest_gap_us", static_cast<double>(st.longest_gap_ns) / 1e3}};
+  } else {
+    j["stalls"] = nullptr;
+  }
   if (!w.first_error.empty()) j["first_error"] = w.first_error;
   j["ok"] = w.sample->errors.total() == 0;
   return j;
@@ -177,6 +193,10 @@ std::string summary_text(const Window& w) {
                   us(h.min()), h.mean() / 1000, us(h.percentile(50)), us(h.percentile(90)), us(h.percentile(99)),
                   us(h.percentile(99.9)), us(h.max()));
   }
+  if (o.mode == Mode::kPingPong && s.stalls.connections)
+    out += format("stalls:     %llu connection(s) moved no byte for %.3g s or more (longest gap %.1f ms)\n",
+                  static_cast<unsigned long long>(s.stalls.connections), static_cast<double>(o.stall_ns) / 1e9,
+                  static_cast<double>(s.stalls.longest_gap_ns) / 1e6);
   const Errors& e = s.errors;
   if (e.total() == 0) {
     out += std::string("errors:     none") + (o.verify ? " (every received byte verified)\n" : " (bytes not verified: --no-verify)\n");

@@ -25,6 +25,15 @@ struct Errors {
   uint64_t total() const { return mismatches + short_reads + resets + connect_failures; }
 };
 
+// Connections whose message in flight moved no byte for --stall or longer, and the longest gap
+// any had (counted whenever they happen, like errors: a stall is news in any window).
+struct Stalls {
+  uint64_t connections = 0;
+  int64_t longest_gap_ns = 0;
+
+  void merge(const Stalls& o);
+};
+
 // Traffic in one window (the measured run, or one interval) from one thread or merged.
 struct Sample {
   uint64_t messages = 0;
@@ -32,6 +41,7 @@ struct Sample {
   uint64_t bytes_received = 0;
   Histogram latency;  // nanoseconds, pingpong only
   Errors errors;      // counted whenever they happen, warmup and drain included
+  Stalls stalls;      // pingpong only
 
   void merge(const Sample& o);
   void reset();

@@ -1,5 +1,6 @@
 #include "metrics/sampler.h"
 
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +71,10 @@ bool Sampler::read_proc(RawSample& s) {
   }
   s.rss_bytes = proc::rss_bytes();
   s.open_fds = proc::open_fds();
+  static const double started = proc::start_time_unix_s();  // once: it cannot change
+  s.start_time_unix_s = started;
+  rlimit fds{};
+  if (::getrlimit(RLIMIT_NOFILE, &fds) == 0) s.max_fds = fds.rlim_cur;
   s.threads = proc::thread_count();
   return s.rss_bytes != 0 && s.open_fds != 0 && s.threads != 0;
 }

@@ -43,7 +43,9 @@ struct RawSample {
   CpuTimes process_cpu;
   uint64_t rss_bytes = 0;
   uint64_t open_fds = 0;
+  uint64_t max_fds = 0;
   uint64_t threads = 0;
+  double start_time_unix_s = 0;
 };
 
 // What does not change while the program runs: names and ids.
@@ -114,8 +116,10 @@ struct TotalsView {
 };
 
 struct ProcessView {
+  double start_time_unix_s = 0;
   uint64_t rss_bytes = 0;
   uint64_t open_fds = 0;
+  uint64_t max_fds = 0;
   uint64_t threads = 0;
   CpuView cpu;  // the kernel's account for the whole process
 };

@@ -158,6 +158,32 @@ TEST(ClientE2E, ConstantRateHoldsTheRate) {
   EXPECT_GT(r.summary["latency_us"]["p50"].get<double>(), 0);
 }
 
+TEST(ClientE2E, AServerThatStopsAnsweringIsCountedAsAStall) {
+  // Two connections ping for 2.5 s; the server is frozen (SIGSTOP) for 1.2 s in the middle: both
+  // messages in flight move nothing for that long, and nothing else waited 0.6 s.
+  Server echo;
+  ChildProcess c({bin("tcp_ping_client"), "-p", std::to_string(echo.port), "-c", "2", "-t", "2.5", "--stall", "0.6",
+                  "--json"});
+  std::this_thread::sleep_for(600ms);
+  echo.process->signal(SIGSTOP);
+  std::this_thread::sleep_for(1200ms);
+  echo.process->signal(SIGCONT);
+  auto code = c.wait(10s);
+  ASSERT_TRUE(code.has_value()) << "the client did not end";
+  auto r = parse_output(*code, c.out(), c.err());
+  expect_clean(r);
+  const json& stalls = r.summary["stalls"];
+  EXPECT_EQ(stalls["after_s"].get<double>(), 0.6);
+  EXPECT_EQ(stalls["connections"].get<uint64_t>(), 2u) << describe(r);
+  EXPECT_GE(stalls["longest_gap_us"].get<double>(), 1.1e6) << describe(r);
+  EXPECT_LE(stalls["longest_gap_us"].get<double>(), 2.0e6) << describe(r);
+
+  auto quiet = client(echo.port, {"-c", "2", "-t", "0.5", "--stall", "0.6"});
+  expect_clean(quiet);
+  EXPECT_EQ(quiet.summary["stalls"]["connections"].get<uint64_t>(), 0u) << describe(quiet);
+  EXPECT_LT(quiet.summary["stalls"]["longest_gap_us"].get<double>(), 0.6e6) << describe(quiet);
+}
+
 TEST(ClientE2E, CountZeroRunsUntilSigint) {
   Server echo;
   ChildProcess c({bin("tcp_ping_client"), "-p", std::to_string(echo.port), "-n", "0", "-c", "2", "--json"});

@@ -73,7 +73,7 @@ TEST(ClientOptions, StreamDefaultsToTenSecondsOf64KWrites) {
 
 TEST(ClientOptions, EveryFlag) {
   Options o = ok({"-c", "64", "-T", "2", "-l", "512", "-t", "2.5s", "--rate", "10000", "--warmup", "500ms", "-i", "1",
-                  "--json", "--no-verify", "-v"});
+                  "--json", "--no-verify", "-v", "--stall", "250ms"});
   EXPECT_EQ(o.connections, 64);
   EXPECT_EQ(o.threads, 2);
   EXPECT_EQ(o.length, 512u);
@@ -85,6 +85,7 @@ TEST(ClientOptions, EveryFlag) {
   EXPECT_TRUE(o.json);
   EXPECT_FALSE(o.verify);
   EXPECT_EQ(o.verbosity, 1);
+  EXPECT_EQ(o.stall_ns, 250'000'000);
 }
 
 TEST(ClientOptions, ImpossibleCombinationsAreRefused) {

@@ -45,6 +45,8 @@ TEST(ClientReport, SummaryHasTheContractKeys) {
   for (const char* k : {"mismatches", "short_reads", "resets", "connect_failures"}) EXPECT_EQ(j["errors"][k], 0) << k;
   EXPECT_EQ(j["ok"], true);
   EXPECT_FALSE(j.contains("first_error"));
+  EXPECT_DOUBLE_EQ(j["stalls"]["after_s"].get<double>(), 1.0);
+  EXPECT_EQ(j["stalls"]["connections"], 0);
 }
 
 TEST(ClientReport, ErrorsMakeItNotOk) {
@@ -71,6 +73,7 @@ TEST(ClientReport, StreamCountsOneDirection) {
   Window w{&o, "x", 0, 1.0, &s, ""};
   EXPECT_DOUBLE_EQ(summary_json(w)["throughput"]["bytes_per_s"].get<double>(), 2000);  // echoed back
   EXPECT_TRUE(summary_json(w)["latency_us"].is_null());
+  EXPECT_TRUE(summary_json(w)["stalls"].is_null());  // measured for pingpong only
   EXPECT_DOUBLE_EQ(summary_json(w)["throughput"]["both_ways_bytes_per_s"].get<double>(), 5000);
   o.bidir = true;  // only the text output changes: the JSON keeps the one-way contract
   EXPECT_DOUBLE_EQ(summary_json(w)["throughput"]["bytes_per_s"].get<double>(), 2000);
@@ -107,7 +110,12 @@ TEST(ClientReport, SampleMergeAddsEverything) {
   EXPECT_EQ(a.bytes_sent, 2048000u);
   EXPECT_EQ(a.latency.count(), 2000u);
   EXPECT_EQ(a.errors.resets, 1u);
+  b.stalls = {3, 7'000'000'000};
+  a.merge(b);
+  EXPECT_EQ(a.stalls.connections, 3u);
+  EXPECT_EQ(a.stalls.longest_gap_ns, 7'000'000'000);
   a.reset();
+  EXPECT_EQ(a.stalls.connections, 0u);
   EXPECT_EQ(a.messages, 0u);
   EXPECT_TRUE(a.latency.empty());
   EXPECT_EQ(a.errors.total(), 0u);

@@ -47,3 +47,9 @@ def test_proxy_defaults_from_its_help():
             "      --buffer-size BYTES     read/write buffer per direction while data is in flight (default: 64K)\n")
     assert proxy_defaults(text) == {"buffer_size": "64K", "pipe_size": "1M"}
     assert proxy_defaults("") == {"buffer_size": None, "pipe_size": None}
+
+
+def test_machine_cpu_of_a_run_is_the_cores_with_steal_and_old_samples_still_read():
+    from spbench.runner import machine_busy
+    assert machine_busy({"user_s": 1.0, "sys_s": 0.5, "irq_s": 0.1, "steal_s": 0.25, "busy_s": 1.75}) == 1.75
+    assert machine_busy({"user_s": 1.0, "sys_s": 0.5, "irq_s": 0.1}) == 1.5  # a run recorded before steal counted

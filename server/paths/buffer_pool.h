@@ -50,7 +50,7 @@ class BufferPool {
       b.data = std::move(list.back());
       list.pop_back();
     }
-    counters_.buffers_of_size(b.size).add();
+    counters_.count_buffer(b.size);
     counters_.buffer_bytes_held.add(b.size);
     return b;
   }

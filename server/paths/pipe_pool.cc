@@ -43,7 +43,7 @@ bool PipePool::acquire(size_t rung, Pipe& out) {
     p.capacity = static_cast<size_t>(granted);
     out = std::move(p);
   }
-  counters_.pipes_of_size(out.capacity).add();
+  counters_.count_pipe(out.capacity);
   counters_.pipe_bytes_held.add(out.capacity);
   return true;
 }
