@@ -31,7 +31,6 @@ namespace sp::metrics {
   X(resets, "connections", "sessions ended by a reset or socket error")                             \
   X(idle_timeouts, "connections", "sessions closed by --idle-timeout")                              \
   X(session_errors, "sessions", "sessions closed because setting them up failed (e.g. epoll_ctl)")   \
-  X(socket_caps, "events", "--socket-memory: times a session capped its sockets' buffers to its share, or let them grow again, as the number of sessions moved") \
   X(budget_refusals, "events", "growths refused by --memory-budget: the direction ran at the smallest size") \
   X(buffer_bytes_held, "bytes", "gauge: bytes of read/write buffers held by pumps right now (not pooled ones)") \
   X(pipe_bytes_held, "bytes", "gauge: bytes of pipe capacity held by pumps right now (not pooled ones)")      \

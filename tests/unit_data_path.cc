@@ -79,10 +79,9 @@ TEST(DataPathModes, AWorkerThatFellBackAloneSaysSoInTheStats) {
   DataPaths paths(options);
   if (paths.effective() != DataPath::kUring) GTEST_SKIP() << "io_uring is refused here: no worker can differ";
   Remote remote(HostPort{"127.0.0.1", 9});
-  SocketBudget budget(0);
   ProxySessionOptions session;
   Worker worker(0, WorkerOptions{}, [&](WorkerEnv& env) -> std::unique_ptr<WorkerProgram> {
-    return std::make_unique<ProxyWorker>(env, paths, remote, budget, session);
+    return std::make_unique<ProxyWorker>(env, paths, remote, session);
   });
   EXPECT_EQ(worker.mode_effective(), "rw");
 

@@ -79,10 +79,9 @@ TEST(WorkerBoundary, ProxySessionWhoseRegistrationFailsIsClosedAloneAndCounted) 
   Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front());
   Remote remote(HostPort{"127.0.0.1", local_address(listener.get()).port()});
   ProxySessionOptions options;
-  SocketBudget budget(0);
   DataPaths paths{DataPathOptions{}};
   Worker worker(0, WorkerOptions{}, [&](WorkerEnv& env) -> std::unique_ptr<WorkerProgram> {
-    return std::make_unique<ProxyWorker>(env, paths, remote, budget, options);
+    return std::make_unique<ProxyWorker>(env, paths, remote, options);
   });
   Fd bad = unpollable();
   int number = bad.get();

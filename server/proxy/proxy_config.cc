@@ -80,14 +80,6 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          "per worker: buffers and pipes its sessions may hold before growth stops and every direction "
          "runs at 16K (counted in budget_refusals)",
          "64M", [&](const std::string& v) { c.paths.pumps.memory_budget = parse_size(v, 0, 1ULL << 40); }});
-  p.add({0, "socket-memory", "BYTES|auto",
-         "all sessions' socket buffers together: split evenly between the live sessions once TCP's "
-         "autotuning would pass it; auto = half of net.ipv4.tcp_mem's pressure point; 0 = no bound "
-         "(counted in socket_caps)",
-         "auto", [&](const std::string& v) {
-           if (v == "auto") c.socket_memory.reset();
-           else c.socket_memory = parse_size(v, 0, 1ULL << 44);
-         }});
   p.add({0, "connect-timeout", "SECONDS", "give up connecting to the remote after this long", "5",
          [&](const std::string& v) { c.session.connect_timeout_ns = parse_duration_ns(v, 1'000'000, 3600'000'000'000); }});
   p.add({0, "idle-timeout", "SECONDS", "close a session with no traffic for this long; 0 = never", "0",

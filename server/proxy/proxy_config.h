@@ -23,7 +23,6 @@ struct ProxyConfig {
   HostPort remote{"127.0.0.1", kRemotePort};
   DataPathOptions paths;  // --mode and the pumps' sizes
   ProxySessionOptions session;
-  std::optional<uint64_t> socket_memory;  // --socket-memory; none: SocketBudget::automatic()
   int64_t grace_ns = 5 * 1'000'000'000LL;
   std::string stats = kDefaultStats;  // HOST:PORT, unix:PATH or off
   int64_t stats_interval_ns = 1'000'000'000;

@@ -25,9 +25,8 @@ int main(int argc, char** argv) {
   DataPaths paths(config.paths);  // probes the mode's kernel feature; outlives the server's workers
   try {
     Remote remote(config.remote);
-    SocketBudget budget(config.socket_memory.value_or(SocketBudget::automatic()));
     Server server(config.server, [&](WorkerEnv& env) -> std::unique_ptr<WorkerProgram> {
-      return std::make_unique<ProxyWorker>(env, paths, remote, budget, config.session);
+      return std::make_unique<ProxyWorker>(env, paths, remote, config.session);
     });
     for (const auto& addr : server.listen_addresses())
       log::info("listening on ", addr.to_string(), ", forwarding to ", config.remote.to_string(), " (",

@@ -8,13 +8,12 @@
 
 namespace sp {
 
-ProxySession::ProxySession(WorkerEnv& env, DataPathWorker& paths, Fd client, Remote& remote, SocketBudget& budget,
+ProxySession::ProxySession(WorkerEnv& env, DataPathWorker& paths, Fd client, Remote& remote,
                            const ProxySessionOptions& options)
-    : env_(env), paths_(paths), remote_(remote), budget_(budget), options_(options), client_(std::move(client)) {}
+    : env_(env), paths_(paths), remote_(remote), options_(options), client_(std::move(client)) {}
 
 ProxySession::~ProxySession() {
   if (timer_) env_.loop.cancel(timer_);
-  if (budgeted_) budget_.session_ended();
 }
 
 void ProxySession::start() {
@@ -56,18 +55,7 @@ void ProxySession::on_side_events(bool client, uint32_t events) {
     else on_connect_result(events);
     return;
   }
-  if (state_ != State::kOpen) return;
-  fit_socket_budget();
-  relay_->on_events(client, events);
-}
-
-void ProxySession::fit_socket_budget() {
-  SocketBudget::Cap cap = budget_.cap();
-  if (cap.generation == cap_generation_) return;
-  cap_generation_ = cap.generation;
-  budget_.apply(client_.get(), cap);
-  budget_.apply(remote_fd_.get(), cap);
-  env_.counters.socket_caps.add();
+  if (state_ == State::kOpen) relay_->on_events(client, events);
 }
 
 void ProxySession::on_connect_result(uint32_t events) {
@@ -99,11 +87,7 @@ void ProxySession::connected() {
     last_activity_ns_ = env_.loop.now();
     arm_idle_timer();
   }
-  budget_.session_started();
-  budgeted_ = true;
   relay_->start(pending_client_events_);
-  // After the relay set its own sizes (sockmap does): a crowd's share is smaller.
-  if (state_ == State::kOpen) fit_socket_budget();
 }
 
 void ProxySession::connect_failed(int err, bool timed_out) {
@@ -137,7 +121,6 @@ void ProxySession::abort() { close(true); }
 
 void ProxySession::relay_activity() {
   if (options_.idle_timeout_ns > 0) last_activity_ns_ = env_.loop.now();
-  if (state_ == State::kOpen) fit_socket_budget();  // io_uring sessions see no epoll events
 }
 
 void ProxySession::relay_finished(int err) {
@@ -166,8 +149,6 @@ void ProxySession::close(bool reset) {
 
 void ProxySession::close_sockets(bool reset) {
   state_ = State::kClosed;
-  if (budgeted_) budget_.session_ended();
-  budgeted_ = false;
   // A reset on one side is passed on as a reset on the other: the peer learns the stream broke.
   for (Fd* fd : {&client_, &remote_fd_}) {
     if (!*fd) continue;

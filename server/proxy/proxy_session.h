@@ -16,7 +16,6 @@
 #include "server/paths/data_path.h"
 #include "server/paths/relay.h"
 #include "server/proxy/remote.h"
-#include "server/proxy/socket_budget.h"
 #include "server/shell/session.h"
 
 namespace sp {
@@ -28,8 +27,7 @@ struct ProxySessionOptions {
 
 class ProxySession : public Session, private RelayOwner {
  public:
-  ProxySession(WorkerEnv& env, DataPathWorker& paths, Fd client, Remote& remote, SocketBudget& budget,
-               const ProxySessionOptions& options);
+  ProxySession(WorkerEnv& env, DataPathWorker& paths, Fd client, Remote& remote, const ProxySessionOptions& options);
   ~ProxySession() override;
   void start() override;
   void abort() override;
@@ -50,7 +48,6 @@ class ProxySession : public Session, private RelayOwner {
   void connected();
   void connect_failed(int err, bool timed_out);
   void arm_idle_timer();
-  void fit_socket_budget();  // re-caps both sockets when the budget's share moved a step
   void close(bool reset);
   void close_sockets(bool reset);
   void relay_activity() override;
@@ -60,7 +57,6 @@ class ProxySession : public Session, private RelayOwner {
   WorkerEnv& env_;
   DataPathWorker& paths_;
   Remote& remote_;
-  SocketBudget& budget_;
   const ProxySessionOptions& options_;
   Fd client_;
   Fd remote_fd_;
@@ -75,21 +71,14 @@ class ProxySession : public Session, private RelayOwner {
   uint32_t pending_client_events_ = 0;  // seen while connecting, replayed once connected
   EventLoop::TimerId timer_ = 0;        // connect timeout, then idle timeout
   int64_t last_activity_ns_ = 0;
-  bool budgeted_ = false;         // counted in the budget's live sessions
-  uint32_t cap_generation_ = 0;   // the budget's cap the sockets have (0: TCP's autotuning)
 };
 
 class ProxyWorker : public WorkerProgram {
  public:
-  ProxyWorker(WorkerEnv& env, DataPaths& paths, Remote& remote, SocketBudget& budget,
-              const ProxySessionOptions& options)
-      : env_(env),
-        paths_(paths.for_worker(env.worker_id, env.loop, env.counters)),
-        remote_(remote),
-        budget_(budget),
-        options_(options) {}
+  ProxyWorker(WorkerEnv& env, DataPaths& paths, Remote& remote, const ProxySessionOptions& options)
+      : env_(env), paths_(paths.for_worker(env.worker_id, env.loop, env.counters)), remote_(remote), options_(options) {}
   std::unique_ptr<Session> make_session(Fd client, size_t) override {
-    return std::make_unique<ProxySession>(env_, *paths_, std::move(client), remote_, budget_, options_);
+    return std::make_unique<ProxySession>(env_, *paths_, std::move(client), remote_, options_);
   }
   void idle() override { paths_->idle(); }
   std::string mode_effective() const override { return to_string(paths_->effective()); }
@@ -98,7 +87,6 @@ class ProxyWorker : public WorkerProgram {
   WorkerEnv& env_;
   std::unique_ptr<DataPathWorker> paths_;
   Remote& remote_;
-  SocketBudget& budget_;
   const ProxySessionOptions& options_;
 };
 
