@@ -15,6 +15,7 @@ stops after the run in progress with what was measured so far.
 import argparse
 import json
 import os
+import re
 import signal
 import statistics
 import sys
@@ -89,15 +90,19 @@ class Peaks(threading.Thread):
 
 def one_run(a, kids, mode, rep, tmp):
     sport, pport = free_ports(2)
+    tmp = os.path.join(tmp, re.sub(r"[^A-Za-z0-9]+", "_", mode).strip("_"))
+    os.makedirs(tmp, exist_ok=True)
     bin_dir = a.bin_dir
     server = kids.start("server", [os.path.join(bin_dir, "tcp_ping_server"), "-s", "127.0.0.1", "-p", str(sport),
-                                   "-w", "2"], os.path.join(tmp, f"{mode}-{rep}.server"))
+                                   "-w", "2"], os.path.join(tmp, f"{rep}.server"))
     wait_listen(server, sport)
     proxy, port = None, sport
     if mode != "direct":
+        name, _, extra = mode.partition(" ")
         proxy = kids.start("proxy", [os.path.join(bin_dir, "proxy"), "-s", "127.0.0.1", "-p", str(pport), "-r",
-                                     "127.0.0.1", "-c", str(sport), "--mode", mode, "-w", "2", "--stats", "off"]
-                           + a.proxy_arg, os.path.join(tmp, f"{mode}-{rep}.proxy"))
+                                     "127.0.0.1", "-c", str(sport), "--mode", name, "-w", "2", "--stats", "off"]
+                           + a.proxy_arg + ([extra] if extra else []),
+                           os.path.join(tmp, f"{rep}.proxy"))
         wait_listen(proxy, pport)
         port = pport
     peaks = Peaks(proxy.pid if proxy else None)
@@ -107,7 +112,7 @@ def one_run(a, kids, mode, rep, tmp):
     t0 = time.monotonic()
     client = kids.start("client", [os.path.join(bin_dir, "tcp_ping_client"), "-s", "127.0.0.1", "-p", str(port),
                                    "-c", str(a.connections), "-T", "2", "-l", str(a.length), "-n", "1",
-                                   "--stall", str(a.stall), "--json"], os.path.join(tmp, f"{mode}-{rep}.client"))
+                                   "--stall", str(a.stall), "--json"], os.path.join(tmp, f"{rep}.client"))
     if not kids.reap("client", a.timeout):
         kids.stop("client")
     wall = time.monotonic() - t0
@@ -162,12 +167,17 @@ def main(argv=None):
     ap.add_argument("--stall", type=float, default=5.0, help="seconds without a byte moved that count as a stall")
     ap.add_argument("--timeout", type=float, default=120.0, help="longest a run may take (default 120 s)")
     ap.add_argument("--proxy-arg", action="append", default=[], help="an extra proxy flag (repeatable)")
+    ap.add_argument("--compare", default=None, metavar="FLAG",
+                    help="also run every mode with this one extra proxy flag, interleaved (an A/B: e.g. "
+                         "--compare=--socket-memory=0)")
     ap.add_argument("--bin-dir", default=os.path.join(REPO, "build", "bin"))
     ap.add_argument("--out", default=None, help="results directory (default: a temporary one)")
     argv = sys.argv[1:] if argv is None else argv
     a = ap.parse_args(argv)
     a.length = parse_size(a.length)
     modes = ["direct"] + [m for m in a.modes.split(",") if m]
+    if a.compare:
+        modes += [f"{m} {a.compare}" for m in modes[1:]]
     out = a.out or os.path.join("/tmp", f"crowd-{int(time.time())}")
     os.makedirs(out, exist_ok=True)
     tmp = os.path.join(out, "logs")
