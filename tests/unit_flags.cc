@@ -64,6 +64,12 @@ TEST(ProxyFlags, LongFormsAndUnits) {
   EXPECT_EQ(c.stats_prom, "/var/lib/node/sp.prom");
 }
 
+TEST(ProxyFlags, SendProxyVersions) {
+  EXPECT_EQ(std::get<ProxyConfig>(parse({})).session.send_proxy, 0);
+  EXPECT_EQ(std::get<ProxyConfig>(parse({"--send-proxy"})).session.send_proxy, 1);
+  EXPECT_EQ(std::get<ProxyConfig>(parse({"--send-proxy-v2"})).session.send_proxy, 2);
+}
+
 TEST(ProxyFlags, BadInputNamesTheFlag) {
   struct Case {
     std::vector<const char*> args;
@@ -82,7 +88,9 @@ TEST(ProxyFlags, BadInputNamesTheFlag) {
                                          {{"stray"}, "unexpected argument"},
                                          {{"-r", "a b"}, "-r"},
                                          {{"--stats-prom", "-"}, "--stats-prom: expected a file path"},
-                                         {{"--stats-prom", "dir/"}, "--stats-prom: expected a file path"}}) {
+                                         {{"--stats-prom", "dir/"}, "--stats-prom: expected a file path"},
+                                         {{"--send-proxy", "--send-proxy-v2"}, "exclude each other"},
+                                         {{"--send-proxy-v2", "--send-proxy"}, "exclude each other"}}) {
     auto r = parse(k.args);
     ASSERT_TRUE(std::holds_alternative<std::string>(r)) << k.expect;
     EXPECT_NE(std::get<std::string>(r).find(k.expect), std::string::npos) << std::get<std::string>(r);

@@ -84,6 +84,16 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          [&](const std::string& v) { c.session.connect_timeout_ns = parse_duration_ns(v, 1'000'000, 3600'000'000'000); }});
   p.add({0, "idle-timeout", "SECONDS", "close a session with no traffic for this long; 0 = never", "0",
          [&](const std::string& v) { c.session.idle_timeout_ns = parse_duration_ns(v, 0, 864000'000'000'000); }});
+  p.add({0, "send-proxy", "", "send the remote a PROXY protocol v1 header first (the client's address)", "",
+         [&](const std::string&) {
+           if (c.session.send_proxy == 2) throw std::invalid_argument("--send-proxy and --send-proxy-v2 exclude each other");
+           c.session.send_proxy = 1;
+         }});
+  p.add({0, "send-proxy-v2", "", "send the remote a PROXY protocol v2 (binary) header first", "",
+         [&](const std::string&) {
+           if (c.session.send_proxy == 1) throw std::invalid_argument("--send-proxy and --send-proxy-v2 exclude each other");
+           c.session.send_proxy = 2;
+         }});
   p.add({0, "max-connections", "N", "refuse (accept and close) connections beyond N live ones; 0 = no limit",
          "0", [&](const std::string& v) { c.server.max_connections = parse_int(v, 0, 100'000'000); }});
   p.add({0, "balance", "POLICY", "worker choice: round-robin or least-connections", "round-robin",

@@ -1,9 +1,11 @@
 #include "server/proxy/proxy_session.h"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/proxy_protocol.h"
 #include "common/socket.h"
 
 namespace sp {
@@ -77,6 +79,7 @@ void ProxySession::connected() {
   if (timer_) env_.loop.cancel(timer_);
   timer_ = 0;
   set_nodelay(remote_fd_.get());
+  if (options_.send_proxy && !send_proxy_header()) return;
   state_ = State::kOpen;
   relay_ = paths_.make_relay({client_.get(), &client_side_, remote_fd_.get(), &remote_side_}, *this);
   if (!relay_) {
@@ -88,6 +91,22 @@ void ProxySession::connected() {
     arm_idle_timer();
   }
   relay_->start(pending_client_events_);
+}
+
+// Written before any data path takes the sockets, so that every path sends it first: the remote
+// socket has just connected and its send buffer is empty, so the few bytes go out whole at once.
+bool ProxySession::send_proxy_header() {
+  SocketAddress client = peer_address(client_.get()), listener = local_address(client_.get());
+  std::string header = options_.send_proxy == 2 ? proxy_protocol::encode_v2(client, listener)
+                                                : proxy_protocol::encode_v1(client, listener);
+  ssize_t n = ::send(remote_fd_.get(), header.data(), header.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n == static_cast<ssize_t>(header.size())) return true;
+  static log::RateLimit limit;  // shared by the workers: one line a second in all
+  log::warn_limited(limit, "sending the PROXY header to ", remote_.where().to_string(), ": ",
+                    n < 0 ? log::errno_text(errno) : std::string("a short write"), "; closing the client");
+  state_ = State::kOpen;  // the sockets are connected: close them as an open session's
+  close(true);
+  return false;
 }
 
 void ProxySession::connect_failed(int err, bool timed_out) {

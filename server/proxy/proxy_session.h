@@ -23,6 +23,7 @@ namespace sp {
 struct ProxySessionOptions {
   int64_t connect_timeout_ns = 5'000'000'000;
   int64_t idle_timeout_ns = 0;  // 0: never
+  int send_proxy = 0;           // PROXY protocol version to send the remote first (1, 2), 0: none
 };
 
 class ProxySession : public Session, private RelayOwner {
@@ -46,6 +47,7 @@ class ProxySession : public Session, private RelayOwner {
   void on_side_events(bool client, uint32_t events);
   void on_connect_result(uint32_t events);
   void connected();
+  bool send_proxy_header();  // --send-proxy: false when the remote did not take it whole
   void connect_failed(int err, bool timed_out);
   void arm_idle_timer();
   void close(bool reset);
