@@ -59,7 +59,7 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          "0.0.0.0", [&](const std::string& v) {
            parse_host_port(v, 0);  // validate now, apply the port default later
            raw.listen.push_back(v);
-         }});
+         }, /*repeatable=*/true});
   p.add({'p', "port", "PORT", "listen port for -s addresses given without one", std::to_string(kProxyPort),
          [&](const std::string& v) { raw.port = parse_port(v); }});
   p.add({'r', "remote", "ADDR", "remote host name or address to forward to, HOST[:PORT]", "127.0.0.1",
