@@ -37,6 +37,7 @@ void finish(ProxyConfig& c, const RawAddresses& raw) {
   if (raw.listen.empty()) c.server.listen.push_back(HostPort{"0.0.0.0", port});
   for (const auto& text : raw.listen) c.server.listen.push_back(parse_host_port(text, port));
   c.remote = parse_host_port(raw.remote, raw.remote_port.value_or(kRemotePort));
+  if (c.remote.port == 0) throw std::invalid_argument("remote port 0: nothing can be reached there (-r HOST:PORT, -c PORT)");
   c.server.worker.uring = c.session.mode == PumpMode::kUring;
   // The ring's buffer pools are resident memory: 4 MiB each at most, within the memory budget,
   // large buffers no larger than the --buffer-size ceiling.

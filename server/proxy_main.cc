@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
     };
     Server server(config.server, factory);
     for (const auto& addr : server.listen_addresses())
-      log::info("listening on ", addr.to_string(), ", forwarding to ", config.remote.to_string(), " (",
+      log::announce("listening on ", addr.to_string(), ", forwarding to ", config.remote.to_string(), " (",
                 to_string(config.session.mode), ", ",
                 config.server.workers, " workers)");
     // Declared after the server: stops before the counters it reads go away.

@@ -152,6 +152,19 @@ TEST(ProxyFlags, AValueGivenTwiceIsAnErrorUnlessTheFlagCollects) {
   EXPECT_EQ(std::get<ProxyConfig>(r).verbosity, 3);
 }
 
+TEST(ProxyFlags, RemotePortZeroIsAnError) {
+  for (std::vector<const char*> args : {std::vector<const char*>{"-r", "127.0.0.1:0"}, {"-c", "0"}, {"-r", "[::1]:0"}}) {
+    auto r = parse(args);
+    ASSERT_TRUE(std::holds_alternative<std::string>(r)) << args[1];
+    EXPECT_NE(std::get<std::string>(r).find("remote port 0"), std::string::npos) << std::get<std::string>(r);
+  }
+  auto listen_anywhere = parse({"-p", "0", "-r", "backend:0", "-c", "80"});  // -r's own port wins, and is 0
+  EXPECT_TRUE(std::holds_alternative<std::string>(listen_anywhere));
+  auto ephemeral = parse({"-p", "0"});  // a listen port of 0 is the kernel's choice: fine
+  ASSERT_TRUE(std::holds_alternative<ProxyConfig>(ephemeral)) << std::get<std::string>(ephemeral);
+  EXPECT_EQ(std::get<ProxyConfig>(ephemeral).server.listen[0].port, 0);
+}
+
 TEST(FlagParser, ABadFlagPrintsTheReasonAndWhereHelpIsNotTheUsage) {
   FlagParser p("x", "summary");
   p.add({'l', "level", "N", "how much", "7", [](const std::string& v) { parse_int(v, 0, 9); }});
