@@ -134,21 +134,21 @@ TEST(ProxyTopE2E, ShowsWorkersLosesAndRegainsTheProxyAndQuitsOnQ) {
       10s, &later))
       << "rates did not change:\n" << screen << "\n---\n" << later;
 
-  // A wider window (SIGWINCH, and each redraw reads the size): the bar grows to its 50 cells,
-  // which no line of the 120-column frame had.
-  ASSERT_EQ(t.tmux({"resize-window", "-t", "top", "-x", "200", "-y", "40"}).code, 0);
+  // A narrower window (SIGWINCH, and each redraw reads the size): the bar shrinks from its 50
+  // cells at 120 columns to the 20 that 90 columns leave.
+  ASSERT_EQ(t.tmux({"resize-window", "-t", "top", "-x", "90", "-y", "40"}).code, 0);
   EXPECT_TRUE(t.wait_screen(
       [](const std::string& s) {
         std::stringstream in(s);
         for (std::string line; std::getline(in, line);)
           if (line.rfind("0 ", 0) == 0) {
             size_t open = line.find('['), close = line.find(']');
-            return open != std::string::npos && close != std::string::npos && close - open == 51;
+            return open != std::string::npos && close != std::string::npos && close - open == 21;
           }
         return false;
       },
       5s, &screen))
-      << "not redrawn for 200 columns:\n" << screen;
+      << "not redrawn for 90 columns:\n" << screen;
   ASSERT_EQ(t.tmux({"resize-window", "-t", "top", "-x", "120", "-y", "40"}).code, 0);
 
   // The proxy goes away: the screen says so, and the rows go.
@@ -173,6 +173,18 @@ TEST(ProxyTopE2E, ShowsWorkersLosesAndRegainsTheProxyAndQuitsOnQ) {
   ASSERT_TRUE(t.wait_screen([](const std::string& s) { return busy(worker_rows(s)) && s.find("NOT CONNECTED") == std::string::npos; },
                             15s, &screen))
       << "rows did not come back:\n" << screen;
+
+  // The other keys: h shows the help, s sorts by the next column, p freezes the frame.
+  auto press_and_see = [&](const char* key, const std::string& expected) {
+    t.tmux({"send-keys", "-t", "top", key});
+    EXPECT_TRUE(t.wait_screen([&](const std::string& s) { return s.find(expected) != std::string::npos; }, 5s, &screen))
+        << key << " did not show '" << expected << "':\n" << screen;
+  };
+  press_and_see("h", "keys (h, ? or Esc closes this help)");
+  press_and_see("h", "LISTENER");
+  press_and_see("s", "sort ACTIVE");
+  press_and_see("p", "PAUSED (p resumes)");
+  press_and_see("p", "connected, updated");
 
   // q quits: proxy-top exits with status 0, and the main screen is back (only the status line on it).
   t.tmux({"send-keys", "-t", "top", "q"});
