@@ -204,7 +204,7 @@ TEST(ProxyTopE2E, ASignalGivesTheTerminalBack) {
   ASSERT_EQ(t.tmux({"new-session", "-d", "-s", "top", "-x", "120", "-y", "40", "/bin/sh"}).code, 0);
   uint16_t nobody = free_port();
   t.tmux({"send-keys", "-t", "top",
-          bin("proxy-top") + " " + std::to_string(nobody) + "; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-*icanon\\|-*echo'",
+          bin("proxy-top") + " " + std::to_string(nobody) + "; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-*icanon\\|-*echo'; echo STTY-$((1+1))",
           "Enter"});
   std::string screen;
   ASSERT_TRUE(t.wait_screen([](const std::string& s) { return s.find("NOT CONNECTED") != std::string::npos; }, 10s, &screen))
@@ -216,7 +216,7 @@ TEST(ProxyTopE2E, ASignalGivesTheTerminalBack) {
   ASSERT_GT(pid, 1) << child.out << child.err;
   ASSERT_EQ(::kill(pid, SIGTERM), 0);
   ASSERT_TRUE(t.wait_screen([](const std::string& s) { return s.find("EXIT=") != std::string::npos &&
-                                                                s.find("icanon\n") != std::string::npos; },
+                                                                s.find("STTY-2\n") != std::string::npos; },
                             10s, &screen))
       << screen;
   EXPECT_NE(screen.find("EXIT=0"), std::string::npos) << screen;
