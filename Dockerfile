@@ -32,6 +32,7 @@ RUN apt-get update \
 COPY --from=build /src/build/bin/proxy /src/build/bin/tcp_ping_server /src/build/bin/tcp_ping_client /src/build/bin/proxy-top /usr/local/bin/
 COPY scripts/soak /usr/local/bin/soak
 COPY scripts/sptools/ /usr/local/share/spliceproxy/sptools/
+COPY python/spcore/ /usr/local/share/spliceproxy/spcore/
 COPY docs/soak.md /usr/local/share/doc/spliceproxy/soak.md
 
 # Inside its own network namespace the image uses the seed's ports; the proxy and its stats socket

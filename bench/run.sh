@@ -6,4 +6,5 @@ if ! command -v python3 >/dev/null 2>&1; then
   echo "run.sh: installing python3" >&2
   apt-get update >/dev/null && apt-get install -y --no-install-recommends python3
 fi
-exec python3 "$here/bench.py" "$@"
+# One hop: the package is the program (bench/spbench/__main__.py).
+PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" exec python3 -m spbench "$@"

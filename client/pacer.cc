@@ -1,3 +1,5 @@
+#include "client/pacer.h"
+
 #include <sys/timerfd.h>
 #include <unistd.h>
 

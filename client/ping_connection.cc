@@ -1,16 +1,16 @@
 #include <algorithm>
 #include <cmath>
 
-#include "client/connection.h"
+#include "client/connection_base.h"
 
 namespace sp::client {
 namespace {
 
 // Ping-pong: one message in flight; the echo is read and verified as it arrives, and the next
 // message goes out when it is complete (or, with --rate, at its intended time).
-class PingConnection final : public Connection {
+class PingConnection final : public ConnectionBase {
  public:
-  PingConnection(Worker& w, int id) : Connection(w, id) {
+  PingConnection(LoadWorker& w, int id) : ConnectionBase(w, id) {
     if (o_.rate > 0) interval_ns_ = static_cast<double>(o_.connections) * 1e9 / o_.rate;
   }
 
@@ -160,6 +160,6 @@ class PingConnection final : public Connection {
 
 }  // namespace
 
-std::unique_ptr<Connection> make_ping_connection(Worker& w, int id) { return std::make_unique<PingConnection>(w, id); }
+std::unique_ptr<Connection> make_ping_connection(LoadWorker& w, int id) { return std::make_unique<PingConnection>(w, id); }
 
 }  // namespace sp::client

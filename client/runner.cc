@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "client/report.h"
-#include "client/worker.h"
+#include "client/load_worker.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "common/log.h"
@@ -36,7 +36,7 @@ class Runner final : public Coordinator {
     });
     std::vector<std::vector<int>> ids(static_cast<size_t>(o_.threads));
     for (int c = 0; c < o_.connections; ++c) ids[static_cast<size_t>(c % o_.threads)].push_back(c);
-    for (int t = 0; t < o_.threads; ++t) workers_.push_back(std::make_unique<Worker>(o_, server_, t, *this));
+    for (int t = 0; t < o_.threads; ++t) workers_.push_back(std::make_unique<LoadWorker>(o_, server_, t, *this));
     for (int t = 0; t < o_.threads; ++t)
       workers_[static_cast<size_t>(t)]->post([w = workers_[static_cast<size_t>(t)].get(), list = ids[static_cast<size_t>(t)]] {
         w->connect(list);
@@ -163,7 +163,7 @@ class Runner final : public Coordinator {
   SocketAddress server_;
   std::string server_text_;
   EventLoop loop_;  // before workers_: they post to it until they are joined
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<LoadWorker>> workers_;
   Timeline timeline_;
   int connected_ = 0;
   int finished_ = 0;

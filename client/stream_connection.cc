@@ -1,16 +1,16 @@
 #include <algorithm>
 
-#include "client/connection.h"
+#include "client/connection_base.h"
 
 namespace sp::client {
 namespace {
 
 // Stream (echo or --no-echo) and download: write the pattern continuously, and/or read and
 // verify it, until the count is reached or stop(); then half-close and wait for the EOF.
-class StreamConnection final : public Connection {
+class StreamConnection final : public ConnectionBase {
  public:
-  StreamConnection(Worker& w, int id)
-      : Connection(w, id),
+  StreamConnection(LoadWorker& w, int id)
+      : ConnectionBase(w, id),
         limit_(w.options().timed() || w.options().count == 0 ? 0 : w.options().count * w.options().length) {}
 
  protected:
@@ -148,7 +148,7 @@ class StreamConnection final : public Connection {
 
 }  // namespace
 
-std::unique_ptr<Connection> make_stream_connection(Worker& w, int id) {
+std::unique_ptr<Connection> make_stream_connection(LoadWorker& w, int id) {
   return std::make_unique<StreamConnection>(w, id);
 }
 

@@ -48,7 +48,9 @@ namespace sp::metrics {
   X(sockmap_untrimmable, "sessions", "--mode sockmap: sessions reset because a retransmitted segment could not be trimmed (never seen; a byte sent twice is worse)") \
   X(sockmap_fallbacks, "sessions", "--mode sockmap: sessions the kernel would not take (maps full, socket no longer established), relayed with splice") \
   SP_SIZE_BUCKETS(X, buffers, "buffers", "read/write buffers handed to pumps")                                             \
-  SP_SIZE_BUCKETS(X, pipes, "pipes", "pipes handed to pumps")
+  X(buffer_bytes_handed, "bytes", "the sizes of the read/write buffers handed to pumps, added up (with the buffers_* counts: their histogram)") \
+  SP_SIZE_BUCKETS(X, pipes, "pipes", "pipes handed to pumps")                                                              \
+  X(pipe_bytes_handed, "bytes", "the capacities of the pipes handed to pumps, added up (with the pipes_* counts: their histogram)")
 
 // One counter per size bucket of what a pump was handed: <= 16 KiB, 32 KiB, ... 1 MiB, larger.
 #define SP_SIZE_BUCKETS(X, what, unit, description)                                  \
@@ -95,8 +97,15 @@ struct alignas(64) WorkerCounters {
   }
   uint64_t bytes() const { return bytes_in.get() + bytes_out.get(); }
 
-  Counter& buffers_of_size(size_t bytes) { return this->*kBufferBuckets[size_bucket(bytes)]; }
-  Counter& pipes_of_size(size_t bytes) { return this->*kPipeBuckets[size_bucket(bytes)]; }
+  // A buffer or pipe handed to a pump: its size class and the sum of sizes (a histogram's count and sum).
+  void count_buffer(size_t bytes) {
+    (this->*kBufferBuckets[size_bucket(bytes)]).add();
+    buffer_bytes_handed.add(bytes);
+  }
+  void count_pipe(size_t bytes) {
+    (this->*kPipeBuckets[size_bucket(bytes)]).add();
+    pipe_bytes_handed.add(bytes);
+  }
 
  private:
   static constexpr size_t size_bucket(size_t bytes) {

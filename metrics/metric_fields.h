@@ -55,11 +55,12 @@ inline constexpr Scope kWorkerScope{"workers[].", "spliceproxy_worker_", "id", "
 inline constexpr Scope kThreadScope{"threads[].", "spliceproxy_thread_", "name", "thread"};
 inline constexpr Scope kListenerScope{"listeners[].", "spliceproxy_listener_", "address", "listener"};
 
-// prometheus.cc: the Prometheus name of a counter or gauge ("workers[].cpu.user_s" ->
-// "spliceproxy_worker_cpu_user_seconds_total"), or the label a kLabel field becomes
-// ("tid" -> "tid"; the top scope's "version", the schema's, -> "schema_version").
+// prometheus.cc: the Prometheus family of a counter or gauge ("workers[].cpu.user_s" ->
+// "spliceproxy_worker_cpu_seconds_total", its dimension mode="user" aside), or the label a kLabel
+// field becomes ("mode" -> "mode"; the top scope's "version", the schema's, -> "schema_version").
 std::string prometheus_name(const Scope& scope, std::string_view path, MetricKind kind);
-// What the docs show for a field: the series name, `label worker` or `spliceproxy_info{pid}`.
+// What the docs show for a field: the series with its dimension, `label worker`,
+// `spliceproxy_info{pid}`, a histogram's bucket or sum, or what to query instead of a JSON-only row.
 std::string prometheus_reference(const Scope& scope, std::string_view path, MetricKind kind);
 
 }  // namespace sp::metrics

@@ -125,6 +125,11 @@ const Fields<ProcessView>& process_fields() {
                          [](const ProcessView& p) { return p.rss_bytes; });
     integer<ProcessView>(f, kGauge, "open_fds", "fds", "open file descriptors of the process (entries of /proc/self/fd)",
                          [](const ProcessView& p) { return p.open_fds; });
+    integer<ProcessView>(f, kGauge, "max_fds", "fds", "the open-file limit (RLIMIT_NOFILE, soft)",
+                         [](const ProcessView& p) { return p.max_fds; });
+    number<ProcessView>(f, kGauge, "start_time_unix_s", 3, "s",
+                        "when the process started, seconds since 1970-01-01 UTC (/proc/self/stat after /proc/stat's btime)",
+                        [](const ProcessView& p) { return p.start_time_unix_s; });
     integer<ProcessView>(f, kGauge, "threads", "threads", "threads in the process (/proc/self/status)",
                          [](const ProcessView& p) { return p.threads; });
     cpu_fields<ProcessView>(f, "the whole process, by getrusage (a cross-check for totals.cpu)", true,
@@ -141,6 +146,10 @@ const Fields<WorkerView>& worker_fields() {
                         [](const WorkerView& w) { return static_cast<uint64_t>(w.id); });
     integer<WorkerView>(f, kLabel, "tid", "", "kernel thread id (/proc/PID/task/TID)",
                         [](const WorkerView& w) { return static_cast<uint64_t>(w.tid); });
+    text<WorkerView>(f, "mode_effective",
+                     "how this worker moves bytes, as running: differs from the process's mode_effective where "
+                     "this worker alone could not set up its io_uring or its share of the kernel relay",
+                     [](const WorkerView& w) { return std::string_view(w.mode_effective); });
     integer<WorkerView>(f, kGauge, "connections_active", "connections", "live sessions on this worker",
                         [](const WorkerView& w) { return w.connections_active; });
     integer<WorkerView>(f, kCounter, "connections_total", "connections", "sessions handed to this worker since start",

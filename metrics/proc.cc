@@ -175,6 +175,34 @@ std::optional<StatTicks> process_ticks(int pid) {
   return parse_stat(text);
 }
 
+std::optional<uint64_t> stat_field(std::string_view text, int number) {
+  size_t close = text.rfind(')');
+  if (close == std::string_view::npos || number < 3) return std::nullopt;
+  std::string_view rest = text.substr(close + 1);
+  int index = 3;
+  for (size_t pos = 0; pos < rest.size();) {
+    while (pos < rest.size() && rest[pos] == ' ') ++pos;
+    size_t end = std::min(rest.find(' ', pos), rest.size());
+    if (end == pos) break;
+    if (index == number) return to_number(rest.substr(pos, end - pos));
+    ++index;
+    pos = end;
+  }
+  return std::nullopt;
+}
+
+double start_time_unix_s() {
+  std::string stat, system;
+  if (!read_small_file("/proc/self/stat", stat) || !read_small_file("/proc/stat", system)) return 0;
+  auto ticks = stat_field(stat, 22);  // starttime: clock ticks after boot
+  size_t at = system.find("\nbtime ");
+  if (!ticks || at == std::string::npos) return 0;
+  std::string_view rest = std::string_view(system).substr(at + 7);
+  auto boot = to_number(rest.substr(0, rest.find('\n')));
+  static const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return boot ? static_cast<double>(*boot) + static_cast<double>(*ticks) / tick : 0;
+}
+
 uint64_t thread_count() {
   std::string text;
   if (!read_small_file("/proc/self/status", text)) return 0;

@@ -67,6 +67,10 @@ uint64_t open_fds(int pid = 0);   // entries of /proc/PID/fd (not counting the o
 // User + system CPU of a whole process, in clock ticks (/proc/PID/stat); nullopt when gone.
 std::optional<StatTicks> process_ticks(int pid = 0);
 uint64_t thread_count();   // "Threads:" of /proc/self/status
+// Field `number` of stat(5) (from 3, the state: counted after the command name's last ')').
+std::optional<uint64_t> stat_field(std::string_view text, int number);
+// When this process started, in seconds since 1970 (stat's starttime after /proc/stat's btime); 0 if unknown.
+double start_time_unix_s();
 
 }  // namespace proc
 }  // namespace sp::metrics

@@ -1,5 +1,6 @@
 #include "metrics/sampler.h"
 
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,7 +15,7 @@ Sampler::Sampler(StatsSource source, double interval_s) : source_(std::move(sour
   layout_.mode_effective = source_.mode_effective.empty() ? source_.mode : source_.mode_effective;
   layout_.pid = static_cast<int>(::getpid());
   layout_.interval_s = interval_s;
-  for (const auto& w : source_.workers) layout_.workers.push_back({w.id, w.tid});
+  for (const auto& w : source_.workers) layout_.workers.push_back({w.id, w.tid, w.mode_effective});
   for (const auto& t : source_.threads) layout_.threads.push_back({t.name, t.tid});
   for (const auto& l : source_.listeners) layout_.listeners.push_back(l.address);
   worker_splits_.resize(source_.workers.size());
@@ -70,6 +71,10 @@ bool Sampler::read_proc(RawSample& s) {
   }
   s.rss_bytes = proc::rss_bytes();
   s.open_fds = proc::open_fds();
+  static const double started = proc::start_time_unix_s();  // once: it cannot change
+  s.start_time_unix_s = started;
+  rlimit fds{};
+  if (::getrlimit(RLIMIT_NOFILE, &fds) == 0) s.max_fds = fds.rlim_cur;
   s.threads = proc::thread_count();
   return s.rss_bytes != 0 && s.open_fds != 0 && s.threads != 0;
 }

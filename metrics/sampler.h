@@ -21,6 +21,7 @@ struct StatsSource {
     int id = 0;
     int tid = 0;
     const WorkerCounters* counters = nullptr;
+    std::string mode_effective = {};  // empty: the process's
   };
   struct Thread {
     std::string name;

@@ -75,6 +75,7 @@ Snapshot make_snapshot(const SnapshotLayout& layout, const RawSample& start, con
     WorkerView w;
     w.id = layout.workers[i].id;
     w.tid = layout.workers[i].tid;
+    w.mode_effective = layout.workers[i].mode_effective.empty() ? s.mode_effective : layout.workers[i].mode_effective;
     w.counters = c;
     w.connections_active = c.connections_active();
     w.connections_total = c.connections_total;
@@ -108,6 +109,8 @@ Snapshot make_snapshot(const SnapshotLayout& layout, const RawSample& start, con
 
   s.process.rss_bytes = now.rss_bytes;
   s.process.open_fds = now.open_fds;
+  s.process.max_fds = now.max_fds;
+  s.process.start_time_unix_s = now.start_time_unix_s;
   s.process.threads = now.threads;
   s.process.cpu = cpu_view(begin.process_cpu, end.process_cpu, now.process_cpu, window_ns);
 

@@ -43,7 +43,9 @@ struct RawSample {
   CpuTimes process_cpu;
   uint64_t rss_bytes = 0;
   uint64_t open_fds = 0;
+  uint64_t max_fds = 0;
   uint64_t threads = 0;
+  double start_time_unix_s = 0;
 };
 
 // What does not change while the program runs: names and ids.
@@ -51,6 +53,7 @@ struct SnapshotLayout {
   struct WorkerInfo {
     int id = 0;
     int tid = 0;
+    std::string mode_effective = {};  // empty: the process's
   };
   struct ThreadInfo {
     std::string name;
@@ -78,6 +81,7 @@ struct CpuView {
 struct WorkerView {
   int id = 0;
   int tid = 0;
+  std::string mode_effective;
   uint64_t connections_active = 0;
   uint64_t connections_total = 0;
   uint64_t bytes = 0;
@@ -112,8 +116,10 @@ struct TotalsView {
 };
 
 struct ProcessView {
+  double start_time_unix_s = 0;
   uint64_t rss_bytes = 0;
   uint64_t open_fds = 0;
+  uint64_t max_fds = 0;
   uint64_t threads = 0;
   CpuView cpu;  // the kernel's account for the whole process
 };

@@ -3,23 +3,29 @@
 //   stats_doc                 print the reference
 //   stats_doc --check FILE    exit 1 if FILE's generated part is out of date
 //   stats_doc --write FILE    rewrite FILE's generated part
+//   stats_doc --prometheus-renames   the old-to-new name table of docs/prometheus.md
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "metrics/prometheus.h"
 #include "metrics/stats_protocol.h"
 
 int main(int argc, char** argv) {
   using namespace sp::metrics;
   std::string reference = reference_markdown(StatsLimits{});
+  if (argc == 2 && std::strcmp(argv[1], "--prometheus-renames") == 0) {
+    std::fputs(prometheus_renames_markdown().c_str(), stdout);
+    return 0;
+  }
   if (argc == 1) {
     std::fputs(reference.c_str(), stdout);
     return 0;
   }
   if (argc != 3 || (std::strcmp(argv[1], "--check") != 0 && std::strcmp(argv[1], "--write") != 0)) {
-    std::fprintf(stderr, "usage: stats_doc [--check FILE | --write FILE]\n");
+    std::fprintf(stderr, "usage: stats_doc [--check FILE | --write FILE | --prometheus-renames]\n");
     return 2;
   }
   std::ifstream in(argv[2]);

@@ -1,5 +1,5 @@
 // The inside of StatsServer, shared by stats_server.cc (start-up, the sampling tick, rendering)
-// and stats_client.cc (the clients: accepting them, one connection's state machine, the sweep
+// and stats_connection.cc (the clients: accepting them, one connection's state machine, the sweep
 // for stalled ones). Not for use outside metrics/.
 //
 // Thread context: as StatsServer: built and destroyed on main, run on the stats thread.
@@ -41,7 +41,7 @@ class StatsServer::Impl {
 
  private:
   class Client;
-  // Client is complete only in stats_client.cc; the table's deleter is defined there.
+  // Client is complete only in stats_connection.cc; the table's deleter is defined there.
   struct ClientDeleter {
     void operator()(Client* c) const;
   };
@@ -51,7 +51,7 @@ class StatsServer::Impl {
   const std::string& current_json();
   std::string current_prometheus();
   void render(const RawSample& now);
-  // stats_client.cc
+  // stats_connection.cc
   void accept(Fd client);
   void sweep();
   Client* find(uint64_t id);

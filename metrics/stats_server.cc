@@ -1,5 +1,5 @@
 // The stats thread's start-up and shutdown, the sampling tick, and rendering the snapshot; the
-// clients are in stats_client.cc, the endpoint in stats_endpoint.cc, the log in stats_log.cc.
+// clients are in stats_connection.cc, the endpoint in stats_endpoint.cc, the log in stats_log.cc.
 #include "metrics/stats_server.h"
 
 #include <pthread.h>
@@ -74,7 +74,7 @@ void StatsServer::Impl::start_on_thread(EventLoop& loop) {
   sampler_.add_thread("stats", static_cast<int>(::gettid()));
   start_ = sampler_.take();
   render(start_);
-  if (prom_.on()) prom_.write(render_prometheus(snapshot_));  // the file exists from the start
+  if (prom_.on()) prom_.write(render_prometheus(snapshot_, PromTarget::kTextfile));  // the file exists from the start
   next_tick_ = start_.mono_ns + options_.interval_ns;
   loop.run_after(options_.interval_ns, [this] { tick(); });
   loop.run_after(kSweepNs, [this] { sweep(); });
@@ -96,7 +96,7 @@ void StatsServer::Impl::tick() {
   have_window_ = true;
   render(end_);
   log_.write(json_);
-  if (prom_.on()) prom_.write(render_prometheus(snapshot_));
+  if (prom_.on()) prom_.write(render_prometheus(snapshot_, PromTarget::kTextfile));
   int64_t now = now_ns();
   next_tick_ += options_.interval_ns;
   if (next_tick_ <= now) next_tick_ = now + options_.interval_ns;  // fell behind: skip, don't burst

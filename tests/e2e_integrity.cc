@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,6 +55,25 @@ TEST_P(Integrity, BulkEchoStreamAgainAndAgain) {
   }
   EXPECT_GE(runs, 3) << "too few runs in the time allowed to say anything";
   EXPECT_EQ(worker_sum(stats_snapshot(s.stats_port), "resets"), 0u) << "the proxy counted resets no client saw";
+}
+
+// Four connections each download 50 × 64 KiB from a server that never stops sending, and close.
+// Through sockmap one in about seven runs never finished: a held direction's window, closed by
+// shrinking the source's receive buffer, reopened to a few KiB only (TCP's rcv_ssthresh stayed
+// down), and the sender sat in zero-window probes (bench/repro/sockmap-window.sh).
+TEST_P(Integrity, DownloadsFromANeverEndingSourceAgainAndAgain) {
+  ProxyStack stack(GetParam(), {"-w", "1"}, {"-w", "1", "--source"});
+  auto end = Clock::now() + 20s;
+  int runs = 0;
+  for (; runs < 30 && Clock::now() < end; ++runs) {
+    auto r = client(stack.proxy_port, {"--download", "-n", "50", "-c", "4", "-T", "2"}, 5s);  // ~0.1 s when nothing stalls
+    SCOPED_TRACE("run " + std::to_string(runs + 1));
+    expect_clean(r);
+    if (HasFailure()) break;
+    EXPECT_EQ(r.summary["bytes_received"], 4u * 50 * 65536);
+  }
+  EXPECT_GE(runs, 10) << "too few runs in the time allowed to say anything";
+  std::cout << "[ runs     ] " << runs << " downloads of 4 x 3.2 MB\n";
 }
 
 // Each of 100 connections streams 4 × 64 KiB, half-closes and reads the echo to its end. Through

@@ -4,7 +4,7 @@
 // the largest rung it climbed to.
 //
 // A direction climbs only to what one turn can fill, and a turn is one round's bytes divided among
-// the sessions waiting (server/turn_budget.h): 1,000 connections pushed at once wait together and
+// the sessions waiting (server/paths/turn_budget.h): 1,000 connections pushed at once wait together and
 // stay at 16 KiB, which no budget needs to stop. So the connections are pushed two at a time, as
 // bulk uploads that arrive one after another: each climbs to a large rung (128-256 KiB), stalls and
 // keeps it. With the budget check disabled, 128 of them held 20 MiB (rw, auto) and 41 MiB of pipes

@@ -93,23 +93,37 @@ TEST(PrometheusE2E, PromtoolAcceptsTheMetricsReplyAndTheFile) {
   ASSERT_EQ(reply.code, 0) << reply.err;
   std::string text = slurp(p.dir + "/reply.txt");
   EXPECT_NE(text.find("# TYPE spliceproxy_worker_bytes_total counter\n"), std::string::npos) << text.substr(0, 500);
-  EXPECT_NE(text.find("spliceproxy_worker_bytes_total{worker=\"1\"} "), std::string::npos);
+  EXPECT_NE(text.find("spliceproxy_worker_bytes_total{worker=\"1\",direction=\"in\"} "), std::string::npos);
   EXPECT_NE(text.find("spliceproxy_info{version=\""), std::string::npos);
   EXPECT_NE(text.find("mode=\"rw\",mode_effective=\"rw\""), std::string::npos);
   EXPECT_NE(text.find("spliceproxy_listener_accepted_total{listener=\"127.0.0.1:" + std::to_string(p.stack.proxy_port) + "\"} "),
             std::string::npos);
+  // Prometheus' conventions (docs/prometheus.md): standard process names, dimensions as labels,
+  // histograms for sizes, and none of the proxy's own rates or percentages.
+  for (const char* family : {"# TYPE process_resident_memory_bytes gauge\n", "# TYPE process_cpu_seconds_total counter\n",
+                             "# TYPE process_start_time_seconds gauge\n", "# TYPE spliceproxy_worker_buffer_size_bytes histogram\n",
+                             "# TYPE spliceproxy_worker_cpu_seconds_total counter\n"})
+    EXPECT_NE(text.find(family), std::string::npos) << family;
+  EXPECT_NE(text.find("spliceproxy_worker_buffer_size_bytes_bucket{worker=\"0\",le=\"+Inf\"} "), std::string::npos);
+  for (const char* gone : {"_per_second", "_percent", "cpu_user", "process_rss_bytes", "tid=\""})
+    EXPECT_EQ(text.find(gone), std::string::npos) << gone;
   for (const std::string& file : {p.dir + "/reply.txt", p.prom_file}) {
     RunResult check = sh(promtool + " check metrics < '" + file + "'");
     EXPECT_EQ(check.code, 0) << "promtool check metrics " << file << ":\n" << check.out << check.err;
   }
-  // The file holds the same families as the reply (values move on between the two reads).
-  auto families = [](const std::string& t) {
+  // The file holds the same families as the reply (values move on between the two reads), but for
+  // node_exporter's textfile collector the process' are spliceproxy_process_*: process_* are its own.
+  auto families = [](const std::string& t, bool textfile) {
     std::string out;
-    for (size_t at = t.find("# TYPE "); at != std::string::npos; at = t.find("# TYPE ", at + 1))
-      out += t.substr(at, t.find('\n', at) - at + 1);
+    for (size_t at = t.find("# TYPE "); at != std::string::npos; at = t.find("# TYPE ", at + 1)) {
+      std::string line = t.substr(at, t.find('\n', at) - at + 1);
+      if (!textfile && line.rfind("# TYPE process_", 0) == 0) line = "# TYPE spliceproxy_" + line.substr(7);
+      out += line;
+    }
     return out;
   };
-  EXPECT_EQ(families(slurp(p.prom_file)), families(text));
+  EXPECT_EQ(families(slurp(p.prom_file), true), families(text, false));
+  EXPECT_EQ(slurp(p.prom_file).find("\nprocess_"), std::string::npos);
 }
 
 TEST(PrometheusE2E, PingServerSpeaksItToo) {
@@ -129,7 +143,7 @@ TEST(PrometheusE2E, PingServerSpeaksItToo) {
     EXPECT_EQ(reply.code, 0) << reply.out << reply.err;
     std::string text = slurp(dir + "/reply.txt");
     EXPECT_NE(text.find("program=\"tcp_ping_server\",mode=\"echo\""), std::string::npos) << text.substr(0, 800);
-    EXPECT_NE(text.find("spliceproxy_worker_bytes_total{worker=\"1\"} 0\n"), std::string::npos);
+    EXPECT_NE(text.find("spliceproxy_worker_bytes_total{worker=\"1\",direction=\"in\"} 0\n"), std::string::npos);
     RunResult file = sh(promtool + " check metrics < '" + dir + "/ping.prom'");
     EXPECT_EQ(file.code, 0) << file.out << file.err;
     server.signal(SIGTERM);
@@ -151,8 +165,11 @@ TEST(PrometheusE2E, PrometheusSeesEachWorkersByteRateThroughNodeExporter) {
   std::string exporter_url = "http://127.0.0.1:" + std::to_string(exporter_port) + "/metrics";
   RunResult exposed = sh("curl -sS --max-time 5 " + exporter_url);
   ASSERT_EQ(exposed.code, 0) << exposed.err;
-  EXPECT_NE(exposed.out.find("spliceproxy_worker_bytes_total{worker=\"0\"}"), std::string::npos) << exposed.out.substr(0, 2000);
+  EXPECT_NE(exposed.out.find("spliceproxy_worker_bytes_total{direction=\"out\",worker=\"0\"}"), std::string::npos) << exposed.out.substr(0, 2000);
   EXPECT_NE(exposed.out.find("\nnode_textfile_scrape_error 0\n"), std::string::npos) << "node_exporter refused the file";
+  // Every family of the file made it: none collides with node_exporter's own (its process_*).
+  EXPECT_NE(exposed.out.find("\nspliceproxy_process_resident_memory_bytes "), std::string::npos) << exposed.out.substr(0, 2000);
+  EXPECT_EQ(exporter.err().find("error gathering metrics"), std::string::npos) << exporter.err();
 
   uint16_t prometheus_port = free_port();
   std::ofstream(p.dir + "/prometheus.yml") << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"

@@ -242,6 +242,7 @@ TEST(SockmapE2E, RefusedBpfFallsBackToSpliceAndSaysWhyOnce) {
   auto snap = stats_snapshot(stack.stats_port);
   EXPECT_EQ(snap.value("mode", ""), "sockmap");
   EXPECT_EQ(snap.value("mode_effective", ""), "splice");
+  for (const auto& w : snap["workers"]) EXPECT_EQ(w.value("mode_effective", ""), "splice") << "a worker's own mode";
   EXPECT_GT(worker_counter(snap, "splice_calls"), 0u);
   EXPECT_EQ(worker_counter(snap, "sockmap_sessions"), 0u);
   proxy.signal(SIGTERM);

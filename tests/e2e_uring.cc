@@ -25,6 +25,7 @@ TEST(UringE2E, StatsShowTheModeInEffectAndTheRingsWork) {
   auto snap = stats_snapshot(stats_port);
   EXPECT_EQ(snap.value("mode", ""), "uring");
   EXPECT_EQ(snap.value("mode_effective", ""), "uring");
+  EXPECT_EQ(snap["workers"][0].value("mode_effective", ""), "uring") << "the worker's own mode";
   const auto& c = snap["workers"][0]["counters"];
   EXPECT_GT(c.value("uring_enters", 0), 0);
   EXPECT_GT(c.value("uring_submissions", 0), 0);
@@ -41,6 +42,7 @@ TEST(UringE2E, RefusedIoUringFallsBackToReadWriteAndSaysWhyOnce) {
   auto snap = stats_snapshot(stack.stats_port);
   EXPECT_EQ(snap.value("mode", ""), "uring");
   EXPECT_EQ(snap.value("mode_effective", ""), "rw");
+  for (const auto& w : snap["workers"]) EXPECT_EQ(w.value("mode_effective", ""), "rw") << "a worker's own mode";
   uint64_t reads = 0;
   for (const auto& w : snap["workers"]) reads += w["counters"].value("read_calls", uint64_t{0});
   EXPECT_GT(reads, 0u);

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "common/flags.h"
-#include "server/proxy_config.h"
+#include "server/proxy/proxy_config.h"
 
 namespace sp {
 namespace {
@@ -21,8 +21,8 @@ TEST(ProxyFlags, SeedDefaults) {
   ASSERT_EQ(c.server.listen.size(), 1u);
   EXPECT_EQ(c.server.listen[0].to_string(), "0.0.0.0:9998");
   EXPECT_EQ(c.remote.to_string(), "127.0.0.1:9999");
-  EXPECT_EQ(c.session.mode, PumpMode::kReadWrite);
-  EXPECT_EQ(c.server.worker.pipe_size, 1u << 20);
+  EXPECT_EQ(c.paths.mode, DataPath::kReadWrite);
+  EXPECT_EQ(c.paths.pumps.pipe_size, 1u << 20);
   EXPECT_GE(c.server.workers, 1);
   EXPECT_EQ(c.stats, "127.0.0.1:9997");
 }
@@ -33,7 +33,7 @@ TEST(ProxyFlags, SeedCommandLine) {
   auto& c = std::get<ProxyConfig>(r);
   EXPECT_EQ(c.server.listen[0].to_string(), "127.0.0.1:9998");
   EXPECT_EQ(c.remote.to_string(), "10.0.0.2:9999");
-  EXPECT_EQ(c.session.mode, PumpMode::kSplice);
+  EXPECT_EQ(c.paths.mode, DataPath::kSplice);
   EXPECT_EQ(c.verbosity, 1);
 }
 
@@ -53,10 +53,10 @@ TEST(ProxyFlags, LongFormsAndUnits) {
                   "--pin", "0,2-3", "--max-connections", "100", "--stats-prom", "/var/lib/node/sp.prom"});
   ASSERT_TRUE(std::holds_alternative<ProxyConfig>(r)) << std::get<std::string>(r);
   auto& c = std::get<ProxyConfig>(r);
-  EXPECT_EQ(c.session.mode, PumpMode::kSplice);
+  EXPECT_EQ(c.paths.mode, DataPath::kSplice);
   EXPECT_EQ(c.server.workers, 3);
-  EXPECT_EQ(c.server.worker.pipe_size, 256u << 10);
-  EXPECT_EQ(c.server.worker.buffer_size, 16u << 10);
+  EXPECT_EQ(c.paths.pumps.pipe_size, 256u << 10);
+  EXPECT_EQ(c.paths.pumps.buffer_size, 16u << 10);
   EXPECT_EQ(c.session.connect_timeout_ns, 250'000'000);
   EXPECT_EQ(c.grace_ns, 1'500'000'000);
   EXPECT_EQ(c.server.balance, Balance::kLeastConnections);

@@ -14,8 +14,8 @@
 #include "common/address.h"
 #include "common/payload.h"
 #include "common/socket.h"
-#include "server/pump.h"
-#include "server/size_ladder.h"
+#include "server/paths/pump.h"
+#include "server/paths/size_ladder.h"
 
 namespace sp {
 namespace {

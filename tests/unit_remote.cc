@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "server/remote.h"
+#include "server/proxy/remote.h"
 #include "tests/support/eventually.h"
 
 namespace sp {

@@ -13,10 +13,10 @@
 
 #include "common/address.h"
 #include "common/socket.h"
-#include "server/echo_session.h"
-#include "server/proxy_session.h"
-#include "server/remote.h"
-#include "server/worker.h"
+#include "server/ping/echo_session.h"
+#include "server/proxy/proxy_session.h"
+#include "server/proxy/remote.h"
+#include "server/shell/worker.h"
 #include "tests/support/eventually.h"
 
 namespace sp {
@@ -26,9 +26,9 @@ using namespace std::chrono_literals;
 
 using test::eventually;
 
-SessionFactory echo_factory() {
-  return [](WorkerEnv& env, Fd client, size_t) -> std::unique_ptr<Session> {
-    return std::make_unique<EchoSession>(env, std::move(client), ServeMode::kEcho, PumpMode::kReadWrite);
+WorkerProgramFactory echo_factory() {
+  return [](WorkerEnv& env) -> std::unique_ptr<WorkerProgram> {
+    return std::make_unique<EchoWorker>(env, PumpOptions{}, ServeMode::kEcho, PumpMode::kReadWrite);
   };
 }
 
@@ -79,8 +79,9 @@ TEST(WorkerBoundary, ProxySessionWhoseRegistrationFailsIsClosedAloneAndCounted) 
   Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front());
   Remote remote(HostPort{"127.0.0.1", local_address(listener.get()).port()});
   ProxySessionOptions options;
-  Worker worker(0, WorkerOptions{}, [&](WorkerEnv& env, Fd client, size_t) -> std::unique_ptr<Session> {
-    return std::make_unique<ProxySession>(env, std::move(client), remote, options);
+  DataPaths paths{DataPathOptions{}};
+  Worker worker(0, WorkerOptions{}, [&](WorkerEnv& env) -> std::unique_ptr<WorkerProgram> {
+    return std::make_unique<ProxyWorker>(env, paths, remote, options);
   });
   Fd bad = unpollable();
   int number = bad.get();

@@ -12,7 +12,7 @@ import signal
 import socket
 import time
 
-from . import goals
+from . import archive, goals
 from . import paths as P
 from . import workloads as W
 from .aggregate import aggregate, best_settings, path_checks, primary_unit
@@ -42,6 +42,7 @@ def run_seconds(a, kind):
         "redis": a.duration,
         "wrk": dur,
         "curl": 0.6 * W.curl_fetches(a.duration),
+        "mixed": max(1.5, a.duration / 2) + max(0.5, a.warmup) + a.duration + 1.5,
     }[kind]
 
 
@@ -65,18 +66,18 @@ EPILOG = f"""Workloads: {", ".join(W.WORKLOADS)}
 Paths: {", ".join(P.NAMES)}; NAME@SIZE for {", ".join(P.SIZABLE)} (e.g. proxy-rw@256K).
 
 How long (2-vCPU VM; --plan prints the count and estimate of any command line without running it):
-  bench/run.sh --quick                      55 runs, ~2 min
-  bench/run.sh                              every workload, 3 reps, 5 s, both sweeps: 360 runs, ~36 min
+  bench/run.sh --quick                      79 runs, ~3 min
+  bench/run.sh                              every workload, 3 reps, 5 s, both sweeps: 522 runs, ~57 min
   bench/run.sh --git-rev HEAD --reps 5 --duration 4 --no-sweep \\
-    --workloads iperf3-P1,iperf3-P4,pp-1k-1c,{",".join(W.REAL_CLIENTS)}
-                                            issue 17's committed run: 400 runs, ~33 min + ~2 min build
+    --workloads iperf3-P1,iperf3-P4,pp-1k-1c,pp-1k-64c,{",".join(W.REAL_CLIENTS)}
+                                            the committed run's command: 520 runs, ~42 min + ~2 min build
 See bench/README.md."""
 
 
 def build_args(argv):
     ap = argparse.ArgumentParser(
         prog="bench/run.sh", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Benchmark direct / our proxy (rw, splice, auto) / HAProxy (with and without splice) on "
+        description="Benchmark direct / our proxy (rw, splice, auto, uring, sockmap) / HAProxy (with and without splice) on "
                     "loopback, with a size sweep of the fixed modes and real clients (redis, nginx).",
         epilog=EPILOG)
     ap.add_argument("--quick", action="store_true",
@@ -138,7 +139,8 @@ def build_args(argv):
     ap.add_argument("--strict", action="store_true", help="exit non-zero if any run failed")
     ap.add_argument("--keep-tmp", action="store_true", help="keep raw-tmp/ (process logs, configs)")
     ap.add_argument("--report-from", metavar="DIR",
-                    help="only rebuild summary.json, report.md and plots from DIR/raw and DIR/meta.json")
+                    help="only rebuild summary.json, report.md and plots from DIR/meta.json and DIR/raw.tar.xz "
+                         "(or DIR/raw/); the archive is only read")
     return parse_or_exit(ap, argv, lambda a: check_args(a, argv))
 
 
@@ -185,9 +187,10 @@ def config_of(a):
                                        "sizes", "size_sweep_workloads", "size_sweep_paths")}
 
 
-def load_runs(out):
+def load_runs(root):
+    """Every run's record from root/raw/*.json, in run order (root: see archive.unpacked)."""
     runs = []
-    for p in sorted(glob.glob(os.path.join(out, "raw", "*.json"))):
+    for p in sorted(glob.glob(os.path.join(root, "raw", "*.json"))):
         with open(p) as f:
             d = json.load(f)
         d.pop("raw", None)
@@ -196,7 +199,7 @@ def load_runs(out):
     return runs
 
 
-def finalize(out, meta, runs, interrupted):
+def finalize(out, meta, runs, interrupted, plot_data=None):
     cfg = meta["config"]
     aggs = aggregate(runs)
     bests = best_settings(aggs)
@@ -204,10 +207,11 @@ def finalize(out, meta, runs, interrupted):
     fair = goals.evaluate_fair(runs, aggs, bests, cfg)
     uring = goals.evaluate(runs, primary_unit, goals.uring_goals(bests))
     sockmap = goals.evaluate(runs, primary_unit, goals.sockmap_goals(bests))
-    plots = plot_all(out, cfg, aggs)
+    mixed = goals.evaluate(runs, primary_unit, goals.mixed_goals())
+    plots = plot_all(out, cfg, aggs, plot_data)
     moved = path_checks(runs, sorted({r["path"] for r in runs} | set(cfg["paths"]), key=P.sort_key))
     summary = {"schema": SCHEMA, **meta, "interrupted": interrupted, "aggregates": aggs, "goals": goal_results,
-               "goals_issue17": fair, "goals_issue14": uring, "goals_issue15": sockmap, "best_settings": bests,
+               "goals_issue17": fair, "goals_issue14": uring, "goals_issue15": sockmap, "goals_mixed": mixed, "best_settings": bests,
                "checks": {"bytes_moved_per_path": moved,
                           "paths_without_bytes": [p for p, b in moved.items() if not b],
                           "failed_runs": [r["id"] for r in runs if r["status"] == "failed"],
@@ -216,7 +220,7 @@ def finalize(out, meta, runs, interrupted):
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, sort_keys=True)
     write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests, fair,
-                 [("Issue 14 goals: --mode uring", uring), ("Issue 15 goals: --mode sockmap", sockmap)])
+                 [(goals.TITLE_MIXED, mixed), (goals.TITLE_URING, uring), (goals.TITLE_SOCKMAP, sockmap)])
     return summary, plots
 
 
@@ -226,9 +230,11 @@ def main(argv):
         out = a.report_from
         with open(os.path.join(out, "meta.json")) as f:
             meta = json.load(f)
-        runs = load_runs(out)
-        meta.setdefault("finished_at", runs[-1]["finished_at"] if runs else None)
-        _, plots = finalize(out, meta, runs, meta.get("interrupted", False))
+        with archive.unpacked(out) as root:
+            runs = load_runs(root)
+            meta.setdefault("finished_at", runs[-1]["finished_at"] if runs else None)
+            # the plots' data go beside the raw data: a scratch copy when they come from the archive
+            _, plots = finalize(out, meta, runs, meta.get("interrupted", False), os.path.join(root, "plots"))
         log(f"report rebuilt: {os.path.join(out, 'report.md')} ({len(plots)} plots)")
         return 0
 
@@ -298,6 +304,9 @@ def main(argv):
     summary, plots = finalize(out, meta, bench.runs, interrupted)
     if not a.keep_tmp:
         shutil.rmtree(bench.tmp, ignore_errors=True)
+    packed = archive.pack(out)  # raw/ and plots/ into one raw.tar.xz: a handful of files to commit
+    if packed:
+        log(f"raw data: {packed}")
 
     rc = 0
     chk = summary["checks"]

@@ -1,4 +1,5 @@
-"""The performance goals of issues 9 and 17, checked against one benchmark run.
+"""The performance goals, checked against one benchmark run. Each table is titled by what it checks;
+the issue that set its targets (9, 14, 15, 17) is only in its small print.
 
 Every goal compares two paths measured in the same repetition (the variants run interleaved, so
 the two runs of a pair shared the machine's state): the ratio is taken per repetition and the
@@ -15,8 +16,12 @@ from . import paths as P
 from .aggregate import best_path, metric_median
 
 # (id, workload, workers, ours, peer, metric, op, target, text)
-#   metric: "throughput" (the workload's primary unit), "cpu" (proxy CPU-s/GB), "p99" (latency)
+#   metric: "throughput" (the workload's primary unit), "cpu" (proxy CPU-s/GB), "p99" (latency),
+#           "slowdown" (the mixed workload's victim: p50 beside the streams ÷ p50 alone, one run)
+#   peer: a path run in the same repetition, or ITSELF for a metric that is a ratio already
 #   op: ">=" ours/peer must reach target; "<=" ours/peer must stay at or below it
+
+ITSELF = "itself"
 
 def bulk_goals(ours, peer):
     return [
@@ -62,6 +67,8 @@ def _value(run, metric, unit):
         return (m.get("cpu_s_per_gb") or {}).get("total")
     if metric == "machine_cpu":
         return m.get("machine_cpu_s_per_gb")
+    if metric == "slowdown":
+        return m.get("victim_p50_slowdown")
     return (m.get("latency_us") or {}).get("p99")
 
 
@@ -76,7 +83,10 @@ def paired_ratios(runs, wl, workers, ours, peer, metric, unit):
     """ours ÷ peer for every repetition in which both ran and the metric was measured."""
     if ours is None or peer is None:
         return []
-    mine, theirs = _by_rep(runs, wl, workers, ours), _by_rep(runs, wl, workers, peer)
+    mine = _by_rep(runs, wl, workers, ours)
+    if peer == ITSELF:
+        return [v for v in (_value(mine[rep], metric, unit) for rep in sorted(mine)) if v is not None]
+    theirs = _by_rep(runs, wl, workers, peer)
     ratios = []
     for rep in sorted(set(mine) & set(theirs)):
         a, b = _value(mine[rep], metric, unit), _value(theirs[rep], metric, unit)
@@ -130,7 +140,41 @@ def evaluate(runs, unit_of, goal_list=None):
     return out
 
 
-def markdown(results, title="Issue 9 goals"):
+# Fair turns: the victim of the mixed workload beside 4 bulk streams on its one worker, against its
+# own figures alone (same run) and against HAProxy with nbthread 1 under the same load.
+MIXED_WORKLOAD = "mixed-4s"
+
+
+def mixed_goals():
+    out = []
+    for ours in ("proxy-rw", "proxy-splice", "proxy-auto", "proxy-uring", "proxy-sockmap"):
+        peer = P.get(ours).peer
+        out += [
+            ("mixed-victim-p50", MIXED_WORKLOAD, 1, ours, ITSELF, "slowdown", "<=", 3.0,
+             "victim (1 KiB at 500 msg/s) beside 4 bulk streams: p50 ≤ 3 × its own p50 alone"),
+            ("mixed-victim-p99", MIXED_WORKLOAD, 1, ours, peer, "p99", "<=", 0.5,
+             "victim beside 4 bulk streams: p99 ≤ 0.5 × HAProxy's (nbthread 1, same load)"),
+            ("mixed-streams", MIXED_WORKLOAD, 1, ours, peer, "throughput", ">=", 1.5,
+             "the 4 bulk streams beside the victim: throughput ≥ 1.5 × HAProxy's"),
+        ]
+    return out
+
+
+# The tables' titles: what each checks, then the issue that set its targets (small print).
+TITLE_HAPROXY = ("Against HAProxy in the same mode: bulk throughput, CPU per byte, ping-pong rate and p99", 9)
+TITLE_FAIR = ("Every path at its defaults and at its best size: throughput, proxy and whole-machine CPU per GB", 17)
+TITLE_URING = ("io_uring (--mode uring) against HAProxy and our epoll read/write: ping-pong, Redis, bulk", 14)
+TITLE_MIXED = ("Fair turns: a 1 KiB victim at 500 msg/s beside 4 bulk streams on one worker", 22)
+TITLE_SOCKMAP = ("Kernel relay (--mode sockmap) against our read/write and splice: ping-pong, bulk, whole-machine CPU", 15)
+
+
+def heading(title):
+    """A goal table's heading: what it checks, and the issue in small print."""
+    text, issue = title if isinstance(title, tuple) else (title, None)
+    return [f"## {text}", ""] + ([f"<sub>Goals of issue {issue}.</sub>", ""] if issue else [])
+
+
+def markdown(results, title=TITLE_HAPROXY):
     """One row per goal and workload, one column per proxy path of ours."""
     ours = []
     rows = {}
@@ -138,10 +182,11 @@ def markdown(results, title="Issue 9 goals"):
         if r["ours"] not in ours:
             ours.append(r["ours"])
         rows.setdefault((r["text"], r["workload"]), {})[r["ours"]] = r
-    L = [f"## {title}", "",
+    L = heading(title) + [
          "Each cell pairs our path with its peer (the goal says which: HAProxy in the same mode — rw with "
          "`haproxy`, splice and auto with `haproxy-splice`, rw-busy with `haproxy-busy` — or direct) run in the same repetition, and shows "
-         "the median of the per-repetition ratios ours ÷ peer [min–max]. A goal the run did not include is "
+         "the median of the per-repetition ratios ours ÷ peer [min–max]; a goal against *its own* figures "
+         "(the victim's p50 beside the streams ÷ alone) takes that ratio from each run. A goal the run did not include is "
          "marked as not measured, never as met; one whose runs of ours failed is missed.", "",
          "| goal | workload | " + " | ".join(ours) + " |",
          "|---|---|" + "---|" * len(ours)]
@@ -297,7 +342,7 @@ QUESTIONS = [
 
 
 def markdown_fair(results):
-    """Issue 17's table: one row per goal, path pair and workload; defaults and best settings side by side."""
+    """The defaults-and-best-settings table (issue 17): one row per goal, path pair and workload."""
     if not results:
         return []
     rows = {}
@@ -316,7 +361,7 @@ def markdown_fair(results):
             or r["goal"].startswith("auto") else ""
         return f"{text}{pair}"
 
-    L = ["## Issue 17 goals: defaults and best settings", "",
+    L = heading(TITLE_FAIR) + [
          "Median of the per-repetition paired ratios ours ÷ peer [min–max]. *Best settings*: each path at the "
          "swept size ceiling best in that row's metric (rw `--buffer-size`, splice `--pipe-size`, HAProxy "
          "`tune.bufsize` / `tune.pipesize`); the pair compared is named in the cell. A goal whose runs are "

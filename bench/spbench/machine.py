@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from .sample import machine_cpu
+from spcore.procfs import machine_cpu
 from .util import NCPU, REPO, cmd_out, read1
 
 
@@ -47,7 +47,7 @@ def background_busy(seconds=1.0):
     a = machine_cpu()
     time.sleep(seconds)
     b = machine_cpu()
-    busy = (b["user_s"] - a["user_s"]) + (b["sys_s"] - a["sys_s"])
+    busy = b["busy_s"] - a["busy_s"]
     return round(100.0 * busy / (seconds * NCPU), 1)
 
 

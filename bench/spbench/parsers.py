@@ -65,6 +65,50 @@ def parse_ping(stdout, mode):
     return m, {"lines": docs}, problems
 
 
+def _latency(summary):
+    lat = (summary or {}).get("latency_us") or {}
+    return {"min": pctl(lat, "min"), "mean": pctl(lat, "mean"), "p50": pctl(lat, "p50"), "p90": pctl(lat, "p90"),
+            "p99": pctl(lat, "p99"), "p999": pctl(lat, "p999"), "max": pctl(lat, "max")}
+
+
+def parse_mixed(stdout):
+    """mixed.py's one JSON line: the victim alone and beside the streams, and the streams. Throughput
+    is the streams' (the bytes that came back to them); latency the victim's beside them."""
+    docs = [json.loads(line) for line in stdout.splitlines() if line.strip().startswith("{")]
+    docs = [d for d in docs if d.get("type") == "mixed"]
+    if not docs:
+        raise ValueError("no mixed JSON line in the mixed client's output")
+    d = docs[-1]
+    streams = d.get("streams") or {}
+    alone, loaded = d.get("victim_alone"), d.get("victim_loaded")
+    dur = float(streams.get("duration_s") or 0)
+    rx = int(streams.get("bytes_received") or 0)
+    m = {
+        "duration_s": dur,
+        "bytes_sent": int(streams.get("bytes_sent") or 0),
+        "bytes_received": rx,
+        "bytes_oneway": rx,
+        "gbit_per_s": rx * 8 / dur / 1e9 if dur else None,
+        "streams": d.get("streams_n"),
+        "latency_us": _latency(loaded),
+        "victim_alone_latency_us": _latency(alone),
+        "victim_messages": {"alone": (alone or {}).get("messages"), "loaded": (loaded or {}).get("messages")},
+        "victim_stalls": {"alone": (alone or {}).get("stalls"), "loaded": (loaded or {}).get("stalls")},
+        "client_ok": d.get("ok"),
+    }
+    a50, l50 = m["victim_alone_latency_us"]["p50"], m["latency_us"]["p50"]
+    m["victim_p50_slowdown"] = l50 / a50 if a50 and l50 is not None else None
+    problems = []
+    if not d.get("ok"):
+        problems.append("mixed client reported ok=false: " + json.dumps(d.get("exit_codes")))
+    for name, s in (("victim alone", alone), ("victim beside the streams", loaded), ("streams", streams)):
+        errs = (s or {}).get("errors") or {}
+        nonzero = {k: v for k, v in errs.items() if k != "total" and isinstance(v, (int, float)) and v}
+        if nonzero:
+            problems.append(f"{name}: errors {nonzero}")
+    return m, d, problems
+
+
 def parse_iperf3(stdout):
     doc = json.loads(stdout)
     if doc.get("error"):

@@ -14,11 +14,12 @@ def gp_str(s):
     return '"' + s.replace('"', "'") + '"'
 
 
-def plot_all(out, cfg, aggs):
+def plot_all(out, cfg, aggs, pdir=None):
+    """The PNGs into out; their data and gnuplot scripts into pdir (default out/plots)."""
     if not shutil.which("gnuplot"):
         log("gnuplot not found: no plots")
         return []
-    pdir = os.path.join(out, "plots")
+    pdir = pdir or os.path.join(out, "plots")
     os.makedirs(pdir, exist_ok=True)
     term_list = cmd_out(["gnuplot", "-e", "set terminal"])
     term = "pngcairo" if "pngcairo" in term_list else "png"

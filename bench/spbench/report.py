@@ -6,6 +6,7 @@ import re
 import statistics
 
 from . import goals
+from . import mixed_report
 from . import paths as P
 from . import workloads as W
 from .aggregate import primary_unit
@@ -176,7 +177,7 @@ def size_sweep(cfg, aggs, bests, mw, defaults=None):
          "the other paths. Cells: throughput median [min–max] · proxy CPU-s/GB · machine CPU-s/GB. **Bold**: "
          "the best swept setting in throughput. The defaults: our `--buffer-size` "
          f"{(defaults or {}).get('buffer_size') or '?'}, `--pipe-size` {(defaults or {}).get('pipe_size') or '?'} "
-         "(ceilings: buffers and pipes start small and grow, in builds that have issue 17's adaptive sizes); "
+         "(ceilings: buffers and pipes start small and grow, in builds that have the adaptive sizes of issue 17); "
          "HAProxy `tune.bufsize` 16K, pipes of the system default size (64K). The best of several noisy "
          "medians is biased upward: where a swept size equals the default (e.g. `@1M` with a 1M default), "
          "the two differ only by noise, which shows how much of a default-vs-best gap is real.", ""]
@@ -238,6 +239,7 @@ def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=
     L += headline(cfg, aggs, bests, mw)
     L += real_clients(cfg, aggs, mw)
     L += size_sweep(cfg, aggs, bests, mw, defaults)
+    L += mixed_report.markdown(runs, mw)
     if fair:
         L += goals.markdown_fair(fair)
     for title, results in mode_goals:
@@ -459,8 +461,9 @@ def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=
     for r, why in odd:
         L.append(f"* `{r['id']}` ok but {why}")
     L.append("")
-    L.append("Raw per-run JSON (client output, CPU samples, argv, proxy log tail when relevant) is in `raw/`; "
-             "`summary.json` holds every run and the aggregates.")
+    L.append("Raw per-run JSON (client output, CPU samples, argv, proxy log tail when relevant) is in `raw.tar.xz` "
+             "(`raw/`, with the plots' data in `plots/`); `summary.json` holds every run and the aggregates; "
+             "`bench/run.sh --report-from DIR` rebuilds this report from them.")
     L.append("")
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(L))

@@ -11,10 +11,15 @@ import subprocess
 import tempfile
 import time
 
+from spcore import stats
+from spcore.children import Children, tail, wait_rusage
+from spcore.net import free_ports
+from spcore.procfs import listening_ports
+
 from . import paths as P
 from . import workloads as W
-from .procs import Procs, StartupError, free_ports, listening_ports, tail, wait_listen, wait_rusage
-from .sample import Sampler, cpu_delta, read_stats
+from .sample import Sampler, cpu_delta
+from .startup import StartupError, wait_listen
 from .util import GB, NCPU, log, now_iso, read_text
 
 BINS = ("proxy", "tcp_ping_server", "tcp_ping_client")
@@ -51,6 +56,12 @@ def client_supports_contract(client):
     return True, ""
 
 
+def machine_busy(delta):
+    """The machine's busy CPU seconds over a window: spcore's definition (steal counted) where the
+    samples have it, user + sys in runs recorded before it."""
+    return delta["busy_s"] if "busy_s" in delta else delta["user_s"] + delta["sys_s"]
+
+
 class Bench:
     def __init__(self, args, out):
         self.a = args
@@ -59,7 +70,7 @@ class Bench:
         self.tmp = os.path.join(out, "raw-tmp")
         os.makedirs(self.raw, exist_ok=True)
         os.makedirs(self.tmp, exist_ok=True)
-        self.procs = Procs(StartupError)
+        self.procs = Children(start_error=StartupError)
         self.bin, self.bin_facts = snapshot_bins(os.path.abspath(args.bin_dir), os.path.join(self.tmp, "bin"))
         self.runs = []
         self.stats_seen = None  # None: not tried yet; True/False after the first proxy run
@@ -139,7 +150,7 @@ class Bench:
             deadline = time.monotonic() + (0.5 if self.stats_seen is not False else 0.1)
             while time.monotonic() < deadline:
                 if sport in listening_ports():
-                    if read_stats("127.0.0.1", sport) is not None:
+                    if stats.query("127.0.0.1", sport, timeout=1.0) is not None:
                         stats_addr = ("127.0.0.1", sport)
                     break
                 time.sleep(0.02)
@@ -154,7 +165,7 @@ class Bench:
         tag = f"{seq:04d}-{path}-{wname}-w{workers}-r{rep}"
         rec = {"id": tag, "seq": seq, "phase": phase, "path": path, "workload": wname, "workers": workers,
                "rep": rep, "started_at": now_iso(), "status": "failed", "error": None, "attempts": 0}
-        if wl["kind"] == "ping" and not self.client_ok:
+        if wl["kind"] in ("ping", "mixed") and not self.client_ok:
             rec.update(status="skipped", error=self.client_reason)
             return self.finish(rec, None, total)
         extra = {}
@@ -168,7 +179,7 @@ class Bench:
                     bhost = self.a.server_bind
                 else:
                     bhost = self.a.server_host
-                    bport = {"ping": self.a.echo_port, "iperf3": self.a.iperf3_port,
+                    bport = {"ping": self.a.echo_port, "mixed": self.a.echo_port, "iperf3": self.a.iperf3_port,
                              "sockperf": self.a.sockperf_port, "redis": self.a.redis_port,
                              "wrk": self.a.http_port, "curl": self.a.http_port}[wl["kind"]]
                 proxy, stats_addr = self.start_path(path, workers, bhost, bport, pport, sport, tag)
@@ -202,7 +213,7 @@ class Bench:
                 if ru is not None:
                     s1["procs"]["client"] = ru
                 proxy_alive = proxy is None or proxy.poll() is None
-                rc = self.procs.stop(client, grace=1.0)
+                rc = self.procs.stop(client, timeout=1.0)
                 rec["client_exit"] = rc
                 rec["wall_s"] = round(time.monotonic() - t0, 3)
                 stdout = read_text(client.out_path)
@@ -260,7 +271,7 @@ class Bench:
                 roles[role] = round(b["user_s"] - a0["user_s"] + b["sys_s"] - a0["sys_s"], 4)
         cpu["roles_s"] = roles
         if cpu["machine"] and window > 0:
-            busy = cpu["machine"]["user_s"] + cpu["machine"]["sys_s"] - cpu["machine"].get("irq_s", 0)
+            busy = machine_busy(cpu["machine"]) - cpu["machine"].get("irq_s", 0)
             # CPU the machine spent outside client, backend and proxy, irq/softirq time left out (on
             # loopback that is the TCP stack working for them): other users of the machine
             m["other_busy_pct"] = max(0.0, 100.0 * (busy - sum(roles.values())) / (window * NCPU))
@@ -277,7 +288,7 @@ class Bench:
         if used:
             m["proxy_cpu_s"] = {"user": used["user_s"], "sys": used["sys_s"],
                                 "total": used["user_s"] + used["sys_s"]}
-        machine_s = cpu["machine"]["user_s"] + cpu["machine"]["sys_s"] if cpu["machine"] else None
+        machine_s = machine_busy(cpu["machine"]) if cpu["machine"] else None
         if used and gbytes > 0:
             m["cpu_s_per_gb"] = {k: v / gbytes for k, v in m["proxy_cpu_s"].items()}
         if machine_s is not None and gbytes > 0:

@@ -1,60 +1,10 @@
-"""CPU and stats sampling: a process's CPU (/proc/PID/stat), the machine's (/proc/stat), and
-snapshots of our proxy's stats socket (TCP or unix), the numbers every bench tool measures with."""
+"""CPU and stats sampling around one run: a process's CPU, the machine's and snapshots of our
+proxy's stats socket, all read through spcore (one definition of each, shared with the scripts)."""
 
-import json
-import socket
 import time
 
-from .util import CLK_TCK
-
-
-def proc_cpu(pid):
-    """Cumulative user and system CPU seconds of a process (all its threads)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-    except OSError:
-        return None
-    fields = s[s.rindex(")") + 2:].split()
-    # fields[0] is state (field 3); utime is field 14, stime field 15.
-    return {"user_s": int(fields[11]) / CLK_TCK, "sys_s": int(fields[12]) / CLK_TCK}
-
-
-def machine_cpu():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq = v[:7]
-    return {"user_s": (user + nice) / CLK_TCK, "sys_s": (system + irq + softirq) / CLK_TCK,
-            "irq_s": (irq + softirq) / CLK_TCK}
-
-
-def read_stats(host, port, timeout=1.0):
-    """One snapshot from our proxy's stats socket at host:port (host "unix" and port a path: its
-    unix socket), or None."""
-    try:
-        if host == "unix":
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(timeout)
-            s.connect(port)
-        else:
-            s = socket.create_connection((host, port), timeout=timeout)
-        with s:
-            s.settimeout(timeout)
-            s.sendall(b"stats\n")
-            buf = b""
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-                try:
-                    return json.loads(buf.decode())
-                except ValueError:
-                    continue
-            return json.loads(buf.decode()) if buf else None
-    except (OSError, ValueError):
-        return None
+from spcore.procfs import machine_cpu, proc_cpu
+from spcore import stats
 
 
 def stats_cpu(snap):
@@ -100,17 +50,13 @@ class Sampler:
         if self.proxy is not None:
             s["proc"] = proc_cpu(self.proxy.pid)
             if self.stats_addr:
-                snap = read_stats(*self.stats_addr)
+                snap = stats.query(*self.stats_addr, timeout=1.0)
                 if snap is not None:
                     s["stats_cpu"] = stats_cpu(snap)
                     s["stats_bytes"] = stats_bytes(snap)
                     s["stats_counters"] = stats_counters(snap)
                     s["stats_snapshot"] = snap
         return s
-
-
-def cpu_s(c):
-    return c["user_s"] + c["sys_s"]
 
 
 def cpu_delta(s0, s1, key):

@@ -9,7 +9,6 @@ import sys
 PKG = os.path.dirname(os.path.abspath(__file__))
 HERE = os.path.dirname(PKG)  # bench/
 REPO = os.path.dirname(HERE)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 GB = 1e9  # CPU-s/GB uses decimal gigabytes
 

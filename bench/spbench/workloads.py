@@ -7,15 +7,17 @@ sockperf  sockperf sr --tcp           sockperf pp --tcp --full-rtt
 redis  redis-server (no persistence)  redis-benchmark --csv
 wrk   nginx (a small file)            wrk --latency
 curl  nginx (a big file)              curl, every fetch's sha256 checked afterwards
+mixed tcp_ping_server (echo)          mixed.py: a paced 1 KiB ping-pong alone, then beside N streams
 """
 
 import hashlib
 import math
 import os
 import socket
+import sys
 
 from . import parsers
-from .procs import StartupError
+from .startup import StartupError
 from .util import fmt_s
 
 # unit: the primary throughput metric; echo: every payload byte crosses the proxy twice;
@@ -46,13 +48,21 @@ WORKLOADS = {
     "curl-256m": dict(kind="curl", file_size=256 << 20,
                       desc="curl fetching a 256 MiB file from nginx, sha256 of every fetch checked"),
 }
+# Fair turns: a 1 KiB ping-pong victim at 500 msg/s, alone and then beside N bulk streams on the
+# same proxy (run at 1 worker / nbthread 1, so they share it). Throughput: the streams'; latency:
+# the victim's beside them (its figures alone are kept in the same run's metrics).
+for _n in (1, 4, 16):
+    WORKLOADS[f"mixed-{_n}s"] = dict(kind="mixed", streams=_n, rate=500,
+                                     desc=f"a 1 KiB ping-pong at 500 msg/s (tcp_ping_client --rate), alone and "
+                                          f"beside {_n} bulk stream{'s' if _n > 1 else ''} (--mode stream -c {_n})")
+MIXED = [w for w, d in WORKLOADS.items() if d["kind"] == "mixed"]
 for _name, _w in WORKLOADS.items():
     _w["name"] = _name
     _w["unit"] = ("msg_per_s" if _w["kind"] in ("sockperf", "redis", "wrk") or _w.get("mode") == "pingpong"
                   else "gbit_per_s")
     _w["label"] = {"redis": "req/s", "wrk": "req/s"}.get(_w["kind"], "msg/s" if _w["unit"] == "msg_per_s"
                                                           else "Gbit/s")
-    _w["echo"] = _w["kind"] in ("ping", "sockperf")
+    _w["echo"] = _w["kind"] in ("ping", "sockperf", "mixed")
 
 # which programs a kind needs, and their Debian packages
 TOOLS = {"iperf3": [("iperf3", "iperf3")], "sockperf": [("sockperf", "sockperf")],
@@ -61,8 +71,9 @@ TOOLS = {"iperf3": [("iperf3", "iperf3")], "sockperf": [("sockperf", "sockperf")
 
 REAL_CLIENTS = ["redis-set", "redis-get", "redis-get-P32", "wrk-1k-64c", "curl-256m"]
 DEFAULT = ["pp-1k-1c", "pp-1k-64c", "pp-16k-1c", "stream-64k-1c", "stream-64k-8c", "iperf3-P1", "iperf3-P4",
-           "sockperf-pp-1k"] + REAL_CLIENTS
-QUICK = ["pp-1k-1c", "stream-64k-8c", "iperf3-P1", "sockperf-pp-1k", "redis-get-P32", "wrk-1k-64c", "curl-256m"]
+           "sockperf-pp-1k"] + REAL_CLIENTS + MIXED
+QUICK = ["pp-1k-1c", "stream-64k-8c", "iperf3-P1", "sockperf-pp-1k", "redis-get-P32", "wrk-1k-64c", "curl-256m",
+         "mixed-4s"]
 SWEEP = ["iperf3-P4", "pp-1k-64c"]
 HEADLINE = ["iperf3-P1", "iperf3-P4", "pp-1k-1c"]
 
@@ -117,7 +128,7 @@ http {{
 def backend_argv(ctx, wl, host, port, tag):
     """argv of the backend of a workload; ctx is the running bench (its bin dir, tmp dir, args)."""
     kind = wl["kind"]
-    if kind == "ping":
+    if kind in ("ping", "mixed"):
         return [os.path.join(ctx.bin, "tcp_ping_server"), "-s", host, "-p", str(port),
                 "-w", str(ctx.a.server_workers)]
     if kind == "iperf3":
@@ -193,6 +204,12 @@ def client_argv(ctx, wl, host, port, tag):
                 "-c", str(wl["conns"]), "-T", str(threads), "-l", str(wl["length"]),
                 "-t", fmt_s(a.duration), "--mode", wl["mode"], "--warmup", fmt_s(a.warmup), "--json"]
         return argv, "after_warmup", post
+    if kind == "mixed":
+        argv = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "mixed.py"),
+                "--client", os.path.join(ctx.bin, "tcp_ping_client"), "-s", host, "-p", str(port),
+                "--streams", str(wl["streams"]), "--rate", str(wl["rate"]), "--duration", fmt_s(a.duration),
+                "--warmup", fmt_s(max(0.5, a.warmup))]
+        return argv, "whole", post
     if kind == "iperf3":
         argv = ["iperf3", "-c", host, "-p", str(port), "-t", str(dur),
                 "-O", str(max(0, math.ceil(a.warmup))), "-P", str(wl["streams"]), "-J"]
@@ -227,6 +244,8 @@ def parse(wl, stdout, post):
     kind = wl["kind"]
     if kind == "ping":
         return parsers.parse_ping(stdout, wl["mode"])
+    if kind == "mixed":
+        return parsers.parse_mixed(stdout)
     if kind == "iperf3":
         return parsers.parse_iperf3(stdout)
     if kind == "sockperf":

@@ -52,3 +52,8 @@ def test_order_puts_sizes_after_their_path_smallest_first():
 def test_defaults_leave_the_opt_in_paths_out():
     assert "proxy-rw-busy" not in P.DEFAULT and "proxy-rw-busy" in P.NAMES
     assert set(P.SIZABLE) == {"proxy-rw", "proxy-splice", "haproxy", "haproxy-splice"}
+
+
+def test_our_paths_are_the_modes_of_the_core():
+    from spcore.modes import MODES
+    assert {p.mode for p in P.BASE if p.kind == "ours"} == set(MODES)

@@ -91,3 +91,18 @@ def test_data_file_digest(tmp_path):
     body = p.read_bytes()
     assert len(body) == 3 << 20 | 5 and hashlib.sha256(body).hexdigest() == digest
     assert body[:1 << 20] != body[1 << 20:2 << 20]  # random, not a repeated block
+
+
+def test_the_counts_bench_readme_gives_are_what_plan_says():
+    """bench/README.md quotes `bench/run.sh --plan` for --quick and the default run: keep them true."""
+    import os
+    import re
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    for argv, pattern in ((["--quick"], r"bench/run\.sh --quick --plan`: \"(\d+) runs .*?estimated (\d+) min"),
+                          ([], r"`bench/run\.sh --plan`: \"(\d+) runs .*?estimated (\d+) min")):
+        m = re.search(pattern, readme, re.S)
+        assert m, pattern
+        a = args(*argv)
+        items = plan(a)
+        assert int(m.group(1)) == len(items)
+        assert int(m.group(2)) == round(cli.estimate_s(a, items) / 60)

@@ -43,3 +43,20 @@ def test_recommend_fastest_then_cheapest_then_fewest_workers():
     # 100, 98 and 101 are tied within 5 %; 0.30 is the cheapest of those (two of them); one worker wins
     assert rec["pick"]["setting"].key == ("rw", 1, False, False, "round-robin", 1 << 20)
     assert {a["setting"].workers for a in rec["cheap"]} == {1, 2}
+
+
+def test_modes_without_a_size_knob_run_their_default_only():
+    a = types.SimpleNamespace(modes=["rw", "sockmap", "uring"], workers=[1], pin=[False], accept=[False],
+                              balance=["round-robin"], sizes=[None, 65536])
+    settings = tune.plan(a)
+    assert [(s.mode, s.size) for s in settings] == [("rw", None), ("rw", 65536), ("sockmap", None), ("uring", None)]
+    assert tune.Setting("sockmap", 1, False, False, "round-robin").flags([0]) == ["--mode", "sockmap", "-w", "1"]
+
+
+def test_the_command_line_takes_every_mode_of_the_core():
+    from spcore.modes import MODES
+    from spbench.tune import cli
+    a = cli.parse_args(["--topology", "loopback", "--modes", ",".join(MODES), "--workers", "1,2", "--sizes", "default"])
+    assert a.modes == list(MODES) and a.workers == [1, 2] and a.sizes == [None]
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--topology", "loopback", "--modes", "rw,bogus"])

@@ -52,3 +52,9 @@ def test_proxy_defaults_from_its_help():
                "      --buffer-size BYTES     largest read/write buffer per direction\n"
                "      --memory-budget BYTES   per worker (default: 64M)\n")
     assert proxy_defaults(wrapped) == {"buffer_size": None, "pipe_size": "1M"}
+
+
+def test_machine_cpu_of_a_run_is_the_cores_with_steal_and_old_samples_still_read():
+    from spbench.runner import machine_busy
+    assert machine_busy({"user_s": 1.0, "sys_s": 0.5, "irq_s": 0.1, "steal_s": 0.25, "busy_s": 1.75}) == 1.75
+    assert machine_busy({"user_s": 1.0, "sys_s": 0.5, "irq_s": 0.1}) == 1.5  # a run recorded before steal counted

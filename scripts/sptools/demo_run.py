@@ -12,10 +12,12 @@ import sys
 import tempfile
 import time
 
-from . import demo_logic, procfs, stats_socket
-from .children import Children
+from spcore import net, procfs, stats
+from spcore.children import Children
+from spcore.modes import ModesUnknown, modes_of
+
+from . import demo_logic
 from .client_json import summary_of
-from .proxy_modes import ModesUnknown, modes_of
 
 PROG = "demo"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -124,7 +126,7 @@ class Demo:
         self.kids.launch("server", [os.path.join(self.bin, "tcp_ping_server"), "-s", HOST],
                          self.path("server.out"), self.path("server.err"))
         self.wait_until(f"tcp_ping_server on {HOST}:{SERVER_PORT}",
-                        lambda: stats_socket.port_open(HOST, SERVER_PORT, 0.5), "server")
+                        lambda: net.port_open(HOST, SERVER_PORT, 0.5), "server")
 
     def start_proxy(self, mode):
         self.kids.launch("proxy", [os.path.join(self.bin, "proxy"), "-s", HOST, "-r", HOST, "--mode", mode],
@@ -132,11 +134,11 @@ class Demo:
         pid = self.kids.pid("proxy")
         # Ready when its stats socket answers with its own pid: a stray proxy is not measured.
         self.wait_until(f"the {mode} proxy's stats socket {HOST}:{STATS_PORT}",
-                        lambda: (stats_socket.query(HOST, STATS_PORT, 1.0) or {}).get("pid") == pid, "proxy")
+                        lambda: (stats.query(HOST, STATS_PORT, 1.0) or {}).get("pid") == pid, "proxy")
 
     def proxy_cpu(self):
         """(CPU seconds so far, where they came from, the mode in effect) of the running proxy."""
-        snap = stats_socket.query(HOST, STATS_PORT, 2.0)
+        snap = stats.query(HOST, STATS_PORT, 2.0)
         cpu = ((snap or {}).get("process") or {}).get("cpu") or {}
         if isinstance(cpu.get("user_s"), (int, float)) and isinstance(cpu.get("sys_s"), (int, float)):
             return cpu["user_s"] + cpu["sys_s"], "stats socket", snap.get("mode_effective")
@@ -151,12 +153,12 @@ class Demo:
     def measure(self, mode, workload, rep):
         argv, limit = self.client(workload)
         p0, source, _ = self.proxy_cpu()
-        m0 = procfs.machine_cpu_s()
+        m0 = procfs.machine_busy_s()
         self.kids.launch("client", argv, self.path("client.out"), self.path("client.err"))
         if not self.kids.reap("client", limit):
             self.kids.stop("client", signal.SIGTERM, 5)
             raise RunFailed(f"{workload} client through {mode} still running after {limit} s")
-        m1 = procfs.machine_cpu_s()
+        m1 = procfs.machine_busy_s()
         p1, _, effective = self.proxy_cpu()
         rc = self.kids.rc("client")
         summary = summary_of(self.path("client.out"))

@@ -5,8 +5,10 @@ naming it, then the usage, exit 2."""
 import os
 import re
 
+from spcore.modes import MODES
+
 PROG = "soak"
-DEFAULT_MODES = ["rw", "splice", "auto"]  # when no proxy binary is at hand to ask
+DEFAULT_MODES = list(MODES)  # when no proxy binary is at hand to ask (spcore's list: every mode)
 
 
 class UsageError(Exception):

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from .children import shell_rc
+from spcore.children import shell_rc
 
 ROUND_LIMIT_S = 20    # a round that takes longer is ended (SIGTERM, then SIGKILL 5 s later)
 HOLD_LIMIT_S = 15     # the longest the sampler may hold it

@@ -11,9 +11,11 @@ import sys
 import tempfile
 import time
 
-from . import procfs, soak_args, soak_ready, soak_verdict, stats_socket
-from .children import Children
-from .proxy_modes import ModesUnknown, modes_of
+from spcore import net, procfs, stats
+from spcore.children import Children
+from spcore.modes import ModesUnknown, modes_of
+
+from . import soak_args, soak_ready, soak_verdict
 from .soak_churn import Churn
 
 SCRIPTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -115,7 +117,7 @@ class Soak:
             raise CannotStart(f"cannot start {role} ({argv[0]}): {e.strerror}")
 
     def query(self):
-        return stats_socket.query(self.stats_host, self.stats_port, 5.0)
+        return stats.query(self.stats_host, self.stats_port, 5.0)
 
     def sleep_until(self, deadline):
         """Sleeps in short steps so that a signal is seen at once (its handler only sets a flag)."""
@@ -230,7 +232,7 @@ class Soak:
                     continue
                 if snap.get("pid") != self.kids.pid("proxy"):
                     raise CannotStart(f"another program answers on the stats port {s['stats']} (pid {snap.get('pid')})")
-                if stats_socket.port_open("127.0.0.1", s["server_port"], 1.0):
+                if net.port_open("127.0.0.1", s["server_port"], 1.0):
                     return snap
             time.sleep(0.1)
         raise CannotStart(f"the proxy was not ready in {limit}s: {why}")

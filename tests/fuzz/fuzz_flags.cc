@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "server/proxy_config.h"
+#include "server/proxy/proxy_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> args{"proxy"};

@@ -2,13 +2,11 @@
 modes read from `proxy -h`, and the command line."""
 
 import os
-import stat
 
 import pytest
 
 from sptools import demo_logic as dl
 from sptools import demo_run
-from sptools.proxy_modes import ModesUnknown, modes_of, parse_modes
 
 PROXY_HELP = """usage: proxy [options]
 options:
@@ -92,23 +90,6 @@ def test_parse_count():
     assert dl.parse_count("1M", 1, 1 << 20, suffixes=True) == 1 << 20
     for bad in ("0", "x", "1.5", "-3", "3K", ""):
         assert dl.parse_count(bad, 1, 1 << 20) is None
-
-
-def test_modes_come_from_the_proxy_help_so_new_ones_join():
-    assert parse_modes(PROXY_HELP) == ["rw", "splice", "auto"]
-    future = PROXY_HELP.replace("rw|splice|auto", "rw|splice|auto|uring|sockmap")
-    assert parse_modes(future) == ["rw", "splice", "auto", "uring", "sockmap"]
-    with pytest.raises(ModesUnknown):
-        parse_modes("usage: proxy\n  -z, --splice   use the splice pump (same as --mode splice)\n")
-
-
-def test_modes_of_runs_the_binary(tmp_path):
-    fake = tmp_path / "proxy"
-    fake.write_text("#!/bin/sh\ncat <<'EOF'\n" + PROXY_HELP.replace("auto", "auto|uring") + "EOF\n")
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    assert modes_of(str(fake)) == ["rw", "splice", "auto", "uring"]
-    with pytest.raises(ModesUnknown):
-        modes_of(str(tmp_path / "missing"))
 
 
 def test_arguments_and_their_defaults():

@@ -2,11 +2,12 @@
 churn rounds), and --report on a log directory."""
 
 import json
+import socket
 
 import pytest
 
+from spcore.fakes import FakeStatsServer
 from sptools import soak_args, soak_churn, soak_ready, soak_run, soak_verdict
-from sptools.procfs import parse_tcp_ports
 
 from .test_soak_verdict import healthy
 
@@ -93,14 +94,6 @@ def test_help_lists_every_variable(capsys):
     for name, var in soak_args.OPTIONS.values():
         assert var is None or var in out, var
     assert "SOAK_CLIENT_ONLY" in out
-
-
-def test_used_ports_from_proc_net_tcp():
-    table = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-             "   0: 0100007F:270F 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1\n"
-             "   1: 0100007F:9C40 0100007F:270F 01 00000000:00000000 00:00000000 00000000     0        0 2\n")
-    assert parse_tcp_ports(table) == {9999, 40000}
-    assert parse_tcp_ports(table, listening_only=True) == {9999}
 
 
 def test_churn_round_records():
@@ -200,28 +193,13 @@ def test_ready_probe_is_one_ping_through_the_proxy(tmp_path):
     assert soak_ready.ping_through(str(tmp_path / "none"), "p:1", "1")[1].startswith("cannot run ")
 
 
-class FakeStats:
+class FakeStats(FakeStatsServer):
     """A stats socket on loopback that answers every connection with one proxy snapshot."""
 
     def __init__(self, snap):
-        import socket
-        import threading
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.line = (json.dumps(snap) + "\n").encode()
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(64)  # the command: closing with it unread would reset the connection
-                conn.sendall(self.line)
+        line = (json.dumps(snap) + "\n").encode()
+        super().__init__(socket.AF_INET, lambda cmd: line)
+        self.port = self.addr[1]
 
 
 def client_only_soak(tmp_path, client_script, wait="5"):

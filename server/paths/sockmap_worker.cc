@@ -1,0 +1,86 @@
+#include "server/paths/sockmap_worker.h"
+
+#include <bpf/libbpf.h>
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <system_error>
+
+#include "common/clock.h"
+#include "server/paths/bpf/relay_session.h"
+
+namespace sp {
+namespace {
+
+constexpr int64_t kSyncEveryNs = 100 * kNsPerMs;
+
+}  // namespace
+
+SockmapWorker::SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics::WorkerCounters& counters)
+    : map_(map), worker_(worker), loop_(loop), counters_(counters) {
+  up_ = map_.bytes(counter());  // what an earlier worker of this index counted is not ours
+  down_ = map_.bytes(counter() + 1);
+  trims_ = map_.trims(ring());
+  int err = 0;
+  ring_fd_ = map_.create_ring(ring(), &err);
+  if (!ring_fd_) throw std::system_error(err, std::generic_category(), "creating the sockmap event ring");
+  ring_ = ring_buffer__new(ring_fd_.get(), &SockmapWorker::on_ring_event, this, nullptr);
+  if (!ring_) throw std::system_error(errno, std::generic_category(), "ring_buffer__new");
+  loop_.add(ring_fd_.get(), EPOLLIN | EPOLLET, this);
+}
+
+SockmapWorker::~SockmapWorker() {
+  if (timer_) loop_.cancel(timer_);
+  loop_.remove(ring_fd_.get());
+  ring_buffer__free(ring_);
+}
+
+void SockmapWorker::session_started(SockmapSession* relay, const Sockmap::Keys& keys) {
+  bool first = relays_.empty();
+  relays_[keys.client] = relay;
+  relays_[keys.remote] = relay;
+  if (first) arm();
+}
+
+void SockmapWorker::session_ended(const Sockmap::Keys& keys) {
+  sync();
+  relays_.erase(keys.client);
+  relays_.erase(keys.remote);
+  if (relays_.empty() && timer_) {
+    loop_.cancel(timer_);
+    timer_ = 0;
+  }
+}
+
+void SockmapWorker::sync() {
+  uint64_t up = map_.bytes(counter()), down = map_.bytes(counter() + 1);
+  if (up > up_) counters_.bytes_in.add(up - up_);
+  if (down > down_) counters_.bytes_out.add(down - down_);
+  up_ = std::max(up, up_);
+  down_ = std::max(down, down_);
+  if (uint64_t trims = map_.trims(ring()); trims > trims_) {
+    counters_.sockmap_trims.add(trims - trims_);
+    trims_ = trims;
+  }
+}
+
+void SockmapWorker::arm() {
+  timer_ = loop_.run_after(kSyncEveryNs, [this] {
+    timer_ = 0;
+    sync();
+    if (!relays_.empty()) arm();
+  });
+}
+
+void SockmapWorker::on_events(uint32_t) { ring_buffer__consume(ring_); }
+
+int SockmapWorker::on_ring_event(void* self, void* data, size_t size) {
+  auto* worker = static_cast<SockmapWorker*>(self);
+  if (size < sizeof(sp_relay_event)) return 0;
+  const auto* event = static_cast<const sp_relay_event*>(data);
+  // A session that ended since the program wrote the event is gone from the table: nothing to do.
+  if (auto it = worker->relays_.find(event->cookie); it != worker->relays_.end()) it->second->told(event->cookie, event->what);
+  return 0;
+}
+
+}  // namespace sp

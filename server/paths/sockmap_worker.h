@@ -1,0 +1,65 @@
+// A worker's share of the kernel relay (--mode sockmap): its byte counters, folded into its
+// bytes_in / bytes_out every 100 ms while it has sockmap sessions and when one ends (so a closed
+// session's bytes are in), with the retransmitted segments the program trimmed, and its event
+// ring, on which the program reports a direction it cannot go on relaying (its kernel queue passed
+// SP_RELAY_QUEUE_LIMIT, or a retransmission could not be trimmed); the session is told.
+//
+// Thread context: its worker's loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+
+#include "common/event_loop.h"
+#include "common/fd.h"
+#include "metrics/counters.h"
+#include "server/paths/sockmap.h"
+
+struct ring_buffer;
+
+namespace sp {
+
+// A session in the maps, told what the program reports of its sockets on the worker's ring.
+class SockmapSession {
+ public:
+  virtual void told(uint64_t cookie, uint32_t what) = 0;
+
+ protected:
+  ~SockmapSession() = default;
+};
+
+class SockmapWorker : public Handler {
+ public:
+  // Throws std::system_error where the kernel refuses the worker's ring.
+  SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics::WorkerCounters& counters);
+  ~SockmapWorker() override;
+  SockmapWorker(const SockmapWorker&) = delete;
+  SockmapWorker& operator=(const SockmapWorker&) = delete;
+
+  Sockmap& map() { return map_; }
+  uint32_t counter() const { return Sockmap::counter_of(worker_); }
+  uint32_t ring() const { return static_cast<uint32_t>(worker_); }
+  // `keys` are the relay's sockets, in the maps now; the ring names them.
+  void session_started(SockmapSession* session, const Sockmap::Keys& keys);
+  void session_ended(const Sockmap::Keys& keys);
+  void sync();
+
+ private:
+  void on_events(uint32_t events) override;
+  void arm();
+  static int on_ring_event(void* self, void* data, size_t size);
+
+  Sockmap& map_;
+  int worker_;
+  EventLoop& loop_;
+  metrics::WorkerCounters& counters_;
+  Fd ring_fd_;
+  ring_buffer* ring_ = nullptr;
+  std::unordered_map<uint64_t, SockmapSession*> relays_;  // by socket cookie, both sockets of each
+  uint64_t up_ = 0;  // what the map said last time
+  uint64_t down_ = 0;
+  uint64_t trims_ = 0;
+  EventLoop::TimerId timer_ = 0;
+};
+
+}  // namespace sp

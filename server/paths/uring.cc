@@ -1,0 +1,208 @@
+#include "server/paths/uring.h"
+
+#include <poll.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "common/log.h"
+
+namespace sp {
+namespace {
+
+constexpr uint64_t kIgnore = 0;     // cancels: their own completion says nothing we need
+constexpr uint64_t kEpollTag = 1;   // the multishot poll on the loop's epoll fd
+
+int setup(io_uring& ring, unsigned entries) {
+  io_uring_params params{};
+  params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN;
+  params.cq_entries = entries * 4;
+  int rc = io_uring_queue_init_params(entries, &ring, &params);
+  if (rc == -EINVAL) {  // an older kernel without COOP_TASKRUN
+    params = io_uring_params{};
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = entries * 4;
+    rc = io_uring_queue_init_params(entries, &ring, &params);
+  }
+  return rc;
+}
+
+}  // namespace
+
+std::string Uring::probe() {
+  io_uring ring{};
+  if (int rc = setup(ring, 8); rc < 0) return "io_uring_setup: " + log::errno_text(-rc);
+  std::string why;
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  if (!probe || !io_uring_opcode_supported(probe, IORING_OP_RECV) || !io_uring_opcode_supported(probe, IORING_OP_SEND) ||
+      !io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL))
+    why = "this kernel's io_uring lacks recv, send or cancel";
+  if (probe) io_uring_free_probe(probe);
+  if (why.empty()) {
+    // Provided buffer rings came with Linux 5.19.
+    void* mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<uint64_t>(mem);
+    reg.ring_entries = 8;
+    reg.bgid = 0;
+    if (mem == MAP_FAILED) why = "mmap: " + log::errno_text(errno);
+    else if (int rc = io_uring_register_buf_ring(&ring, &reg, 0); rc < 0)
+      why = "io_uring_register_buf_ring: " + log::errno_text(-rc) + " (provided buffer rings need Linux 5.19)";
+    if (mem != MAP_FAILED) ::munmap(mem, 4096);
+  }
+  io_uring_queue_exit(&ring);
+  return why;
+}
+
+Uring::Uring(const UringOptions& options, metrics::WorkerCounters& counters) : options_(options), counters_(counters) {
+  if (int rc = setup(ring_, options_.entries); rc < 0) throw std::system_error(-rc, std::generic_category(), "io_uring_setup");
+  try {
+    register_group(kSmallBuffers);
+    register_group(kLargeBuffers);
+  } catch (...) {
+    io_uring_queue_exit(&ring_);
+    for (Group& g : groups_)
+      if (g.ring) ::munmap(g.ring, g.ring_bytes);
+    throw;
+  }
+}
+
+void Uring::register_group(UringGroup id) {
+  Group& g = groups_[id];
+  g.size = options_.buffer_size[id];
+  g.count = options_.buffers[id];
+  g.ring_bytes = g.count * sizeof(io_uring_buf);
+  void* mem = ::mmap(nullptr, g.ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap for a provided buffer ring");
+  g.ring = static_cast<io_uring_buf_ring*>(mem);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(g.ring);
+  reg.ring_entries = g.count;
+  reg.bgid = id;
+  if (int rc = io_uring_register_buf_ring(&ring_, &reg, 0); rc < 0)
+    throw std::system_error(-rc, std::generic_category(), "io_uring_register_buf_ring");
+  io_uring_buf_ring_init(g.ring);
+  // Touched now: the kernel cycles through the whole pool (the ring is FIFO), so it is resident
+  // after the first few megabytes of traffic anyway; this way that is the cost from the start.
+  g.memory.reset(new char[g.count * g.size]);
+  for (size_t at = 0; at < g.count * g.size; at += 4096) g.memory[at] = 1;  // (a zeroing new may not touch)
+  int mask = io_uring_buf_ring_mask(g.count);
+  for (unsigned i = 0; i < g.count; ++i)
+    io_uring_buf_ring_add(g.ring, buffer(id, static_cast<uint16_t>(i)), static_cast<unsigned>(g.size),
+                          static_cast<unsigned short>(i), mask, static_cast<int>(i));
+  io_uring_buf_ring_advance(g.ring, static_cast<int>(g.count));
+}
+
+Uring::~Uring() {
+  // Sessions are gone (they wait for their own requests before they finish); what may remain is
+  // the epoll poll. Exiting the ring cancels it.
+  io_uring_queue_exit(&ring_);
+  for (Group& g : groups_) ::munmap(g.ring, g.ring_bytes);
+}
+
+io_uring_sqe* Uring::next_sqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  while (!sqe) {  // the submission queue is full: hand it to the kernel now
+    counters_.uring_submissions.add(io_uring_sq_ready(&ring_));
+    counters_.uring_enters.add();
+    io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  return sqe;
+}
+
+void Uring::receive(int fd, UringGroup group, UringOp* op, bool poll_first, size_t max_len) {
+  io_uring_sqe* sqe = next_sqe();
+  // With a selected buffer the kernel receives min(len, the buffer's size).
+  io_uring_prep_recv(sqe, fd, nullptr, static_cast<unsigned>(std::min(groups_[group].size, max_len)), 0);
+  if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+  io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
+  sqe->buf_group = group;
+  io_uring_sqe_set_data(sqe, op);
+}
+
+void Uring::send(int fd, const char* data, size_t len, UringOp* op) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_send(sqe, fd, data, len, MSG_NOSIGNAL);
+  io_uring_sqe_set_data(sqe, op);
+}
+
+void Uring::cancel(int fd) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+  io_uring_sqe_set_data64(sqe, kIgnore);
+}
+
+void Uring::receive_into(int fd, char* data, size_t len, UringOp* op) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_recv(sqe, fd, data, len, 0);
+  io_uring_sqe_set_data(sqe, op);
+}
+
+void Uring::poll_readable(int fd, UringOp* op) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_poll_add(sqe, fd, POLLIN | POLLRDHUP);
+  io_uring_sqe_set_data(sqe, op);
+}
+
+void Uring::give_back(UringGroup group, uint16_t id) {
+  Group& g = groups_[group];
+  counters_.buffer_bytes_held.sub(g.size);
+  io_uring_buf_ring_add(g.ring, buffer(group, id), static_cast<unsigned>(g.size), id, io_uring_buf_ring_mask(g.count),
+                        static_cast<int>(g.returned++));
+}
+
+void Uring::dispatch(io_uring_cqe* cqe, bool& epoll_ready) {
+  uint64_t tag = io_uring_cqe_get_data64(cqe);
+  if (tag == kIgnore) return;
+  if (tag == kEpollTag) {
+    epoll_ready = true;
+    if (!(cqe->flags & IORING_CQE_F_MORE)) epoll_watched_ = false;  // re-armed before the next wait
+    return;
+  }
+  auto* op = reinterpret_cast<UringOp*>(tag);
+  if (cqe->res == -ENOBUFS) counters_.uring_enobufs.add();
+  op->on_completion(cqe->res, cqe->flags);
+}
+
+bool Uring::sleep(int epoll_fd, int timeout_ms) {
+  if (!epoll_watched_ || epoll_fd != epoll_fd_) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_poll_multishot(sqe, epoll_fd, POLLIN);
+    io_uring_sqe_set_data64(sqe, kEpollTag);
+    epoll_watched_ = true;
+    epoll_fd_ = epoll_fd;
+  }
+  for (Group& g : groups_) {
+    if (g.returned == 0) continue;
+    io_uring_buf_ring_advance(g.ring, static_cast<int>(g.returned));
+    g.returned = 0;
+  }
+  counters_.uring_submissions.add(io_uring_sq_ready(&ring_));
+  counters_.uring_enters.add();
+  io_uring_cqe* cqe = nullptr;
+  if (io_uring_cq_ready(&ring_) > 0 || timeout_ms == 0) {
+    io_uring_submit(&ring_);
+  } else if (timeout_ms < 0) {
+    io_uring_submit_and_wait(&ring_, 1);
+  } else {
+    __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000LL};
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  }
+  if (io_uring_cq_has_overflow(&ring_)) counters_.uring_cq_overflows.add();
+  bool epoll_ready = false;
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    ++seen;
+    dispatch(cqe, epoll_ready);
+  }
+  io_uring_cq_advance(&ring_, seen);
+  counters_.uring_completions.add(seen);
+  return epoll_ready;
+}
+
+}  // namespace sp

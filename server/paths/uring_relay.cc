@@ -1,0 +1,179 @@
+#include "server/paths/uring_relay.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "server/paths/turn_budget.h"
+
+namespace sp {
+
+UringRelay::UringRelay(Uring& ring, EventLoop& loop, BufferPool& own_buffers, const RelaySockets& sockets,
+                       metrics::WorkerCounters& counters, RelayOwner& owner)
+    : ring_(ring),
+      loop_(loop),
+      own_buffers_(own_buffers),
+      counters_(counters),
+      owner_(owner),
+      client_(sockets.client),
+      remote_(sockets.remote),
+      up_(*this, sockets.client, sockets.remote, counters.bytes_in),
+      down_(*this, sockets.remote, sockets.client, counters.bytes_out) {}
+
+UringRelay::~UringRelay() {
+  up_.give_back_all();
+  down_.give_back_all();
+  up_.set_bulk(false);
+  down_.set_bulk(false);
+}
+
+void UringRelay::start(uint32_t) {
+  // The ring sees what the client sent while connecting: its first receive finds it queued.
+  loop_.remove(client_);
+  loop_.remove(remote_);
+  up_.arm_receive();
+  down_.arm_receive();
+}
+
+void UringRelay::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  if (up_.receiving || up_.sending || down_.receiving || down_.sending) {
+    ring_.cancel(client_);
+    ring_.cancel(remote_);
+  }
+  check_stopped();
+}
+
+void UringRelay::check_stopped() {
+  if (stopping_ && !in_flight()) owner_.relay_stopped();
+}
+
+void UringRelay::fail(int err) {
+  counters_.resets.add();
+  owner_.relay_finished(err);  // the owner stops us
+}
+
+void UringRelay::direction_finished() {
+  if (up_.finished && down_.finished) owner_.relay_finished(0);
+}
+
+void UringRelay::Direction::set_bulk(bool on) {
+  if (on != bulk) relay.ring_.add_bulk_direction(on ? 1 : -1);
+  bulk = on;
+}
+
+void UringRelay::Direction::arm_receive() {
+  if (receiving || resume_pending || eof || queued >= kMaxQueued || relay.stopping_) return;
+  receiving = true;
+  pending = Pending::kPool;
+  receiving_from = group;
+  // Counted in sessions, as the pumps' ready list counts them (a session's two directions share a turn).
+  size_t others = (relay.ring_.bulk_directions() - (bulk ? 1 : 0)) / 2;
+  asked = std::min(relay.ring_.buffer_size(group), turn_budget(others, relay.ring_.buffer_size(kLargeBuffers)));
+  relay.ring_.receive(src, group, &receive_op, drained, asked);
+}
+
+void UringRelay::Direction::received(int result, uint32_t flags) {
+  receiving = false;
+  Pending was = std::exchange(pending, Pending::kPool);
+  bool into_own = was == Pending::kOwn;
+  if (result == -ENOBUFS && !relay.stopping_ && receiving_from == kLargeBuffers) {
+    group = kSmallBuffers;  // the large pool is dry: step down
+    return arm_receive();
+  }
+  if (result == -ENOBUFS && !relay.stopping_) {
+    // The small pool is dry too (a receive takes its buffer when issued, data or not): wait
+    // until there is something to read, then read it into a buffer of this direction's own.
+    if (own_in_use) return;  // one at a time: the send of `own` completes and re-arms
+    receiving = true;
+    pending = Pending::kReadable;
+    relay.ring_.poll_readable(src, &receive_op);
+    return;
+  }
+  if (was == Pending::kReadable && result > 0 && !relay.stopping_) {
+    if (!own) own = relay.own_buffers_.acquire(0);
+    receiving = true;
+    pending = Pending::kOwn;
+    relay.ring_.receive_into(src, own.get(), own.size, &receive_op);
+    return;
+  }
+  if (flags & IORING_CQE_F_BUFFER) relay.ring_.taken(receiving_from);
+  if (result > 0 && !relay.stopping_) {
+    Chunk c{into_own ? kOwnBuffer : static_cast<int>(Uring::buffer_id(flags)), receiving_from, 0,
+            static_cast<uint32_t>(result)};
+    if (into_own) own_in_use = true;
+    queue[(head + queued++) % kMaxQueued] = c;
+    drained = static_cast<size_t>(result) < (into_own ? own.size : asked);
+    set_bulk(!into_own && !drained);
+    // Climb to the large pool when a small buffer came back full; step down when a receive
+    // would have fitted a small one.
+    size_t small = relay.ring_.buffer_size(kSmallBuffers);
+    if (!into_own) group = static_cast<size_t>(result) >= (receiving_from == kSmallBuffers ? small : small + 1) ? kLargeBuffers : kSmallBuffers;
+  } else if (flags & IORING_CQE_F_BUFFER) {
+    relay.ring_.give_back(receiving_from, Uring::buffer_id(flags));
+  }
+  if (relay.stopping_) return relay.check_stopped();
+  if (result == -EAGAIN || result == -EINTR) return arm_receive();
+  if (result < 0) return relay.fail(-result);
+  if (result == 0) eof = true;
+  else relay.owner_.relay_activity();
+  send_next();
+  if (bulk && !resume_pending) {
+    // A full receive: more is waiting. The next one takes its turn behind the others.
+    resume_pending = true;
+    relay.loop_.defer(&resume);
+    return;
+  }
+  arm_receive();
+}
+
+void UringRelay::Direction::send_next() {
+  if (sending || finished) return;
+  if (queued > 0) {
+    const Chunk& c = queue[head];
+    sending = true;
+    relay.ring_.send(dst, data(c) + c.offset, c.length, &send_op);
+    return;
+  }
+  if (eof) {
+    ::shutdown(dst, SHUT_WR);
+    finished = true;
+    set_bulk(false);
+    relay.direction_finished();
+  }
+}
+
+void UringRelay::Direction::sent(int result) {
+  sending = false;
+  if (relay.stopping_) return relay.check_stopped();
+  if (result == -EAGAIN || result == -EINTR) return send_next();
+  if (result < 0) return relay.fail(-result);
+  Chunk& c = queue[head];
+  bytes.add(static_cast<uint64_t>(result));
+  c.offset += static_cast<uint32_t>(result);
+  c.length -= static_cast<uint32_t>(result);
+  if (c.length == 0) {  // else a short send: the rest goes next
+    give_back(c);
+    head = (head + 1) % kMaxQueued;
+    --queued;
+  }
+  relay.owner_.relay_activity();
+  send_next();
+  arm_receive();
+}
+
+void UringRelay::Direction::give_back(const Chunk& c) {
+  if (c.buffer != kOwnBuffer) return relay.ring_.give_back(c.group, static_cast<uint16_t>(c.buffer));
+  own_in_use = false;
+  relay.own_buffers_.release(std::move(own));  // back to the worker: the pool may have buffers again
+}
+
+void UringRelay::Direction::give_back_all() {
+  for (; queued > 0; --queued, head = (head + 1) % kMaxQueued) give_back(queue[head]);
+  relay.own_buffers_.release(std::move(own));
+}
+
+}  // namespace sp

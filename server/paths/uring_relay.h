@@ -1,0 +1,140 @@
+// Both directions of one proxied connection on the worker's io_uring. Each direction receives
+// into a buffer the kernel picks from the worker's pool, sends it on in order (one send in flight,
+// a short send completed from where it stopped), and stops receiving while it holds
+// kMaxQueued buffers, so a slow destination stops its source being read (backpressure). EOF is
+// passed on as shutdown(SHUT_WR) once everything before it was delivered; a socket error on
+// either side ends both.
+//
+// A direction receives into small pool buffers (16 KiB) until one comes back full, then into large
+// ones (1 MiB) until a receive would have fitted a small one. When a pool is dry (its buffers
+// held by directions whose destinations are slow), a receive completes with ENOBUFS: the large
+// pool falls back to the small one, the small one to a 16 KiB buffer of the direction's own from
+// the worker's BufferPool (the pumps' lowest rung): no connection waits on another's backlog.
+//
+// Fair turns: a receive asks for at most a turn's budget (server/paths/turn_budget.h, shared among the
+// ring's bulk directions), so every completion carries a bounded amount; and a direction whose
+// receive came back full re-arms through the back of the loop's ready queue instead of at once,
+// so in the next submission batch the requests of sessions that were waiting (a ping-pong's send)
+// come before the bulk streams' next receives.
+//
+// Every request in flight points at this object, so it must outlive them: stop() cancels them
+// and the owner hears relay_stopped() once none is left; only then may it close the sockets.
+// The ring watches both sockets from start() on: they leave epoll, which would only wake the
+// worker for nothing.
+//
+// Thread context: its worker's loop thread only.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "metrics/counters.h"
+#include "server/paths/buffer_pool.h"
+#include "server/paths/relay.h"
+#include "server/paths/uring.h"
+
+namespace sp {
+
+class UringRelay : public Relay {
+ public:
+  static constexpr size_t kMaxQueued = 2;  // buffers held per direction before receiving stops
+
+  UringRelay(Uring& ring, EventLoop& loop, BufferPool& own_buffers, const RelaySockets& sockets,
+             metrics::WorkerCounters& counters, RelayOwner& owner);
+  ~UringRelay() override;
+  UringRelay(const UringRelay&) = delete;
+  UringRelay& operator=(const UringRelay&) = delete;
+
+  void start(uint32_t pending_client_events) override;
+  void on_events(bool, uint32_t) override {}  // the sockets are not in epoll
+  // Cancels every request; relay_stopped() follows (at once if none was in flight).
+  void stop() override;
+  bool in_flight() const { return up_.in_flight() || down_.in_flight(); }
+
+ private:
+  struct Direction;
+  struct Receive : UringOp {
+    explicit Receive(Direction& d) : dir(d) {}
+    void on_completion(int result, uint32_t flags) override { dir.received(result, flags); }
+    Direction& dir;
+  };
+  struct Send : UringOp {
+    explicit Send(Direction& d) : dir(d) {}
+    void on_completion(int result, uint32_t) override { dir.sent(result); }
+    Direction& dir;
+  };
+  struct Chunk {
+    int buffer;  // a pool buffer id, or kOwnBuffer
+    UringGroup group;
+    uint32_t offset;
+    uint32_t length;
+  };
+  static constexpr int kOwnBuffer = -1;
+  // A bulk direction's next receive, waiting for its turn on the loop's ready list.
+  struct Resume : Handler {
+    explicit Resume(Direction& d) : dir(d) {}
+    void on_events(uint32_t) override {}
+    void on_ready() override {
+      dir.resume_pending = false;
+      dir.arm_receive();
+    }
+    Direction& dir;
+  };
+  struct Direction {
+    Direction(UringRelay& r, int from, int to, metrics::Counter& bytes_counter)
+        : relay(r), src(from), dst(to), bytes(bytes_counter) {}
+    void arm_receive();
+    void received(int result, uint32_t flags);
+    void sent(int result);
+    void send_next();
+    bool in_flight() const { return receiving || sending; }
+    char* data(const Chunk& c) {
+      return c.buffer == kOwnBuffer ? own.get() : relay.ring_.buffer(c.group, static_cast<uint16_t>(c.buffer));
+    }
+    void give_back(const Chunk& c);
+    void give_back_all();
+    void set_bulk(bool on);
+
+    UringRelay& relay;
+    int src;
+    int dst;
+    metrics::Counter& bytes;
+    Receive receive_op{*this};
+    Send send_op{*this};
+    Resume resume{*this};
+    bool resume_pending = false;  // on the ready list: arm_receive() waits for that turn
+    bool bulk = false;            // the last receive filled what it asked for
+    size_t asked = 0;             // what the receive in flight asked for
+    std::array<Chunk, kMaxQueued> queue{};  // a ring: received, not yet sent
+    size_t head = 0;
+    size_t queued = 0;
+    BufferPool::Buffer own;  // while the pool is dry
+    bool own_in_use = false;
+    bool receiving = false;
+    enum class Pending { kPool, kReadable, kOwn };
+    Pending pending = Pending::kPool;  // what the receive op in flight is
+    UringGroup group = kSmallBuffers;  // the pool the next receive takes from
+    UringGroup receiving_from = kSmallBuffers;
+    bool sending = false;
+    bool eof = false;
+    bool drained = false;   // the last receive left the socket empty: the next one polls first
+    bool finished = false;  // EOF passed on
+  };
+
+  void direction_finished();
+  void fail(int err);
+  void check_stopped();
+
+  Uring& ring_;
+  EventLoop& loop_;
+  BufferPool& own_buffers_;
+  metrics::WorkerCounters& counters_;
+  RelayOwner& owner_;
+  int client_;
+  int remote_;
+  Direction up_;    // client -> remote
+  Direction down_;  // remote -> client
+  bool stopping_ = false;
+};
+
+}  // namespace sp

@@ -1,0 +1,130 @@
+#include "server/proxy/proxy_config.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+#include "server/shell/server_flags.h"
+
+namespace sp {
+namespace {
+
+// Flags fill these first; ports given with -p/-c apply to addresses given without one.
+struct RawAddresses {
+  std::vector<std::string> listen;
+  std::optional<uint16_t> port;
+  std::string remote = "127.0.0.1";
+  std::optional<uint16_t> remote_port;
+};
+
+std::vector<int> parse_cpu_list(const std::string& text) {
+  std::vector<int> cpus;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    auto dash = item.find('-');
+    int first = static_cast<int>(parse_int(item.substr(0, dash), 0, 4095));
+    int last = dash == std::string::npos ? first : static_cast<int>(parse_int(item.substr(dash + 1), first, 4095));
+    for (int c = first; c <= last; ++c) cpus.push_back(c);
+  }
+  if (cpus.empty()) throw std::invalid_argument("empty CPU list (expected e.g. 0,2-3)");
+  return cpus;
+}
+
+void finish(ProxyConfig& c, const RawAddresses& raw) {
+  uint16_t port = raw.port.value_or(kProxyPort);
+  if (raw.listen.empty()) c.server.listen.push_back(HostPort{"0.0.0.0", port});
+  for (const auto& text : raw.listen) c.server.listen.push_back(parse_host_port(text, port));
+  c.remote = parse_host_port(raw.remote, raw.remote_port.value_or(kRemotePort));
+  if (c.remote.port == 0) throw std::invalid_argument("remote port 0: nothing can be reached there (-r HOST:PORT, -c PORT)");
+  c.paths.finish();
+  if (c.paths.mode == DataPath::kUring && c.server.worker.busy_poll_ns > 0)
+    throw std::invalid_argument("--busy-poll does not apply to --mode uring (its workers sleep in io_uring_enter)");
+}
+
+FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
+  c.server.workers = online_cpus();
+  FlagParser p("proxy",
+               "TCP proxy: accepts on every -s address and forwards each connection to the remote,\n"
+               "moving bytes with read/write, splice(2) (-z), io_uring or inside the kernel (a BPF sockmap),\n"
+               "on N epoll worker threads.");
+  p.add({'s', "listen", "ADDR", "listen address, HOST[:PORT] or [V6][:PORT]; repeat for several NICs",
+         "0.0.0.0", [&](const std::string& v) {
+           parse_host_port(v, 0);  // validate now, apply the port default later
+           raw.listen.push_back(v);
+         }, /*repeatable=*/true});
+  p.add({'p', "port", "PORT", "listen port for -s addresses given without one", std::to_string(kProxyPort),
+         [&](const std::string& v) { raw.port = parse_port(v); }});
+  p.add({'r', "remote", "ADDR", "remote host name or address to forward to, HOST[:PORT]", "127.0.0.1",
+         [&](const std::string& v) {
+           parse_host_port(v, 0);
+           raw.remote = v;
+         }});
+  p.add({'c', "remote-port", "PORT", "remote port when -r has none", std::to_string(kRemotePort),
+         [&](const std::string& v) { raw.remote_port = parse_port(v); }});
+  p.add({'z', "splice", "", "use the splice pump (same as --mode splice)", "",
+         [&](const std::string&) { c.paths.mode = DataPath::kSplice; }});
+  p.add({0, "mode", data_path_names(), data_path_help(), "rw", [&](const std::string& v) {
+           auto mode = parse_data_path(v);
+           if (!mode) throw std::invalid_argument("invalid mode '" + v + "' (expected rw, splice, auto, uring or sockmap)");
+           c.paths.mode = *mode;
+         }});
+  p.add({0, "pipe-size", "BYTES",
+         "largest pipe per direction in splice mode (F_SETPIPE_SZ; K/M suffixes): pipes start at 16K and "
+         "double while splices fill them",
+         "1M", [&](const std::string& v) { c.paths.pumps.pipe_size = parse_size(v, 4096, 1ULL << 30); }});
+  p.add({0, "buffer-size", "BYTES",
+         "largest read/write buffer per direction, held only while data is in flight: buffers start at 16K "
+         "and double while reads fill them",
+         "1M", [&](const std::string& v) { c.paths.pumps.buffer_size = parse_size(v, 512, 1ULL << 30); }});
+  p.add({0, "memory-budget", "BYTES",
+         "per worker: buffers and pipes its sessions may hold before growth stops and every direction "
+         "runs at 16K (counted in budget_refusals)",
+         "64M", [&](const std::string& v) { c.paths.pumps.memory_budget = parse_size(v, 0, 1ULL << 40); }});
+  p.add({0, "connect-timeout", "SECONDS", "give up connecting to the remote after this long", "5",
+         [&](const std::string& v) { c.session.connect_timeout_ns = parse_duration_ns(v, 1'000'000, 3600'000'000'000); }});
+  p.add({0, "idle-timeout", "SECONDS", "close a session with no traffic for this long; 0 = never", "0",
+         [&](const std::string& v) { c.session.idle_timeout_ns = parse_duration_ns(v, 0, 864000'000'000'000); }});
+  p.add({0, "max-connections", "N", "refuse (accept and close) connections beyond N live ones; 0 = no limit",
+         "0", [&](const std::string& v) { c.server.max_connections = parse_int(v, 0, 100'000'000); }});
+  p.add({0, "balance", "POLICY", "worker choice: round-robin or least-connections", "round-robin",
+         [&](const std::string& v) {
+           if (v == "round-robin") c.server.balance = Balance::kRoundRobin;
+           else if (v == "least-connections") c.server.balance = Balance::kLeastConnections;
+           else throw std::invalid_argument("invalid policy '" + v + "' (expected round-robin or least-connections)");
+         }});
+  p.add({0, "reuseport", "", "each worker accepts on its own SO_REUSEPORT socket (no acceptor thread)", "",
+         [&](const std::string&) { c.server.reuseport = true; }});
+  p.add({0, "pin", "CPU_LIST", "pin worker k to the k-th CPU of the list, e.g. 0,1 or 0-3", "not pinned",
+         [&](const std::string& v) { c.server.pin_cpus = parse_cpu_list(v); }});
+  p.add({0, "busy-poll", "USEC",
+         "before a worker sleeps, poll this long for new events (lower latency, at the cost of a core "
+         "kept busy); 0 = off",
+         "0", [&](const std::string& v) {
+           c.server.worker.busy_poll_ns = parse_int(v, 0, 1'000'000) * 1000;
+         }});
+  add_shared_server_flags(
+      p, {c.server.workers, c.grace_ns, c.stats, c.stats_interval_ns, c.stats_log, c.stats_prom, c.verbosity},
+      kDefaultStats);
+  p.then([&] { finish(c, raw); });
+  return p;
+}
+
+
+}  // namespace
+
+std::variant<ProxyConfig, std::string> try_parse_proxy_command_line(int argc, const char* const* argv) {
+  ProxyConfig c;
+  RawAddresses raw;
+  if (auto err = make_parser(c, raw).try_parse(argc, argv)) return *err;
+  return c;
+}
+
+std::variant<ProxyConfig, int> parse_proxy_command_line(int argc, const char* const* argv) {
+  ProxyConfig c;
+  RawAddresses raw;
+  if (auto code = make_parser(c, raw).parse(argc, argv)) return *code;
+  return c;
+}
+
+}  // namespace sp

@@ -1,0 +1,52 @@
+// proxy: the splice / read-write TCP proxy.
+#include <signal.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "common/log.h"
+#include "common/signals.h"
+#include "metrics/stats_server.h"
+#include "server/paths/data_path.h"
+#include "server/proxy/proxy_config.h"
+#include "server/proxy/proxy_session.h"
+#include "server/proxy/remote.h"
+#include "server/shell/server.h"
+#include "server/shell/stats_source.h"
+
+int main(int argc, char** argv) {
+  using namespace sp;
+  log::set_program("proxy");
+  auto parsed = parse_proxy_command_line(argc, argv);
+  if (auto* code = std::get_if<int>(&parsed)) return *code;
+  ProxyConfig config = std::get<ProxyConfig>(std::move(parsed));
+  log::set_level(log::level_for_verbosity(config.verbosity));
+  block_signals({SIGINT, SIGTERM, SIGHUP});
+  DataPaths paths(config.paths);  // probes the mode's kernel feature; outlives the server's workers
+  try {
+    Remote remote(config.remote);
+    Server server(config.server, [&](WorkerEnv& env) -> std::unique_ptr<WorkerProgram> {
+      return std::make_unique<ProxyWorker>(env, paths, remote, config.session);
+    });
+    for (const auto& addr : server.listen_addresses())
+      log::announce("listening on ", addr.to_string(), ", forwarding to ", config.remote.to_string(), " (",
+                to_string(paths.effective()), ", ", config.server.workers, " workers)");
+    // Declared after the server: stops before the counters it reads go away.
+    metrics::StatsOptions stats_options;
+    stats_options.where = config.stats;
+    stats_options.interval_ns = config.stats_interval_ns;
+    stats_options.log_path = config.stats_log;
+    stats_options.prom_path = config.stats_prom;
+    metrics::StatsSource source = stats_source(server, "proxy", to_string(paths.asked()));
+    source.mode_effective = to_string(paths.effective());
+    // The default address is best effort (another proxy may hold it); one asked for must work.
+    auto stats = metrics::start_stats(stats_options, std::move(source), config.stats == kDefaultStats);
+    if (stats && !stats->address().empty()) log::info("stats on ", stats->address());
+    return serve_until_signalled(server, config.grace_ns, [&] {
+      if (stats) stats->reopen_log();
+    });
+  } catch (const std::exception& e) {
+    log::error(e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,165 @@
+#include "server/proxy/proxy_session.h"
+
+#include <sys/epoll.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/socket.h"
+
+namespace sp {
+
+ProxySession::ProxySession(WorkerEnv& env, DataPathWorker& paths, Fd client, Remote& remote,
+                           const ProxySessionOptions& options)
+    : env_(env), paths_(paths), remote_(remote), options_(options), client_(std::move(client)) {}
+
+ProxySession::~ProxySession() {
+  if (timer_) env_.loop.cancel(timer_);
+}
+
+void ProxySession::start() {
+  env_.counters.connections_total.add();
+  set_nodelay(client_.get());
+  env_.loop.add(client_.get(), EventLoop::kEdgeAll, &client_side_);
+  addresses_ = remote_.current();
+  timer_ = env_.loop.run_after(options_.connect_timeout_ns, [this] {
+    timer_ = 0;
+    connect_failed(ETIMEDOUT, true);
+  });
+  connect_next();
+}
+
+void ProxySession::connect_next() {
+  while (address_index_ < addresses_->size()) {
+    const SocketAddress& addr = (*addresses_)[address_index_++];
+    int err = 0;
+    remote_fd_ = connect_nonblocking(addr, &err);
+    if (remote_fd_) {
+      // Also reached from an event handler (the next address after a failed one), where nothing
+      // above would catch: a failed registration ends this session only.
+      try {
+        env_.loop.add(remote_fd_.get(), EventLoop::kEdgeAll, &remote_side_);
+      } catch (const std::exception& e) {
+        session_failed(env_, this, e);
+      }
+      return;
+    }
+    last_connect_error_ = err;
+  }
+  // No address at all: the remote's name has not resolved yet (Remote retries in the background).
+  connect_failed(addresses_->empty() ? EDESTADDRREQ : last_connect_error_, false);
+}
+
+void ProxySession::on_side_events(bool client, uint32_t events) {
+  if (state_ == State::kConnecting) {
+    if (client) pending_client_events_ |= events;
+    else on_connect_result(events);
+    return;
+  }
+  if (state_ == State::kOpen) relay_->on_events(client, events);
+}
+
+void ProxySession::on_connect_result(uint32_t events) {
+  std::optional<int> err = connect_outcome(remote_fd_.get(), events);
+  if (!err) return;
+  if (*err == 0) {
+    connected();
+    return;
+  }
+  last_connect_error_ = *err;
+  if (address_index_ > 0)
+    log::debug(describe_error("connect", (*addresses_)[address_index_ - 1], last_connect_error_));
+  env_.loop.remove(remote_fd_.get());
+  remote_fd_.reset();
+  connect_next();  // the next address, if the name had several
+}
+
+void ProxySession::connected() {
+  if (timer_) env_.loop.cancel(timer_);
+  timer_ = 0;
+  set_nodelay(remote_fd_.get());
+  state_ = State::kOpen;
+  relay_ = paths_.make_relay({client_.get(), &client_side_, remote_fd_.get(), &remote_side_}, *this);
+  if (!relay_) {
+    close(true);  // the kernel took the session half-way: reset
+    return;
+  }
+  if (options_.idle_timeout_ns > 0) {
+    last_activity_ns_ = env_.loop.now();
+    arm_idle_timer();
+  }
+  relay_->start(pending_client_events_);
+}
+
+void ProxySession::connect_failed(int err, bool timed_out) {
+  if (state_ != State::kConnecting) return;
+  (timed_out ? env_.counters.connect_timeout : env_.counters.connect_failed).add();
+  std::string where = remote_.where().to_string();
+  static log::RateLimit limit;  // shared by the workers: one line a second in all
+  log::warn_limited(limit, "connect ", where, ": ", log::errno_text(err), "; closing the client");
+  remote_.refresh();
+  close(true);
+}
+
+void ProxySession::arm_idle_timer() {
+  // One timer per idle period, re-armed lazily: activity only stamps last_activity_ns_.
+  int64_t due = last_activity_ns_ + options_.idle_timeout_ns - env_.loop.now();
+  if (last_activity_ns_ == 0) due = options_.idle_timeout_ns;
+  timer_ = env_.loop.run_after(due, [this] {
+    timer_ = 0;
+    // A relay the kernel runs knows of traffic the session never saw.
+    if (int64_t idle = relay_->idle_ns(); idle >= 0) last_activity_ns_ = env_.loop.now() - idle;
+    if (env_.loop.now() - last_activity_ns_ >= options_.idle_timeout_ns && last_activity_ns_ != 0) {
+      env_.counters.idle_timeouts.add();
+      close(false);
+    } else {
+      arm_idle_timer();
+    }
+  });
+}
+
+void ProxySession::abort() { close(true); }
+
+void ProxySession::relay_activity() {
+  if (options_.idle_timeout_ns > 0) last_activity_ns_ = env_.loop.now();
+}
+
+void ProxySession::relay_finished(int err) {
+  if (err) log::debug("session reset: ", log::errno_text(err));
+  close(err != 0);
+}
+
+void ProxySession::relay_stopped() {
+  if (state_ == State::kStopping) close_sockets(reset_on_close_);
+}
+
+void ProxySession::close(bool reset) {
+  if (state_ == State::kClosed || state_ == State::kStopping) return;
+  if (timer_) env_.loop.cancel(timer_);
+  timer_ = 0;
+  if (relay_) {
+    // A relay may have requests in flight that point at its buffers: the sockets close once it
+    // says they may.
+    state_ = State::kStopping;
+    reset_on_close_ = reset;
+    relay_->stop();
+    return;
+  }
+  close_sockets(reset);
+}
+
+void ProxySession::close_sockets(bool reset) {
+  state_ = State::kClosed;
+  // A reset on one side is passed on as a reset on the other: the peer learns the stream broke.
+  for (Fd* fd : {&client_, &remote_fd_}) {
+    if (!*fd) continue;
+    if (!relay_) env_.loop.remove(fd->get());  // a relay took the sockets out of the loop in stop()
+    if (reset) set_reset_on_close(fd->get());
+  }
+  client_.reset();
+  remote_fd_.reset();
+  if (relay_) relay_->sockets_closed();
+  env_.counters.connections_closed.add();
+  env_.finished(this);
+}
+
+}  // namespace sp

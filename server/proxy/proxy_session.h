@@ -1,0 +1,93 @@
+// One proxied connection: the accepted client socket, the remote socket the worker connects
+// non-blocking, and, once both are connected, the Relay the worker's data path gives it. The
+// session owns the sockets, the connect and idle timeouts and the order of the teardown; how the
+// bytes move is the relay's business (server/paths/relay.h).
+//
+// ProxyWorker is the proxy's part of a worker (the shell's WorkerProgram): the worker's data path
+// and the session factory.
+//
+// Thread context: its worker's loop thread only.
+#pragma once
+
+#include <memory>
+
+#include "common/event_loop.h"
+#include "common/fd.h"
+#include "server/paths/data_path.h"
+#include "server/paths/relay.h"
+#include "server/proxy/remote.h"
+#include "server/shell/session.h"
+
+namespace sp {
+
+struct ProxySessionOptions {
+  int64_t connect_timeout_ns = 5'000'000'000;
+  int64_t idle_timeout_ns = 0;  // 0: never
+};
+
+class ProxySession : public Session, private RelayOwner {
+ public:
+  ProxySession(WorkerEnv& env, DataPathWorker& paths, Fd client, Remote& remote, const ProxySessionOptions& options);
+  ~ProxySession() override;
+  void start() override;
+  void abort() override;
+
+ private:
+  // One registered fd: forwards its events to the session.
+  struct Side : Handler {
+    Side(ProxySession& s, bool client) : session(s), is_client(client) {}
+    void on_events(uint32_t events) override { session.on_side_events(is_client, events); }
+    ProxySession& session;
+    bool is_client;
+  };
+  enum class State { kConnecting, kOpen, kStopping, kClosed };
+
+  void connect_next();
+  void on_side_events(bool client, uint32_t events);
+  void on_connect_result(uint32_t events);
+  void connected();
+  void connect_failed(int err, bool timed_out);
+  void arm_idle_timer();
+  void close(bool reset);
+  void close_sockets(bool reset);
+  void relay_activity() override;
+  void relay_finished(int err) override;
+  void relay_stopped() override;
+
+  WorkerEnv& env_;
+  DataPathWorker& paths_;
+  Remote& remote_;
+  const ProxySessionOptions& options_;
+  Fd client_;
+  Fd remote_fd_;
+  std::shared_ptr<const Remote::Addresses> addresses_;
+  size_t address_index_ = 0;
+  int last_connect_error_ = 0;
+  State state_ = State::kConnecting;
+  Side client_side_{*this, true};
+  Side remote_side_{*this, false};
+  std::unique_ptr<Relay> relay_;  // once connected
+  bool reset_on_close_ = false;
+  uint32_t pending_client_events_ = 0;  // seen while connecting, replayed once connected
+  EventLoop::TimerId timer_ = 0;        // connect timeout, then idle timeout
+  int64_t last_activity_ns_ = 0;
+};
+
+class ProxyWorker : public WorkerProgram {
+ public:
+  ProxyWorker(WorkerEnv& env, DataPaths& paths, Remote& remote, const ProxySessionOptions& options)
+      : env_(env), paths_(paths.for_worker(env.worker_id, env.loop, env.counters)), remote_(remote), options_(options) {}
+  std::unique_ptr<Session> make_session(Fd client, size_t) override {
+    return std::make_unique<ProxySession>(env_, *paths_, std::move(client), remote_, options_);
+  }
+  void idle() override { paths_->idle(); }
+  std::string mode_effective() const override { return to_string(paths_->effective()); }
+
+ private:
+  WorkerEnv& env_;
+  std::unique_ptr<DataPathWorker> paths_;
+  Remote& remote_;
+  const ProxySessionOptions& options_;
+};
+
+}  // namespace sp

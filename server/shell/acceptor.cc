@@ -1,0 +1,34 @@
+#include "server/shell/acceptor.h"
+
+#include "common/socket.h"
+
+namespace sp {
+
+Acceptor::Acceptor(EventLoop& loop, std::vector<Listening> listeners, Dispatch dispatch)
+    : dispatch_(std::move(dispatch)) {
+  for (auto& l : listeners) {
+    size_t index = l.index;
+    metrics::ListenerCounters* counters = l.counters;
+    AcceptLoop::Callbacks callbacks;
+    callbacks.name = "accept on " + local_address(l.fd.get()).to_string();
+    callbacks.on_client = [this, index, counters](Fd client) {
+      counters->accepted.add_shared();
+      if (!dispatch_(std::move(client), index)) counters->refused.add_shared();
+    };
+    // Out of descriptors: a connection this process cannot serve is closed now rather than left
+    // in the backlog, where its client would wait with no timeout.
+    callbacks.on_reserved = [counters](Fd) {
+      counters->accepted.add_shared();
+      counters->refused.add_shared();
+    };
+    callbacks.reserved_verb = "closed at once";
+    callbacks.on_pause = [counters](int) { counters->accept_pauses.add_shared(); };
+    loops_.push_back(std::make_unique<AcceptLoop>(loop, std::move(l.fd), std::move(callbacks)));
+  }
+}
+
+void Acceptor::close_listeners() {
+  for (auto& l : loops_) l->close();
+}
+
+}  // namespace sp

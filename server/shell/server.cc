@@ -1,0 +1,141 @@
+#include "server/shell/server.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/signals.h"
+#include "common/socket.h"
+
+namespace sp {
+
+int online_cpus() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+Server::Server(const ServerOptions& options, const WorkerProgramFactory& program)
+    : options_(options), admission_(options.max_connections) {
+  // Bind everything first, so a busy port fails before any thread starts.
+  std::vector<Fd> first;  // one socket per address: the acceptor's, or worker 0's with --reuseport
+  for (const HostPort& where : options_.listen) {
+    for (const SocketAddress& addr : resolve(where, true)) {
+      first.push_back(listen_tcp(addr, 4096, options_.reuseport));
+      listeners_.push_back(std::make_unique<ListenAddress>());
+      listeners_.back()->address = local_address(first.back().get());
+    }
+  }
+  auto listening = [&](size_t worker) {
+    std::vector<Acceptor::Listening> out;
+    for (size_t i = 0; i < listeners_.size(); ++i) {
+      // Later workers bind the address worker 0 got (its real port, if 0 was asked for).
+      Fd fd = worker == 0 ? std::move(first[i]) : listen_tcp(listeners_[i]->address, 4096, true);
+      out.push_back({std::move(fd), i, &listeners_[i]->counters});
+    }
+    return out;
+  };
+  for (int i = 0; i < options_.workers; ++i) {
+    WorkerOptions wo = options_.worker;
+    if (!options_.pin_cpus.empty()) wo.pin_cpu = options_.pin_cpus[static_cast<size_t>(i) % options_.pin_cpus.size()];
+    if (options_.reuseport)
+      workers_.push_back(std::make_unique<Worker>(i, wo, program, listening(static_cast<size_t>(i)), &admission_));
+    else
+      workers_.push_back(std::make_unique<Worker>(i, wo, program, std::vector<Acceptor::Listening>{}, &admission_));
+  }
+  if (!options_.reuseport) {
+    acceptor_sockets_ = listening(0);
+    acceptor_thread_ = std::make_unique<LoopThread>([](EventLoop&) { pthread_setname_np(pthread_self(), "acceptor"); });
+  }
+}
+
+void Server::start_accepting() {
+  for (auto& w : workers_) w->start_accepting();
+  if (!acceptor_thread_) return;
+  acceptor_thread_->loop().post([this] {
+    if (acceptor_ || acceptor_sockets_.empty()) return;
+    acceptor_ = std::make_unique<Acceptor>(acceptor_thread_->loop(), std::move(acceptor_sockets_),
+                                           [this](Fd client, size_t listener) { return dispatch(std::move(client), listener); });
+  });
+}
+
+Server::~Server() {
+  if (acceptor_thread_) acceptor_thread_->stop_and_join();  // no new hand-offs from here on
+  acceptor_.reset();
+  workers_.clear();
+}
+
+void Server::stop_accepting() {
+  if (acceptor_thread_)
+    acceptor_thread_->loop().post([this] {
+      if (acceptor_) acceptor_->close_listeners();
+      acceptor_sockets_.clear();
+    });
+  for (auto& w : workers_) w->stop_accepting();
+}
+
+void Server::abort_sessions() {
+  for (auto& w : workers_) w->abort_all();
+}
+
+uint64_t Server::active() const {
+  uint64_t n = 0;
+  for (auto& w : workers_) n += w->active();
+  return n;
+}
+
+std::vector<SocketAddress> Server::listen_addresses() const {
+  std::vector<SocketAddress> out;
+  for (const auto& l : listeners_) out.push_back(l->address);
+  return out;
+}
+
+bool Server::dispatch(Fd client, size_t listener) {
+  // Counted here, before the hand-off: the workers' own counts lag behind what is still queued.
+  if (!admission_.try_admit()) return false;  // the Fd closes: a polite refusal, counted by the acceptor
+  Worker* target = nullptr;
+  if (options_.balance == Balance::kLeastConnections) {
+    for (auto& w : workers_)
+      if (!target || w->load() < target->load()) target = w.get();
+  } else {
+    target = workers_[next_worker_++ % workers_.size()].get();
+  }
+  target->hand_off(std::move(client), listener);
+  return true;
+}
+
+int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<void()>& on_hangup) {
+  EventLoop loop;
+  int64_t deadline = 0;
+  std::function<void()> check_drained = [&] {
+    if (server.active() == 0 || now_ns() >= deadline) {
+      if (server.active()) log::warn("grace period over: closing ", server.active(), " live sessions");
+      server.abort_sessions();
+      loop.stop();
+      return;
+    }
+    loop.run_after(50 * kNsPerMs, check_drained);
+  };
+  SignalWatcher signals(loop, {SIGINT, SIGTERM, SIGHUP}, [&](int sig) {
+    if (sig == SIGHUP) {
+      log::info("SIGHUP: reopening the stats log");
+      if (on_hangup) on_hangup();
+      return;
+    }
+    if (deadline) {  // a second signal: no more patience
+      deadline = now_ns();
+      return;
+    }
+    log::info("signal ", sig, ": draining ", server.active(), " sessions for up to ", grace_ns / 1e9, " s");
+    server.stop_accepting();
+    deadline = now_ns() + grace_ns;
+    check_drained();
+  });
+  // Only now: the loop and the signalfd already hold their descriptors.
+  server.start_accepting();
+  loop.run();
+  return 0;
+}
+
+}  // namespace sp

@@ -1,0 +1,14 @@
+#include "server/shell/session.h"
+
+#include "common/log.h"
+
+namespace sp {
+
+void session_failed(WorkerEnv& env, Session* session, const std::exception& error) {
+  env.counters.session_errors.add();
+  static log::RateLimit limit;  // shared by the workers: one line a second in all
+  log::warn_limited(limit, "worker-", env.worker_id, ": closing a session: ", error.what());
+  if (session) session->abort();
+}
+
+}  // namespace sp
