@@ -45,8 +45,8 @@ struct Options {
 };
 
 // Parses argv. Returns the options, or the exit code when the program should stop (0 after
-// -h/--version, 2 after a bad flag or an impossible combination, with one line and the usage
-// printed on stderr).
+// -h/--version, 2 after a bad flag or an impossible combination, with the reason and a line
+// pointing at --help printed on stderr).
 std::variant<Options, int> parse_command_line(int argc, const char* const* argv);
 
 // The same, returning the error text instead of printing (for tests). -h returns the usage text

@@ -1,5 +1,6 @@
 #include "common/flags.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -44,34 +45,89 @@ const Flag* FlagParser::find_long(std::string_view name) const {
   return nullptr;
 }
 
-std::string FlagParser::usage() const {
-  std::ostringstream out;
-  out << "usage: " << program_ << " [options]";
-  if (operand_) out << " [" << operand_->long_name << "]";
-  out << "\n" << summary_ << "\n\n";
-  if (operand_) {
-    out << "  " << operand_->long_name << std::string(operand_->long_name.size() < 28 ? 28 - operand_->long_name.size() : 1, ' ')
-        << operand_->help;
-    if (!operand_->default_text.empty()) out << " (default: " << operand_->default_text << ")";
-    out << "\n\n";
+namespace {
+
+std::vector<std::string> words(std::string_view text) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == ' ' || text[i] == '\n') {
+      ++i;
+      continue;
+    }
+    size_t end = text.find_first_of(" \n", i);
+    if (end == std::string_view::npos) end = text.size();
+    out.emplace_back(text.substr(i, end - i));
+    i = end;
   }
-  out << "options:\n";
+  return out;
+}
+
+// `lead` (e.g. "  -p, --port PORT"), then `chunks` filled up to kHelpWidth with continuation
+// lines starting at `column`; a lead reaching the column gets a line of its own. A chunk wider
+// than the room overflows rather than being cut: a path must stay whole to be copied.
+std::string wrap(std::string lead, const std::vector<std::string>& chunks, size_t column) {
+  std::string out;
+  if (column > 0 && lead.size() >= column) {
+    out += lead + "\n";
+    lead.clear();
+  }
+  std::string line = std::move(lead);
+  line.resize(column, ' ');
+  bool empty = true;
+  for (const std::string& chunk : chunks) {
+    if (!empty && line.size() + 1 + chunk.size() > kHelpWidth) {
+      out += line + "\n";
+      line.assign(column, ' ');
+      empty = true;
+    }
+    if (!empty) line += ' ';
+    line += chunk;
+    empty = false;
+  }
+  return out + line + "\n";
+}
+
+// The help's words, then "(default: X)" kept on one line when it fits, so it reads at a glance.
+std::vector<std::string> description(const Flag& f) {
+  std::vector<std::string> chunks = words(f.help);
+  if (f.default_text.empty()) return chunks;
+  std::string def = "(default: " + f.default_text + ")";
+  if (def.size() <= kHelpWidth - kHelpColumn) {
+    chunks.push_back(def);
+  } else {
+    for (auto& w : words(def)) chunks.push_back(std::move(w));
+  }
+  return chunks;
+}
+
+}  // namespace
+
+std::string FlagParser::usage() const {
+  std::string head = "usage: " + program_ + " [options]";
+  if (operand_) head += " [" + operand_->long_name + "]";
+  std::string out = head + "\n" + wrap("", words(summary_), 0) + "\n";
+  if (operand_) out += wrap("  " + operand_->long_name, description(*operand_), kHelpColumn) + "\n";
+  out += "options:\n";
   for (const auto& f : flags_) {
     std::string left = f.short_name ? std::string("  -") + f.short_name + ", " : std::string("      ");
     left += "--" + f.long_name;
     if (!f.value_name.empty()) left += " " + f.value_name;
-    out << left;
-    if (left.size() < 30) out << std::string(30 - left.size(), ' ');
-    else out << "\n" << std::string(30, ' ');
-    out << f.help;
-    if (!f.default_text.empty()) out << " (default: " << f.default_text << ")";
-    out << "\n";
+    out += wrap(left, description(f), kHelpColumn);
   }
-  return out.str();
+  return out;
 }
 
 std::optional<std::string> FlagParser::try_parse(int argc, const char* const* argv, bool* wants_help) {
-  auto apply = [this](const Flag& f, const std::string& shown, const std::string& value) -> std::optional<std::string> {
+  std::vector<const Flag*> given;
+  auto apply = [&](const Flag& f, const std::string& shown, const std::string& value) -> std::optional<std::string> {
+    if (!f.value_name.empty() && !f.repeatable && (!operand_ || &f != &*operand_)) {
+      if (std::find(given.begin(), given.end(), &f) != given.end()) {
+        std::string name = f.short_name ? std::string("-") + f.short_name + "/--" + f.long_name : "--" + f.long_name;
+        return "option '" + name + "' given twice";
+      }
+      given.push_back(&f);
+    }
     if (!f.apply) {
       (f.long_name == "help" ? help_ : version_) = true;
       return std::nullopt;
@@ -147,7 +203,8 @@ std::optional<std::string> FlagParser::try_parse(int argc, const char* const* ar
 
 std::optional<int> FlagParser::parse(int argc, const char* const* argv) {
   if (auto err = try_parse(argc, argv)) {
-    std::fprintf(stderr, "%s: %s\n%s", program_.c_str(), err->c_str(), usage().c_str());
+    std::fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", program_.c_str(), err->c_str(),
+                 program_.c_str());
     return 2;
   }
   if (help_) {

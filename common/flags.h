@@ -2,6 +2,7 @@
 // usage text is generated from those declarations, so -h can never drift from what is parsed.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -19,7 +20,15 @@ struct Flag {
   std::string default_text;    // shown as "(default: ...)"; empty: nothing shown
   // Applies the value (empty for a switch). Throws std::invalid_argument with the reason.
   std::function<void(const std::string&)> apply;
+  // Given twice is an error ("option '--mode' given twice": which one did the user mean?) unless
+  // the flag collects its values (-s for several NICs). A switch may always repeat: it sets the
+  // same thing again, or counts (-vv).
+  bool repeatable = false;
 };
+
+// -h text is wrapped to this many columns, descriptions hanging under kHelpColumn.
+constexpr size_t kHelpWidth = 80;
+constexpr size_t kHelpColumn = 30;
 
 class FlagParser {
  public:
@@ -33,7 +42,8 @@ class FlagParser {
   FlagParser& then(std::function<void()> finish);
 
   // Parses argv. Returns an exit code when the program should exit now: 0 after -h/--help or
-  // --version (text on stdout), 2 after a bad flag (one line naming it plus the usage on stderr).
+  // --version (text on stdout), 2 after a bad flag (on stderr, one line naming it and one
+  // pointing at --help: GNU habit; the whole usage would bury the reason).
   // Returns nullopt when the program should go on.
   std::optional<int> parse(int argc, const char* const* argv);
   std::string usage() const;

@@ -31,6 +31,14 @@ template <typename... Args> void error(const Args&... a) { emit(Level::kError, a
 template <typename... Args> void warn(const Args&... a) { emit(Level::kWarn, a...); }
 template <typename... Args> void info(const Args&... a) { emit(Level::kInfo, a...); }
 template <typename... Args> void debug(const Args&... a) { emit(Level::kDebug, a...); }
+// An info line written whatever -v says: what an operator must see at start (where the program
+// listens, with the port the kernel chose for -p 0) is not chatter.
+template <typename... Args>
+void announce(const Args&... a) {
+  std::ostringstream out;
+  (out << ... << a);
+  write(Level::kInfo, out.str());
+}
 
 // At most one line a second through one RateLimit (one static per call site, shared by every
 // thread: with one per thread, N workers failing together logged N lines a second): a failure

@@ -29,8 +29,8 @@ using nlohmann::json;
 struct Server {
   explicit Server(std::vector<std::string> extra = {}) {
     port = free_port();
-    std::vector<std::string> argv = {bin("tcp_ping_server"), "-s", "127.0.0.1", "-p", std::to_string(port), "-w", "1"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
+    std::vector<std::string> argv =
+        with_args({bin("tcp_ping_server"), "-s", "127.0.0.1", "-p", std::to_string(port), "-w", "1"}, extra);
     process = std::make_unique<ChildProcess>(argv);
     if (!wait_for_port(port)) throw std::runtime_error("tcp_ping_server did not start: " + process->err());
   }
@@ -213,7 +213,7 @@ TEST(ClientE2E, StreamStopsCleanlyOnSigterm) {
 // ---------------------------------------------------------------------------------------------
 // Usage and connection errors
 
-TEST(ClientE2E, ImpossibleCombinationsExitTwoWithOneLineAndUsage) {
+TEST(ClientE2E, ImpossibleCombinationsExitTwoWithTheReasonAndAPointerToHelp) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"-n", "10", "-t", "1"}, {"--mode", "stream", "--rate", "100"}, {"--length", "0"}, {"--bogus"}}) {
     std::vector<std::string> argv = {bin("tcp_ping_client")};
@@ -221,7 +221,8 @@ TEST(ClientE2E, ImpossibleCombinationsExitTwoWithOneLineAndUsage) {
     auto r = run(argv, 10s);
     EXPECT_EQ(r.code, 2) << args[0];
     EXPECT_EQ(r.err.rfind("tcp_ping_client: ", 0), 0u) << r.err;
-    EXPECT_NE(r.err.find("\nusage: tcp_ping_client"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("\nTry 'tcp_ping_client --help' for more information.\n"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("usage:"), std::string::npos) << "the usage buries the reason: " << r.err;
     EXPECT_TRUE(r.out.empty());
   }
 }

@@ -38,9 +38,7 @@ json summary_of(const std::string& out) {
 }
 
 std::vector<std::string> client_argv(uint16_t port, std::vector<std::string> args) {
-  std::vector<std::string> argv = {bin("tcp_ping_client"), "-s", "127.0.0.1", "-p", std::to_string(port), "--json"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return argv;
+  return with_args({bin("tcp_ping_client"), "-s", "127.0.0.1", "-p", std::to_string(port), "--json"}, args);
 }
 
 // The victim's median round trip in microseconds over `seconds` of closed-loop 1 KiB pings.

@@ -197,10 +197,11 @@ struct NetnsStack {
   NetnsStack(const Topology& t, const std::string& mode, std::vector<std::string> extra) {
     server = std::make_unique<ChildProcess>(t.in("server", {bin("tcp_ping_server"), "-s", t.server_addr(), "-p",
                                                             std::to_string(kServerPort), "-w", "1"}));
-    std::vector<std::string> argv{bin("proxy"), "-s", t.proxy_client_side(), "-s", t.proxy_server_side(), "-p",
-                                  std::to_string(kProxyPort), "-r", t.server_addr(), "-c", std::to_string(kServerPort),
-                                  "--mode", mode, "--stats", "unix:" + t.stats_path()};
-    argv.insert(argv.end(), extra.begin(), extra.end());
+    std::vector<std::string> argv =
+        with_args({bin("proxy"), "-s", t.proxy_client_side(), "-s", t.proxy_server_side(), "-p", std::to_string(kProxyPort),
+                   "-r", t.server_addr(), "-c", std::to_string(kServerPort), "--mode", mode, "--stats",
+                   "unix:" + t.stats_path()},
+                  extra);
     proxy = std::make_unique<ChildProcess>(t.in("proxy", argv));
     ready = wait_listening(t.ns("server"), t.server_addr(), kServerPort) && wait_stats(t.stats_path());
     if (!ready) diagnostics = "server: " + server->err() + "\nproxy: " + proxy->err();

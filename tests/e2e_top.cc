@@ -134,21 +134,21 @@ TEST(ProxyTopE2E, ShowsWorkersLosesAndRegainsTheProxyAndQuitsOnQ) {
       10s, &later))
       << "rates did not change:\n" << screen << "\n---\n" << later;
 
-  // A wider window (SIGWINCH, and each redraw reads the size): the bar grows to its 50 cells,
-  // which no line of the 120-column frame had.
-  ASSERT_EQ(t.tmux({"resize-window", "-t", "top", "-x", "200", "-y", "40"}).code, 0);
+  // A narrower window (SIGWINCH, and each redraw reads the size): the bar shrinks from its 50
+  // cells at 120 columns to the 20 that 90 columns leave.
+  ASSERT_EQ(t.tmux({"resize-window", "-t", "top", "-x", "90", "-y", "40"}).code, 0);
   EXPECT_TRUE(t.wait_screen(
       [](const std::string& s) {
         std::stringstream in(s);
         for (std::string line; std::getline(in, line);)
           if (line.rfind("0 ", 0) == 0) {
             size_t open = line.find('['), close = line.find(']');
-            return open != std::string::npos && close != std::string::npos && close - open == 51;
+            return open != std::string::npos && close != std::string::npos && close - open == 21;
           }
         return false;
       },
       5s, &screen))
-      << "not redrawn for 200 columns:\n" << screen;
+      << "not redrawn for 90 columns:\n" << screen;
   ASSERT_EQ(t.tmux({"resize-window", "-t", "top", "-x", "120", "-y", "40"}).code, 0);
 
   // The proxy goes away: the screen says so, and the rows go.
@@ -174,6 +174,18 @@ TEST(ProxyTopE2E, ShowsWorkersLosesAndRegainsTheProxyAndQuitsOnQ) {
                             15s, &screen))
       << "rows did not come back:\n" << screen;
 
+  // The other keys: h shows the help, s sorts by the next column, p freezes the frame.
+  auto press_and_see = [&](const char* key, const std::string& expected) {
+    t.tmux({"send-keys", "-t", "top", key});
+    EXPECT_TRUE(t.wait_screen([&](const std::string& s) { return s.find(expected) != std::string::npos; }, 5s, &screen))
+        << key << " did not show '" << expected << "':\n" << screen;
+  };
+  press_and_see("h", "keys (h, ? or Esc closes this help)");
+  press_and_see("h", "LISTENER");
+  press_and_see("s", "sort ACTIVE");
+  press_and_see("p", "PAUSED (p resumes)");
+  press_and_see("p", "connected, updated");
+
   // q quits: proxy-top exits with status 0, and the main screen is back (only the status line on it).
   t.tmux({"send-keys", "-t", "top", "q"});
   EXPECT_TRUE(t.wait_screen([](const std::string& s) { return s.find("proxy-top exit status") != std::string::npos; }, 5s,
@@ -192,7 +204,7 @@ TEST(ProxyTopE2E, ASignalGivesTheTerminalBack) {
   ASSERT_EQ(t.tmux({"new-session", "-d", "-s", "top", "-x", "120", "-y", "40", "/bin/sh"}).code, 0);
   uint16_t nobody = free_port();
   t.tmux({"send-keys", "-t", "top",
-          bin("proxy-top") + " " + std::to_string(nobody) + "; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-*icanon\\|-*echo'",
+          bin("proxy-top") + " " + std::to_string(nobody) + "; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-*icanon\\|-*echo'; echo STTY-$((1+1))",
           "Enter"});
   std::string screen;
   ASSERT_TRUE(t.wait_screen([](const std::string& s) { return s.find("NOT CONNECTED") != std::string::npos; }, 10s, &screen))
@@ -204,7 +216,7 @@ TEST(ProxyTopE2E, ASignalGivesTheTerminalBack) {
   ASSERT_GT(pid, 1) << child.out << child.err;
   ASSERT_EQ(::kill(pid, SIGTERM), 0);
   ASSERT_TRUE(t.wait_screen([](const std::string& s) { return s.find("EXIT=") != std::string::npos &&
-                                                                s.find("icanon\n") != std::string::npos; },
+                                                                s.find("STTY-2\n") != std::string::npos; },
                             10s, &screen))
       << screen;
   EXPECT_NE(screen.find("EXIT=0"), std::string::npos) << screen;
@@ -217,7 +229,7 @@ TEST(ProxyTopE2E, OnceAndBadFlags) {
   RunResult bad = run({bin("proxy-top"), "--interval", "0"}, 5s);
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("--interval"), std::string::npos) << bad.err;
-  EXPECT_NE(bad.err.find("usage: proxy-top"), std::string::npos);
+  EXPECT_NE(bad.err.find("Try 'proxy-top --help'"), std::string::npos) << bad.err;
   RunResult two = run({bin("proxy-top"), "1", "2"}, 5s);
   EXPECT_EQ(two.code, 2);
   EXPECT_NE(two.err.find("unexpected argument '2'"), std::string::npos) << two.err;

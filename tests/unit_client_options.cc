@@ -107,6 +107,14 @@ TEST(ClientOptions, ImpossibleCombinationsAreRefused) {
   EXPECT_NE(error({"extra"}).find("extra"), std::string::npos);
 }
 
+TEST(ClientOptions, AValueGivenTwiceIsRefusedASwitchMayRepeat) {
+  EXPECT_EQ(error({"-c", "1", "-c", "2"}), "option '-c/--connections' given twice");
+  EXPECT_EQ(error({"--mode", "stream", "--mode=stream"}), "option '--mode' given twice");
+  Options o = ok({"-v", "-v", "--json", "--json"});
+  EXPECT_EQ(o.verbosity, 2);
+  EXPECT_TRUE(o.json);
+}
+
 TEST(ClientOptions, HelpShowsEveryFlagWithItsDefault) {
   std::string usage = error({"-h"});
   for (const char* flag : {"--server", "--port", "--mode", "--no-echo", "--bidir", "--download", "--connections",

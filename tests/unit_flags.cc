@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <vector>
 
 #include "common/flags.h"
@@ -141,6 +142,84 @@ TEST(FlagParser, OneOptionalOperand) {
   FlagParser plain("x", "summary");
   const char* stray[] = {"x", "a"};
   EXPECT_EQ(plain.try_parse(2, stray).value_or(""), "unexpected argument 'a'");
+}
+
+TEST(ProxyFlags, AValueGivenTwiceIsAnErrorUnlessTheFlagCollects) {
+  auto error = [](std::vector<const char*> args) {
+    auto r = parse(args);
+    return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : std::string("accepted");
+  };
+  EXPECT_EQ(error({"-r", "a", "-r", "b"}), "option '-r/--remote' given twice");
+  EXPECT_EQ(error({"-r", "a", "--remote=a"}), "option '-r/--remote' given twice");  // even the same value
+  EXPECT_EQ(error({"--mode", "rw", "--mode", "splice"}), "option '--mode' given twice");
+  EXPECT_EQ(error({"-w2", "-w", "3"}), "option '-w/--workers' given twice");
+  // -s collects one address per NIC; switches set the same thing again or count.
+  auto r = parse({"-s", "127.0.0.1", "-s", "127.0.0.2", "-z", "--splice", "-vv", "-v"});
+  ASSERT_TRUE(std::holds_alternative<ProxyConfig>(r)) << std::get<std::string>(r);
+  EXPECT_EQ(std::get<ProxyConfig>(r).server.listen.size(), 2u);
+  EXPECT_EQ(std::get<ProxyConfig>(r).verbosity, 3);
+}
+
+TEST(ProxyFlags, RemotePortZeroIsAnError) {
+  for (std::vector<const char*> args : {std::vector<const char*>{"-r", "127.0.0.1:0"}, {"-c", "0"}, {"-r", "[::1]:0"}}) {
+    auto r = parse(args);
+    ASSERT_TRUE(std::holds_alternative<std::string>(r)) << args[1];
+    EXPECT_NE(std::get<std::string>(r).find("remote port 0"), std::string::npos) << std::get<std::string>(r);
+  }
+  auto listen_anywhere = parse({"-p", "0", "-r", "backend:0", "-c", "80"});  // -r's own port wins, and is 0
+  EXPECT_TRUE(std::holds_alternative<std::string>(listen_anywhere));
+  auto ephemeral = parse({"-p", "0"});  // a listen port of 0 is the kernel's choice: fine
+  ASSERT_TRUE(std::holds_alternative<ProxyConfig>(ephemeral)) << std::get<std::string>(ephemeral);
+  EXPECT_EQ(std::get<ProxyConfig>(ephemeral).server.listen[0].port, 0);
+}
+
+TEST(FlagParser, ABadFlagPrintsTheReasonAndWhereHelpIsNotTheUsage) {
+  FlagParser p("x", "summary");
+  p.add({'l', "level", "N", "how much", "7", [](const std::string& v) { parse_int(v, 0, 9); }});
+  const char* bad[] = {"x", "-l", "10"};
+  testing::internal::CaptureStderr();
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(p.parse(3, bad), 2);
+  EXPECT_EQ(testing::internal::GetCapturedStdout(), "");
+  EXPECT_EQ(testing::internal::GetCapturedStderr(),
+            "x: -l: invalid value '10' (expected an integer 0-9)\nTry 'x --help' for more information.\n");
+}
+
+// Every line within kHelpWidth, descriptions hanging under kHelpColumn, nothing lost or reordered.
+TEST(FlagParser, HelpIsWrappedUnderTheDescriptionColumn) {
+  std::string long_help;
+  for (int i = 0; i < 40; ++i) long_help += "word" + std::to_string(i) + " ";
+  FlagParser p("x", long_help + "summary-end");
+  p.add({'a', "alpha", "N", long_help + "alpha-end", "a default that fits on one line", nullptr});
+  p.add({0, "a-very-long-flag-name", "rw|splice|auto|uring", "short", "1", nullptr});
+  p.add({0, "path", "FILE", "a path too wide to break: /" + std::string(90, 'p'), "", nullptr});
+  std::string u = p.usage();
+  std::stringstream in(u);
+  std::string flat;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("/ppp") == std::string::npos) {
+      EXPECT_LE(line.size(), kHelpWidth) << line;
+    }
+    if (line.rfind(std::string(kHelpColumn, ' '), 0) == 0) {
+      EXPECT_NE(line[kHelpColumn], ' ') << line;
+    }
+    flat += line + " ";
+  }
+  // Words in order: the lines only moved them.
+  auto squeeze = [](const std::string& text) {
+    std::string out;
+    for (char c : text)
+      if (c != ' ' || (!out.empty() && out.back() != ' ')) out += c;
+    return out;
+  };
+  std::string unwrapped = squeeze(flat);
+  EXPECT_NE(unwrapped.find(squeeze(long_help + "summary-end")), std::string::npos) << u;
+  EXPECT_NE(unwrapped.find(squeeze("-a, --alpha N " + long_help + "alpha-end (default: a default")), std::string::npos) << u;
+  EXPECT_NE(u.find("(default: a default that fits on one line)"), std::string::npos) << u;
+  // A left part reaching the column gets a line of its own.
+  EXPECT_NE(u.find("--a-very-long-flag-name rw|splice|auto|uring\n" + std::string(kHelpColumn, ' ') + "short (default: 1)\n"),
+            std::string::npos)
+      << u;
 }
 
 TEST(ValueParsers, SizesDurationsIntegers) {

@@ -55,11 +55,10 @@ TEST(TopView, RowsPerWorkerWithRatesBarsAndErrors) {
   EXPECT_NE(screen.find("0.0.0.0:9998"), std::string::npos);
   EXPECT_NE(screen.find("rss 5.0 MB, 23 fds"), std::string::npos);
   // Worker rows: id, then numbers; errors 1+2+3+4; no earlier snapshot: context switches "-".
-  EXPECT_NE(screen.find("\n0              1         2   493.8 MB/s    50.0    25.0         -         -       10  ["),
-            std::string::npos)
+  EXPECT_NE(screen.find("\n0           1      2 493.8 MB/s   50.0   25.0      -      -     10  ["), std::string::npos)
       << screen;
-  // 120 columns leave 31 bar cells: 50 % user and 25 % sys of one core.
-  EXPECT_NE(screen.find("[" + std::string(16, '=') + std::string(7, '#') + std::string(8, ' ') + "]"), std::string::npos)
+  // 120 columns leave room for all 50 bar cells: 50 % user and 25 % sys of one core.
+  EXPECT_NE(screen.find("[" + std::string(25, '=') + std::string(13, '#') + std::string(12, ' ') + "]"), std::string::npos)
       << screen;
 }
 
@@ -68,19 +67,19 @@ TEST(TopView, ContextSwitchesPerSecondBetweenSnapshots) {
   Frame f = connected(&now);
   f.previous = &before;
   std::string screen = text(render_frame(f));
-  EXPECT_NE(screen.find("       100         0       10"), std::string::npos) << screen;  // (300-100)/2 s, 7-7
+  EXPECT_NE(screen.find("    100      0     10"), std::string::npos) << screen;  // (300-100)/2 s, 7-7
 }
 
 TEST(TopView, FitsTheWidthAndDropsTheBarWhenNarrow) {
   json s = snapshot(2, 1, 0);
-  for (int width : {40, 80, 98, 99, 120, 200}) {
+  for (int width : {40, 79, 80, 120, 200}) {
     auto lines = render_frame(connected(&s, width));
     for (const Line& l : lines) EXPECT_LE(static_cast<int>(l.text.size()), width) << l.text;
-    // The bar needs 10 cells besides the 89 columns of numbers; whole or not at all.
+    // The bar needs 10 cells besides the 70 columns of numbers; whole or not at all.
     auto row = std::find_if(lines.begin(), lines.end(), [](const Line& l) { return l.text.rfind("0 ", 0) == 0; });
     ASSERT_NE(row, lines.end());
-    EXPECT_EQ(row->text.find('[') != std::string::npos, width >= 99) << width << ": " << row->text;
-    if (width >= 99) {
+    EXPECT_EQ(row->text.find('[') != std::string::npos, width >= 80) << width << ": " << row->text;
+    if (width >= 80) {
       EXPECT_EQ(row->text.back(), ']') << row->text;
     }
   }
@@ -128,6 +127,99 @@ TEST(TopView, ConnectedButTheSocketSaidSomethingElse) {
   EXPECT_NE(text(lines).find("WORKER"), std::string::npos);  // the last good snapshot stays
   f.status = "connected";
   EXPECT_EQ(render_frame(f)[1].style, Line::Style::kPlain);
+}
+
+// The size a terminal opens at: every column, the error counts and the bar, nothing cut.
+TEST(TopView, EveryColumnFitsEightyByTwentyFour) {
+  json s = snapshot(4, 3600, 100);
+  for (auto& w : s["workers"]) w["counters"]["resets"] = 1234567;  // a worker that went very wrong
+  s["totals"]["connections_total"] = 123456789;
+  auto lines = render_frame(connected(&s, 80, 24));
+  EXPECT_LE(lines.size(), 24u);
+  std::string screen = text(lines);
+  for (const char* heading : {"WORKER", "ACTIVE", "CONNS", "BYTES/S", "USER%", "SYS%", "VCSW/S", "ICSW/S", "ERRORS",
+                              "CPU =us #sy", "LISTENER", "ACCEPTED", "ACCEPT/S", "REFUSED", "PAUSES"})
+    EXPECT_NE(screen.find(heading), std::string::npos) << heading << "\n" << screen;
+  // 1+2+1234567+4 errors a worker, four workers; 123456789 connections in all.
+  EXPECT_NE(screen.find("   1.2M  [="), std::string::npos) << screen;
+  EXPECT_NE(screen.find("\ntotal       3   123M   2.5 GB/s   10.0   20.0      -      -   4.9M  ["), std::string::npos) << screen;
+  // Nothing was cut at the 80th column: each line ends as it should.
+  for (const Line& l : lines) {
+    EXPECT_LE(l.text.size(), 80u) << l.text;
+    if (l.text.rfind("WORKER", 0) == 0) {
+      EXPECT_EQ(l.text.substr(l.text.size() - 11), "CPU =us #sy") << l.text;
+    }
+    if (l.text.find("  [") != std::string::npos) {
+      EXPECT_EQ(l.text.back(), ']') << l.text;
+    }
+  }
+  EXPECT_NE(screen.find("up 1h00m00s\n"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("sys 2.0%\n"), std::string::npos) << screen;
+}
+
+TEST(TopView, SortsTheWorkersByTheChosenColumnAndSaysWhich) {
+  json s = snapshot(5, 10, 100);
+  for (int i = 0; i < 5; ++i) {
+    s["workers"][i]["bytes_per_s"] = (i == 3 ? 9e9 : i * 1e6);
+    s["workers"][i]["counters"]["resets"] = (i == 1 ? 500 : 0);
+  }
+  auto first_row = [&](SortBy by, int height) {
+    Frame f = connected(&s, 80, height);
+    f.controls.sort = by;
+    auto lines = render_frame(f);
+    EXPECT_NE(lines[1].text.find(std::string("sort ") + sort_name(by)), std::string::npos) << lines[1].text;
+    auto row = std::find_if(lines.begin(), lines.end(), [](const Line& l) { return l.text.rfind("WORKER", 0) == 0; });
+    return row + 1 < lines.end() ? row[1].text.substr(0, 2) : std::string();
+  };
+  EXPECT_EQ(first_row(SortBy::kWorker, 24), "0 ");
+  EXPECT_EQ(first_row(SortBy::kBytes, 24), "3 ");
+  EXPECT_EQ(first_row(SortBy::kErrors, 24), "1 ");
+  EXPECT_EQ(first_row(SortBy::kConns, 24), "0 ");  // a tie keeps the id order
+  // A short terminal keeps the rows that matter most: the biggest by the sort column.
+  Frame f = connected(&s, 80, 16);
+  f.controls.sort = SortBy::kBytes;
+  std::string screen = text(render_frame(f));
+  EXPECT_NE(screen.find("\n3 "), std::string::npos) << screen;
+  EXPECT_NE(screen.find("more workers"), std::string::npos) << screen;
+  EXPECT_EQ(screen.find("\n0 "), std::string::npos) << screen;
+}
+
+TEST(TopView, HelpAndPause) {
+  json s = snapshot(2, 10, 100);
+  Frame f = connected(&s, 80, 24);
+  f.controls.help = true;
+  auto lines = render_frame(f);
+  EXPECT_LE(lines.size(), 24u);
+  std::string screen = text(lines);
+  EXPECT_NE(screen.find("keys (h, ? or Esc closes this help)"), std::string::npos) << screen;
+  for (const char* key : {"  h ?  ", "  s  ", "  p  ", "  q  ", "ERRORS ", "CPU "})
+    EXPECT_NE(screen.find(key), std::string::npos) << key;
+  EXPECT_EQ(screen.find("LISTENER"), std::string::npos) << "the numbers are hidden under the help";
+  f.width = 1000;
+  EXPECT_EQ(text(render_frame(f)), screen) << "a help line is wider than 80 columns";
+
+  f = connected(&s, 80, 24);
+  f.controls.paused = true;
+  f.age_s = 3;
+  lines = render_frame(f);
+  EXPECT_EQ(lines[1].text, "PAUSED (p resumes): the snapshot from 3.0s ago   sort WORKER   h: help");
+  EXPECT_EQ(lines[1].style, Line::Style::kAlert);
+  EXPECT_NE(text(lines).find("LISTENER"), std::string::npos);
+  f.controls.paused = false;
+  EXPECT_EQ(render_frame(f)[1].text, "connected, updated 3.0s ago, every 1s   sort WORKER   h: help");
+}
+
+TEST(TopView, CompactCounts) {
+  EXPECT_EQ(count_text(0), "0");
+  EXPECT_EQ(count_text(99999), "99999");
+  EXPECT_EQ(count_text(100000), "100k");
+  EXPECT_EQ(count_text(999499), "999k");
+  EXPECT_EQ(count_text(999500), "1.0M");
+  EXPECT_EQ(count_text(1.5e6), "1.5M");
+  EXPECT_EQ(count_text(123e6), "123M");
+  EXPECT_EQ(count_text(4.2e12), "4.2T");
+  EXPECT_LE(count_text(1.8e19).size(), 5u);
+  EXPECT_EQ(count_text(-1), "0");
 }
 
 TEST(TopView, Units) {

@@ -33,7 +33,8 @@ FlagParser flags(Options& o) {
                "A live view of the stats socket of proxy (or tcp_ping_server --stats), as hatop is for HAProxy: one "
                "row per worker\n(connections, bytes/s, CPU user/sys as numbers and a bar, context switches per second, "
                "errors), the totals,\nthe listeners and the mode in effect, redrawn in place as `watch` snapshots "
-               "arrive. Keys: q quits.\nWhen the socket cannot be reached or goes away, it says so and tries again.");
+               "arrive. Keys: h help, s sort by the next column, p pause, q quit.\nWhen the socket cannot be reached "
+               "or goes away, it says so and tries again.");
   p.operand({0, "WHERE", "", "the stats socket: HOST:PORT, a bare PORT (on 127.0.0.1), or unix:PATH",
              std::string(metrics::kDefaultStatsAddress) + ", the proxy's default --stats", [&o](const std::string& v) {
                o.where = metrics::parse_stats_endpoint(v);
@@ -51,20 +52,6 @@ FlagParser flags(Options& o) {
   return p;
 }
 
-// Reads keys from the terminal: q (or Q) quits.
-class Keys final : public Handler {
- public:
-  Keys(EventLoop& loop, Terminal& terminal) : loop_(loop), terminal_(terminal) {}
-  void on_events(uint32_t) override {
-    std::string keys = terminal_.read_keys();
-    if (keys.find_first_of("qQ") != std::string::npos) loop_.stop();
-  }
-
- private:
-  EventLoop& loop_;
-  Terminal& terminal_;
-};
-
 class App {
  public:
   App(EventLoop& loop, const Options& o, Terminal& terminal)
@@ -80,6 +67,16 @@ class App {
     if (!once_) tick();
   }
   int exit_code() const { return exit_code_; }
+  void on_keys(const std::string& keys) {
+    bool was_paused = controls_.paused;
+    controls_ = top::on_keys(controls_, keys);
+    if (controls_.quit) {
+      loop_.stop();
+      return;
+    }
+    if (controls_.paused && !was_paused) frozen_ = live_;
+    redraw();
+  }
   void redraw() {
     if (once_) return;
     Frame f = frame();
@@ -88,37 +85,49 @@ class App {
   }
 
  private:
+  // What the feed last said. Paused, the screen shows a copy taken at the key press while this
+  // one goes on following the socket, so resuming shows the present at once.
+  struct Seen {
+    bool connected = false;
+    std::string status = "connecting";
+    nlohmann::json latest, previous;
+    bool have_latest = false, have_previous = false;
+    int64_t latest_at = 0;
+  };
+
   Frame frame() const {
+    const Seen& s = controls_.paused ? frozen_ : live_;
     Frame f;
     f.where = feed_.where();
-    f.connected = connected_;
-    f.status = status_;
-    f.latest = have_latest_ ? &latest_ : nullptr;
-    f.previous = have_previous_ ? &previous_ : nullptr;
-    f.age_s = static_cast<double>(now_ns() - latest_at_) / 1e9;
+    f.connected = s.connected;
+    f.status = s.status;
+    f.latest = s.have_latest ? &s.latest : nullptr;
+    f.previous = s.have_previous ? &s.previous : nullptr;
+    f.age_s = static_cast<double>(now_ns() - s.latest_at) / 1e9;
+    f.controls = controls_;
     return f;
   }
 
   void on_snapshot(const std::string& line) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
-      status_ = "a line that is not JSON: is " + feed_.where() + " a stats socket?";
+      live_.status = "a line that is not JSON: is " + feed_.where() + " a stats socket?";
       redraw();
       return;
     }
     if (j.contains("error")) {
-      status_ = "the stats socket says: " + j["error"].dump();
+      live_.status = "the stats socket says: " + j["error"].dump();
       redraw();
       return;
     }
-    if (have_latest_) {
-      previous_ = std::move(latest_);
-      have_previous_ = true;
+    if (live_.have_latest) {
+      live_.previous = std::move(live_.latest);
+      live_.have_previous = true;
     }
-    latest_ = std::move(j);
-    have_latest_ = true;
-    status_ = "connected";  // a good snapshot: an earlier odd line is history
-    latest_at_ = now_ns();
+    live_.latest = std::move(j);
+    live_.have_latest = true;
+    live_.status = "connected";  // a good snapshot: an earlier odd line is history
+    live_.latest_at = now_ns();
     if (once_) {
       Frame f = frame();
       terminal_.size(&f.width, &f.height);
@@ -131,10 +140,10 @@ class App {
   }
 
   void on_status(bool connected, const std::string& status) {
-    connected_ = connected;
-    status_ = status;
+    live_.connected = connected;
+    live_.status = status;
     if (!connected) {  // numbers from before the gap would make a wrong rate after it
-      have_latest_ = have_previous_ = false;
+      live_.have_latest = live_.have_previous = false;
       if (once_) {
         std::fprintf(stderr, "proxy-top: %s\n", status.substr(0, status.find("; retrying")).c_str());
         exit_code_ = 1;
@@ -154,12 +163,20 @@ class App {
   bool once_;
   Terminal& terminal_;
   StatsFeed feed_;
-  bool connected_ = false;
-  std::string status_ = "connecting";
-  nlohmann::json latest_, previous_;
-  bool have_latest_ = false, have_previous_ = false;
-  int64_t latest_at_ = 0;
+  Seen live_, frozen_;
+  Controls controls_;
   int exit_code_ = 0;
+};
+
+// Hands what was typed to the app (keys.h says what each key does).
+class Keys final : public Handler {
+ public:
+  Keys(Terminal& terminal, App& app) : terminal_(terminal), app_(app) {}
+  void on_events(uint32_t) override { app_.on_keys(terminal_.read_keys()); }
+
+ private:
+  Terminal& terminal_;
+  App& app_;
 };
 
 int run(const Options& o) {
@@ -177,7 +194,7 @@ int run(const Options& o) {
   });
   std::unique_ptr<Keys> keys;
   if (!o.once) {
-    keys = std::make_unique<Keys>(loop, terminal);
+    keys = std::make_unique<Keys>(terminal, app);
     loop.add(STDIN_FILENO, EPOLLIN | EPOLLET, keys.get());
   }
   app.start();

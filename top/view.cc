@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 namespace sp::top {
 namespace {
@@ -52,24 +53,80 @@ std::string bar(double user_pct, double sys_pct, double full, int cells) {
   return out;
 }
 
-// Per second between two cumulative counts, "-" without an earlier snapshot.
-std::string per_second(uint64_t now, const json* before, uint64_t then, double seconds) {
-  if (!before || seconds <= 0 || now < then) return "-";
-  return format("%.0f", static_cast<double>(now - then) / seconds);
+// Per second between two cumulative counts; none without an earlier snapshot.
+std::optional<double> per_second(uint64_t now, const json* before, uint64_t then, double seconds) {
+  if (!before || seconds <= 0 || now < then) return std::nullopt;
+  return static_cast<double>(now - then) / seconds;
 }
 
-constexpr int kFixedColumns = 89;  // everything of a worker row but the bar's cells
+// Six columns a cell: the numbers are compact (count_text), so 9 columns and a 10-cell bar fit 80.
+constexpr const char* kRowFormat = "%-6s %6s %6s %10s %6.1f %6.1f %6s %6s %6s";
+constexpr const char* kHeadFormat = "%-6s %6s %6s %10s %6s %6s %6s %6s %6s";
+constexpr int kFixedColumns = 70;  // a worker row's numbers (66) and the bar's "  [" and "]"
 constexpr int kMinBar = 10, kMaxBar = 50;
 
-std::string row(const std::string& name, uint64_t active, uint64_t total, double rate, const json& cpu,
-                const std::string& vol, const std::string& invol, const std::string& errors, double full, int bar_cells) {
-  std::string r = format("%-8s %7llu %9llu %12s %7.1f %7.1f %9s %9s %8s", name.c_str(),
-                         static_cast<unsigned long long>(active), static_cast<unsigned long long>(total),
-                         rate_text(rate).c_str(), num(cpu, "user_pct"), num(cpu, "sys_pct"), vol.c_str(), invol.c_str(),
-                         errors.c_str());
-  if (bar_cells > 0) r.append("  ").append(bar(num(cpu, "user_pct"), num(cpu, "sys_pct"), full, bar_cells));
+struct WorkerRow {
+  std::string name;
+  uint64_t active = 0, total = 0, errors = 0;
+  double rate = 0;
+  const json* cpu = nullptr;
+  std::optional<double> vcsw, icsw;  // per second
+};
+
+std::string rate_cell(const std::optional<double>& v) { return v ? count_text(*v) : "-"; }
+
+std::string row(const WorkerRow& w, double full, int bar_cells) {
+  std::string r = format(kRowFormat, w.name.c_str(), count_text(static_cast<double>(w.active)).c_str(),
+                         count_text(static_cast<double>(w.total)).c_str(), rate_text(w.rate).c_str(),
+                         num(*w.cpu, "user_pct"), num(*w.cpu, "sys_pct"), rate_cell(w.vcsw).c_str(),
+                         rate_cell(w.icsw).c_str(), count_text(static_cast<double>(w.errors)).c_str());
+  if (bar_cells > 0) r.append("  ").append(bar(num(*w.cpu, "user_pct"), num(*w.cpu, "sys_pct"), full, bar_cells));
   return r;
 }
+
+// The bar's heading in the room it has: the full legend, or its short form at 80 columns.
+std::string bar_heading(int bar_cells) {
+  if (bar_cells <= 0) return "";
+  std::string legend = "CPU (= user, # sys, of one core)";
+  if (static_cast<int>(legend.size()) > bar_cells + 2) legend = "CPU =us #sy";
+  return "  " + legend;
+}
+
+double sort_value(const WorkerRow& w, SortBy by) {
+  switch (by) {
+    case SortBy::kWorker: return 0;
+    case SortBy::kActive: return static_cast<double>(w.active);
+    case SortBy::kConns: return static_cast<double>(w.total);
+    case SortBy::kBytes: return w.rate;
+    case SortBy::kUser: return num(*w.cpu, "user_pct");
+    case SortBy::kSys: return num(*w.cpu, "sys_pct");
+    case SortBy::kVcsw: return w.vcsw.value_or(-1);
+    case SortBy::kIcsw: return w.icsw.value_or(-1);
+    case SortBy::kErrors: return static_cast<double>(w.errors);
+  }
+  return 0;
+}
+
+// What the keys do and what each column means: the numbers are terse to fit 80 columns.
+const char* const kHelp[] = {
+    "keys (h, ? or Esc closes this help)",
+    "  h ?    this help",
+    "  s      sort the workers by the next column, largest first (WORKER: by id)",
+    "  p      pause: the frame stays as it is (the socket is still read); p resumes",
+    "  q      quit (so do Ctrl-C, SIGTERM and SIGHUP)",
+    "",
+    "columns (k = thousand, M = million; rates over the proxy's last interval)",
+    "  WORKER   the worker's id; total: all of them",
+    "  ACTIVE   connections open now",
+    "  CONNS    connections since start",
+    "  BYTES/S  bytes per second through the worker",
+    "  USER%    CPU in user space, % of one core",
+    "  SYS%     CPU in the kernel, % of one core",
+    "  VCSW/S   voluntary context switches per second (it waited)",
+    "  ICSW/S   involuntary context switches per second (it was preempted)",
+    "  ERRORS   failed or timed-out connects to the remote, resets, set-up failures",
+    "  CPU      the bar: = user, # sys, of one core (totals: of all workers)",
+};
 
 std::vector<Line> fit(std::vector<Line> out, const Frame& f) {
   if (static_cast<int>(out.size()) > f.height) out.resize(static_cast<size_t>(std::max(f.height, 0)));
@@ -83,6 +140,19 @@ std::vector<Line> fit(std::vector<Line> out, const Frame& f) {
 uint64_t worker_errors(const json& worker) {
   const json& c = obj(worker, "counters");
   return count(c, "connect_failed") + count(c, "connect_timeout") + count(c, "resets") + count(c, "session_errors");
+}
+
+std::string count_text(double n) {
+  if (!(n >= 0)) n = 0;
+  if (n < 99999.5) return format("%.0f", n);
+  static const char kUnits[] = {'k', 'M', 'G', 'T', 'P', 'E'};
+  double v = n / 1000;
+  size_t u = 0;
+  while (v >= 999.5 && u + 1 < sizeof kUnits) {
+    v /= 1000;
+    ++u;
+  }
+  return v < 9.95 ? format("%.1f%c", v, kUnits[u]) : format("%.0f%c", v, kUnits[u]);
 }
 
 std::string rate_text(double b) {
@@ -106,6 +176,7 @@ std::vector<Line> render_frame(const Frame& f) {
   std::vector<Line> out;
   auto add = [&](std::string text, Line::Style style = Line::Style::kPlain) { out.push_back({std::move(text), style}); };
   const json* s = f.connected ? f.latest : nullptr;
+  const Controls& c = f.controls;
 
   std::string title = "proxy-top  " + f.where;
   if (s) {
@@ -115,14 +186,24 @@ std::vector<Line> render_frame(const Frame& f) {
     title += "  up " + duration_text(num(*s, "uptime_s"));
   }
   add(title, Line::Style::kTitle);
-  if (!f.connected) {
+  std::string keys = std::string("   sort ") + sort_name(c.sort) + "   h: help";
+  if (c.paused) {
+    add((s ? format("PAUSED (p resumes): the snapshot from %.1fs ago", f.age_s) : std::string("PAUSED (p resumes)")) +
+            keys,
+        Line::Style::kAlert);
+  } else if (!f.connected) {
     add("NOT CONNECTED: " + f.status, Line::Style::kAlert);
   } else if (!f.status.empty() && f.status != "connected") {
     add(f.status, Line::Style::kAlert);  // connected, but what came was not a snapshot
   } else if (!s) {
-    add("connected, waiting for the first snapshot   q: quit");
+    add("connected, waiting for the first snapshot" + keys);
   } else {
-    add(format("connected, updated %.1fs ago, every %.2gs   q: quit", f.age_s, num(*s, "interval_s")));
+    add(format("connected, updated %.1fs ago, every %.2gs", f.age_s, num(*s, "interval_s")) + keys);
+  }
+  if (c.help) {
+    add("");
+    for (const char* line : kHelp) add(line);
+    return fit(std::move(out), f);
   }
   if (!s) return fit(std::move(out), f);
 
@@ -134,47 +215,57 @@ std::vector<Line> render_frame(const Frame& f) {
   if (bar_cells < kMinBar) bar_cells = 0;
 
   add("");
-  add(format("%-8s %7s %9s %12s %7s %7s %9s %9s %8s", "WORKER", "ACTIVE", "CONNS", "BYTES/S", "USER%", "SYS%", "VCSW/S",
-             "ICSW/S", "ERRORS") +
-          (bar_cells > 0 ? "  CPU (= user, # sys, of one core)" : ""),
+  add(format(kHeadFormat, "WORKER", "ACTIVE", "CONNS", "BYTES/S", "USER%", "SYS%", "VCSW/S", "ICSW/S", "ERRORS") +
+          bar_heading(bar_cells),
       Line::Style::kHeading);
   const json& workers = s->contains("workers") && (*s)["workers"].is_array() ? (*s)["workers"] : json::array();
-  // Keep room for the totals, the listeners' heading and a few of them, and the process line.
-  size_t listeners = s->contains("listeners") && (*s)["listeners"].is_array() ? (*s)["listeners"].size() : 0;
-  int room = f.height - static_cast<int>(out.size()) - 5 - static_cast<int>(std::min<size_t>(listeners, 4)) - 2;
-  size_t shown = 0;
+  std::vector<WorkerRow> rows;
+  std::vector<uint64_t> ids;
   uint64_t errors_total = 0;
-  for (const json& w : workers) errors_total += worker_errors(w);
   for (const json& w : workers) {
-    if (static_cast<int>(shown) >= room - (shown + 1 < workers.size() ? 1 : 0)) break;
-    const json& cpu = obj(w, "cpu");
     const json& ctx = obj(w, "ctx_switches");
     auto it = before.find(count(w, "id"));
     const json* b = it == before.end() ? nullptr : it->second;
     const json& bctx = b ? obj(*b, "ctx_switches") : ctx;
-    add(row(std::to_string(count(w, "id")), count(w, "connections_active"), count(w, "connections_total"),
-            num(w, "bytes_per_s"), cpu, per_second(count(ctx, "voluntary"), b, count(bctx, "voluntary"), dt),
-            per_second(count(ctx, "involuntary"), b, count(bctx, "involuntary"), dt), std::to_string(worker_errors(w)), 100,
-            bar_cells));
+    rows.push_back({std::to_string(count(w, "id")), count(w, "connections_active"), count(w, "connections_total"),
+                    worker_errors(w), num(w, "bytes_per_s"), &obj(w, "cpu"),
+                    per_second(count(ctx, "voluntary"), b, count(bctx, "voluntary"), dt),
+                    per_second(count(ctx, "involuntary"), b, count(bctx, "involuntary"), dt)});
+    ids.push_back(count(w, "id"));
+    errors_total += rows.back().errors;
+  }
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    double va = sort_value(rows[a], c.sort), vb = sort_value(rows[b], c.sort);
+    return va != vb ? va > vb : ids[a] < ids[b];
+  });
+  // Keep room for the totals, the listeners' heading and a few of them, and the process line.
+  size_t listeners = s->contains("listeners") && (*s)["listeners"].is_array() ? (*s)["listeners"].size() : 0;
+  int room = f.height - static_cast<int>(out.size()) - 5 - static_cast<int>(std::min<size_t>(listeners, 4)) - 2;
+  size_t shown = 0;
+  for (size_t i : order) {
+    if (static_cast<int>(shown) >= room - (shown + 1 < rows.size() ? 1 : 0)) break;
+    add(row(rows[i], 100, bar_cells));
     ++shown;
   }
-  if (shown < workers.size()) add(format("... and %zu more workers (a taller terminal shows them)", workers.size() - shown));
+  if (shown < rows.size()) add(format("... and %zu more workers (a taller terminal shows them)", rows.size() - shown));
   const json& t = obj(*s, "totals");
   const json& tctx = obj(t, "ctx_switches");
   const json& pctx = f.previous ? obj(obj(*f.previous, "totals"), "ctx_switches") : tctx;
-  add(row("total", count(t, "connections_active"), count(t, "connections_total"), num(t, "bytes_per_s"), obj(t, "cpu"),
-          per_second(count(tctx, "voluntary"), f.previous, count(pctx, "voluntary"), dt),
-          per_second(count(tctx, "involuntary"), f.previous, count(pctx, "involuntary"), dt), std::to_string(errors_total),
-          100.0 * static_cast<double>(std::max<size_t>(workers.size(), 1)), bar_cells),
-      Line::Style::kHeading);
+  WorkerRow total{"total", count(t, "connections_active"), count(t, "connections_total"), errors_total,
+                  num(t, "bytes_per_s"), &obj(t, "cpu"),
+                  per_second(count(tctx, "voluntary"), f.previous, count(pctx, "voluntary"), dt),
+                  per_second(count(tctx, "involuntary"), f.previous, count(pctx, "involuntary"), dt)};
+  add(row(total, 100.0 * static_cast<double>(std::max<size_t>(workers.size(), 1)), bar_cells), Line::Style::kHeading);
 
   add("");
-  add(format("%-40s %10s %9s %9s %9s", "LISTENER", "ACCEPTED", "ACCEPT/S", "REFUSED", "PAUSES"), Line::Style::kHeading);
+  add(format("%-32s %8s %8s %7s %6s", "LISTENER", "ACCEPTED", "ACCEPT/S", "REFUSED", "PAUSES"), Line::Style::kHeading);
   if (listeners > 0)
     for (const json& l : (*s)["listeners"])
-      add(format("%-40s %10llu %9.1f %9llu %9llu", str(l, "address").c_str(), static_cast<unsigned long long>(count(l, "accepted")),
-                 num(l, "accepted_per_s"), static_cast<unsigned long long>(count(l, "refused")),
-                 static_cast<unsigned long long>(count(l, "accept_pauses"))));
+      add(format("%-32s %8s %8.1f %7s %6s", str(l, "address").c_str(), count_text(static_cast<double>(count(l, "accepted"))).c_str(),
+                 num(l, "accepted_per_s"), count_text(static_cast<double>(count(l, "refused"))).c_str(),
+                 count_text(static_cast<double>(count(l, "accept_pauses"))).c_str()));
   const json& p = obj(*s, "process");
   add("");
   add(format("process: rss %.1f MB, %llu fds, %llu threads, cpu user %.1f%% sys %.1f%%", num(p, "rss_bytes") / 1e6,

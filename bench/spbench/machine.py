@@ -32,10 +32,12 @@ def cpu_model(cpuinfo=None):
 
 
 def proxy_defaults(help_text):
-    """The proxy's default size ceilings as its -h states them ("... (default: 1M)")."""
+    """The proxy's default size ceilings as its -h states them ("... (default: 1M)"), on the
+    flag's line or a continuation line of its entry (-h wraps at 80 columns); not past the next
+    flag's line, which starts with at most 6 spaces and a dash."""
     out = {}
     for flag in ("--buffer-size", "--pipe-size"):
-        m = re.search(re.escape(flag) + r"\b[^\n]*?\(default: ([^)]+)\)", help_text or "")
+        m = re.search(re.escape(flag) + r"\b(?:(?!\n {0,6}-)[\s\S])*?\(default: ([^)]+)\)", help_text or "")
         out[flag.strip("-").replace("-", "_")] = m.group(1).strip() if m else None
     return out
 

@@ -47,6 +47,11 @@ def test_proxy_defaults_from_its_help():
             "      --buffer-size BYTES     read/write buffer per direction while data is in flight (default: 64K)\n")
     assert proxy_defaults(text) == {"buffer_size": "64K", "pipe_size": "1M"}
     assert proxy_defaults("") == {"buffer_size": None, "pipe_size": None}
+    wrapped = ("      --pipe-size BYTES       largest pipe per direction in splice mode\n"
+               "                              (F_SETPIPE_SZ; K/M suffixes) (default: 1M)\n"
+               "      --buffer-size BYTES     largest read/write buffer per direction\n"
+               "      --memory-budget BYTES   per worker (default: 64M)\n")
+    assert proxy_defaults(wrapped) == {"buffer_size": None, "pipe_size": "1M"}
 
 
 def test_machine_cpu_of_a_run_is_the_cores_with_steal_and_old_samples_still_read():

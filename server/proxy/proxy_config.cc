@@ -36,6 +36,7 @@ void finish(ProxyConfig& c, const RawAddresses& raw) {
   if (raw.listen.empty()) c.server.listen.push_back(HostPort{"0.0.0.0", port});
   for (const auto& text : raw.listen) c.server.listen.push_back(parse_host_port(text, port));
   c.remote = parse_host_port(raw.remote, raw.remote_port.value_or(kRemotePort));
+  if (c.remote.port == 0) throw std::invalid_argument("remote port 0: nothing can be reached there (-r HOST:PORT, -c PORT)");
   c.paths.finish();
   if (c.paths.mode == DataPath::kUring && c.server.worker.busy_poll_ns > 0)
     throw std::invalid_argument("--busy-poll does not apply to --mode uring (its workers sleep in io_uring_enter)");
@@ -51,7 +52,7 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          "0.0.0.0", [&](const std::string& v) {
            parse_host_port(v, 0);  // validate now, apply the port default later
            raw.listen.push_back(v);
-         }});
+         }, /*repeatable=*/true});
   p.add({'p', "port", "PORT", "listen port for -s addresses given without one", std::to_string(kProxyPort),
          [&](const std::string& v) { raw.port = parse_port(v); }});
   p.add({'r', "remote", "ADDR", "remote host name or address to forward to, HOST[:PORT]", "127.0.0.1",

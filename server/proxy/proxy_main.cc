@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
       return std::make_unique<ProxyWorker>(env, paths, remote, config.session);
     });
     for (const auto& addr : server.listen_addresses())
-      log::info("listening on ", addr.to_string(), ", forwarding to ", config.remote.to_string(), " (",
+      log::announce("listening on ", addr.to_string(), ", forwarding to ", config.remote.to_string(), " (",
                 to_string(paths.effective()), ", ", config.server.workers, " workers)");
     // Declared after the server: stops before the counters it reads go away.
     metrics::StatsOptions stats_options;

@@ -24,8 +24,8 @@ ClientRun parse_output(int code, std::string out, std::string err) {
 }
 
 ClientRun client(uint16_t port, std::vector<std::string> args, std::chrono::milliseconds timeout) {
-  std::vector<std::string> argv = {bin("tcp_ping_client"), "-s", "127.0.0.1", "-p", std::to_string(port), "--json"};
-  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> argv =
+      with_args({bin("tcp_ping_client"), "-s", "127.0.0.1", "-p", std::to_string(port), "--json"}, args);
   auto r = run(argv, timeout);
   return parse_output(r.code, r.out, r.err);
 }

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <sstream>
@@ -97,6 +98,45 @@ RunResult run(std::vector<std::string> argv, std::chrono::milliseconds timeout) 
   r.out = child.out();
   r.err = child.err();
   return r;
+}
+
+namespace {
+
+// The spellings of one flag, over all four programs (-c: the proxy's remote port or the client's
+// connections, never both in one command line).
+const std::vector<std::vector<std::string>> kSpellings = {
+    {"-s", "--listen", "--server"}, {"-p", "--port"}, {"-r", "--remote"}, {"-c", "--remote-port", "--connections"},
+    {"-w", "--workers"}, {"-T", "--threads"}, {"-n", "--count"}, {"-t", "--duration"}, {"-l", "--length"},
+    {"-i", "--interval"}};
+
+bool gives(const std::vector<std::string>& extra, const std::string& flag) {
+  std::vector<std::string> names = {flag};
+  for (const auto& s : kSpellings)
+    if (std::find(s.begin(), s.end(), flag) != s.end()) names = s;
+  for (const std::string& arg : extra)
+    for (const std::string& name : names) {
+      bool is_long = name.size() > 2;
+      if (arg == name || (is_long && arg.rfind(name + "=", 0) == 0) || (!is_long && arg.size() > 2 && arg.rfind(name, 0) == 0 && arg[1] != '-'))
+        return true;
+    }
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> with_args(std::vector<std::string> base, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv;
+  for (size_t i = 0; i < base.size(); ++i) {
+    bool has_value = i > 0 && base[i].size() > 1 && base[i][0] == '-' && i + 1 < base.size() &&
+                     !base[i + 1].empty() && base[i + 1][0] != '-';
+    if (has_value && gives(extra, base[i])) {
+      ++i;  // the test's own value comes with extra
+      continue;
+    }
+    argv.push_back(base[i]);
+  }
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
 }
 
 }  // namespace sp::test

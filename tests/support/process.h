@@ -46,4 +46,10 @@ struct RunResult {
 };
 RunResult run(std::vector<std::string> argv, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// `base` (a program and the flags a helper gives it by default) followed by a test's `extra`,
+// less each default flag with a value that `extra` gives again (in any spelling: -w, --workers,
+// -w2, --workers=2): the programs refuse a value flag given twice, so the test's value replaces
+// the default instead of following it.
+std::vector<std::string> with_args(std::vector<std::string> base, const std::vector<std::string>& extra);
+
 }  // namespace sp::test

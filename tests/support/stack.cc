@@ -6,10 +6,10 @@ namespace sp::test {
 
 std::unique_ptr<ChildProcess> start_proxy(uint16_t listen_port, uint16_t remote_port, const std::string& mode,
                                           std::vector<std::string> extra) {
-  std::vector<std::string> argv = {bin("proxy"), "-s", "127.0.0.1", "-p", std::to_string(listen_port),
-                                   "-r", "127.0.0.1", "-c", std::to_string(remote_port),
-                                   "--mode", mode, "-w", "2", "--stats", "off"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
+  std::vector<std::string> argv = with_args({bin("proxy"), "-s", "127.0.0.1", "-p", std::to_string(listen_port),
+                                              "-r", "127.0.0.1", "-c", std::to_string(remote_port),
+                                              "--mode", mode, "-w", "2", "--stats", "off"},
+                                             extra);
   auto proxy = std::make_unique<ChildProcess>(argv);
   if (!wait_for_port(listen_port)) throw std::runtime_error("proxy did not start: " + proxy->err());
   return proxy;
@@ -18,8 +18,8 @@ std::unique_ptr<ChildProcess> start_proxy(uint16_t listen_port, uint16_t remote_
 ProxyStack::ProxyStack(const std::string& mode, std::vector<std::string> extra_proxy_args,
                        std::vector<std::string> server_args) {
   server_port = free_port();
-  std::vector<std::string> sargv = {bin("tcp_ping_server"), "-s", "127.0.0.1", "-p", std::to_string(server_port)};
-  sargv.insert(sargv.end(), server_args.begin(), server_args.end());
+  std::vector<std::string> sargv =
+      with_args({bin("tcp_ping_server"), "-s", "127.0.0.1", "-p", std::to_string(server_port)}, server_args);
   server = std::make_unique<ChildProcess>(sargv);
   if (!wait_for_port(server_port)) throw std::runtime_error("tcp_ping_server did not start: " + server->err());
   proxy_port = free_port();
