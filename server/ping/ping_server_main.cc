@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     Server server(options, [&](WorkerEnv& env) -> std::unique_ptr<WorkerProgram> {
       return std::make_unique<EchoWorker>(env, PumpOptions{}, mode, pump_mode);
     });
-    for (const auto& addr : server.listen_addresses()) log::info("listening on ", addr.to_string());
+    for (const auto& addr : server.listen_addresses()) log::announce("listening on ", addr.to_string());
     const char* mode_name = mode == ServeMode::kSink ? "sink" : mode == ServeMode::kSource ? "source" : "echo";
     auto stats_server = metrics::start_stats(stats, stats_source(server, "tcp_ping_server", mode_name), false);
     if (stats_server && !stats_server->address().empty()) log::info("stats on ", stats_server->address());

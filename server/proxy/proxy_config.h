@@ -32,7 +32,7 @@ struct ProxyConfig {
 };
 
 // Parses argv into a config. Returns the config, or the exit code when the program should stop
-// (0 after -h/--version, 2 after a bad flag, with the message and usage printed).
+// (0 after -h/--version, 2 after a bad flag, with the reason and a pointer to --help printed).
 std::variant<ProxyConfig, int> parse_proxy_command_line(int argc, const char* const* argv);
 
 // The same, returning the error text instead of printing (for tests and fuzzing).
