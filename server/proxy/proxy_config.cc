@@ -114,7 +114,8 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
            c.server.worker.busy_poll_ns = parse_int(v, 0, 1'000'000) * 1000;
          }});
   add_shared_server_flags(
-      p, {c.server.workers, c.grace_ns, c.stats, c.stats_interval_ns, c.stats_log, c.stats_prom, c.verbosity},
+      p, {c.server.workers, c.grace_ns, c.stats, c.stats_interval_ns, c.stats_log, c.stats_prom, c.verbosity,
+          c.log_format},
       kDefaultStats);
   p.then([&] { finish(c, raw); });
   return p;

@@ -7,6 +7,7 @@
 
 #include "common/address.h"
 #include "common/flags.h"
+#include "common/log.h"
 #include "metrics/stats_server.h"
 #include "server/paths/data_path.h"
 #include "server/proxy/proxy_session.h"
@@ -29,6 +30,7 @@ struct ProxyConfig {
   std::string stats_log;  // empty: none; "-": stdout
   std::string stats_prom;  // empty: none
   int verbosity = 0;
+  log::Format log_format = log::Format::kText;
 };
 
 // Parses argv into a config. Returns the config, or the exit code when the program should stop
