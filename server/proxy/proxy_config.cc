@@ -38,6 +38,7 @@ void finish(ProxyConfig& c, const RawAddresses& raw) {
   c.remote = parse_host_port(raw.remote, raw.remote_port.value_or(kRemotePort));
   if (c.remote.port == 0) throw std::invalid_argument("remote port 0: nothing can be reached there (-r HOST:PORT, -c PORT)");
   c.paths.finish();
+  if (c.verbosity >= 1) c.session.log_sessions = true;  // -v has always promised the connections
   if (c.paths.mode == DataPath::kUring && c.server.worker.busy_poll_ns > 0)
     throw std::invalid_argument("--busy-poll does not apply to --mode uring (its workers sleep in io_uring_enter)");
 }
@@ -117,6 +118,8 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
       p, {c.server.workers, c.grace_ns, c.stats, c.stats_interval_ns, c.stats_log, c.stats_prom, c.verbosity,
           c.log_format},
       kDefaultStats);
+  p.add({0, "log-sessions", "", "log a line when a session ends (client, remote, bytes, duration, how it ended); on with -v",
+         "off", [&](const std::string&) { c.session.log_sessions = true; }});
   p.then([&] { finish(c, raw); });
   return p;
 }

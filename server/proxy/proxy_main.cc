@@ -13,6 +13,7 @@
 #include "server/proxy/remote.h"
 #include "server/shell/server.h"
 #include "server/shell/server_flags.h"
+#include "server/shell/session_log.h"
 #include "server/shell/stats_source.h"
 
 int main(int argc, char** argv) {
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   if (auto* code = std::get_if<int>(&parsed)) return *code;
   ProxyConfig config = std::get<ProxyConfig>(std::move(parsed));
   apply_log_flags(config.verbosity, config.log_format);
+  enable_session_log(config.session.log_sessions);
   block_signals({SIGINT, SIGTERM, SIGHUP});
   DataPaths paths(config.paths);  // probes the mode's kernel feature; outlives the server's workers
   try {

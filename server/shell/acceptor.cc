@@ -1,6 +1,7 @@
 #include "server/shell/acceptor.h"
 
 #include "common/socket.h"
+#include "server/shell/session_log.h"
 
 namespace sp {
 
@@ -13,10 +14,18 @@ Acceptor::Acceptor(EventLoop& loop, std::vector<Listening> listeners, Dispatch d
     callbacks.name = "accept on " + local_address(l.fd.get()).to_string();
     callbacks.on_client = [this, index, counters](Fd client) {
       counters->accepted.add_shared();
-      if (!dispatch_(std::move(client), index)) counters->refused.add_shared();
+      if (dispatch_(client, index)) return;
+      counters->refused.add_shared();
+      if (!session_log_enabled()) return;
+      SessionRecord record;
+      record.client = peer_address(client.get()).to_string();
+      record.listener = local_address(client.get()).to_string();
+      record.end = SessionEnd::kRefused;
+      log_session(record);
     };
     // Out of descriptors: a connection this process cannot serve is closed now rather than left
-    // in the backlog, where its client would wait with no timeout.
+    // in the backlog, where its client would wait with no timeout. No session line for these:
+    // they come in floods, and the shortage report counts them (common/shortage_report.h).
     callbacks.on_reserved = [counters](Fd) {
       counters->accepted.add_shared();
       counters->refused.add_shared();

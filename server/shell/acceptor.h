@@ -19,8 +19,9 @@ namespace sp {
 
 class Acceptor {
  public:
-  // Decides where a connection goes; returns false to refuse it (the Fd is then closed).
-  using Dispatch = std::function<bool(Fd client, size_t listener)>;
+  // Decides where a connection goes and takes the Fd; returns false to refuse it (the Fd is left
+  // to the acceptor, which logs the refusal with its address and closes it).
+  using Dispatch = std::function<bool(Fd& client, size_t listener)>;
 
   struct Listening {
     Fd fd;                                // bound, listening, non-blocking

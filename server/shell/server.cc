@@ -56,7 +56,7 @@ void Server::start_accepting() {
   acceptor_thread_->loop().post([this] {
     if (acceptor_ || acceptor_sockets_.empty()) return;
     acceptor_ = std::make_unique<Acceptor>(acceptor_thread_->loop(), std::move(acceptor_sockets_),
-                                           [this](Fd client, size_t listener) { return dispatch(std::move(client), listener); });
+                                           [this](Fd& client, size_t listener) { return dispatch(client, listener); });
   });
 }
 
@@ -91,9 +91,9 @@ std::vector<SocketAddress> Server::listen_addresses() const {
   return out;
 }
 
-bool Server::dispatch(Fd client, size_t listener) {
+bool Server::dispatch(Fd& client, size_t listener) {
   // Counted here, before the hand-off: the workers' own counts lag behind what is still queued.
-  if (!admission_.try_admit()) return false;  // the Fd closes: a polite refusal, counted by the acceptor
+  if (!admission_.try_admit()) return false;  // the acceptor closes it: a polite refusal, counted and logged
   Worker* target = nullptr;
   if (options_.balance == Balance::kLeastConnections) {
     for (auto& w : workers_)

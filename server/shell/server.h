@@ -59,7 +59,7 @@ class Server {
     SocketAddress address;
     metrics::ListenerCounters counters;
   };
-  bool dispatch(Fd client, size_t listener);
+  bool dispatch(Fd& client, size_t listener);
 
   ServerOptions options_;
   Admission admission_;  // --max-connections; before workers_, which release into it

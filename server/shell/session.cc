@@ -8,7 +8,7 @@ void session_failed(WorkerEnv& env, Session* session, const std::exception& erro
   env.counters.session_errors.add();
   static log::RateLimit limit;  // shared by the workers: one line a second in all
   log::warn_limited(limit, "worker-", env.worker_id, ": closing a session: ", error.what());
-  if (session) session->abort();
+  if (session) session->fail(error);
 }
 
 }  // namespace sp
