@@ -2,6 +2,7 @@
 // with the journal's priority; --log-format json; and the session log line, whose fields are
 // checked for a normal end, a reset from either side and a connect failure, in text and in JSON.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -243,6 +244,31 @@ TEST_P(SessionLogs, RefusedOverMaxConnections) {
   EXPECT_EQ(found[0]["end"], "refused");
   EXPECT_EQ(found[0]["client"], client);
   EXPECT_EQ(found[0]["listener"], loopback(stack.proxy_port));
+}
+
+// The proxy's own ends: a session quiet for --idle-timeout, and one still live when SIGTERM's
+// grace period runs out.
+TEST_P(SessionLogs, IdleTimeoutAndDrain) {
+  std::vector<std::string> a = args();
+  a.insert(a.end(), {"--idle-timeout", "0.4", "--grace", "0.1"});  // the grace ends first
+  EchoStack stack(a);
+  Fd idle = connect_to(stack.proxy_port);
+  std::string idle_client = local_address(idle.get()).to_string();
+  read_to_eof(idle.get());  // the proxy closes it after 0.4 s of silence
+  Fd busy = connect_to(stack.proxy_port);
+  std::string busy_client = local_address(busy.get()).to_string();
+  ASSERT_TRUE(send_all(busy.get(), "x", 1));
+  char back;
+  ASSERT_TRUE(read_exact(busy.get(), &back, 1));
+  stack.proxy->signal(SIGTERM);
+  ASSERT_TRUE(stack.proxy->wait(5s).has_value());
+  auto found = lines_with(stack.proxy->err(), format(), "session");
+  ASSERT_EQ(found.size(), 2u) << stack.proxy->err();
+  EXPECT_EQ(found[0]["client"], idle_client);
+  EXPECT_EQ(found[0]["end"], "idle-timeout");
+  EXPECT_EQ(found[1]["client"], busy_client);
+  EXPECT_EQ(found[1]["end"], "drain");
+  EXPECT_EQ(found[1]["bytes_to_client"], "1");
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, SessionLogs, ::testing::Values("text", "json"),
