@@ -104,15 +104,15 @@ void ProxySession::connected() {
 // Written before any data path takes the sockets, so that every path sends it first: the remote
 // socket has just connected and its send buffer is empty, so the few bytes go out whole at once.
 bool ProxySession::send_proxy_header() {
-  SocketAddress client = peer_address(client_.get()), listener = local_address(client_.get());
-  std::string header = options_.send_proxy == 2 ? proxy_protocol::encode_v2(client, listener)
-                                                : proxy_protocol::encode_v1(client, listener);
+  SocketAddress peer = peer_address(client_.get()), listener = local_address(client_.get());
+  std::string header = options_.send_proxy == 2 ? proxy_protocol::encode_v2(peer, listener)
+                                                : proxy_protocol::encode_v1(peer, listener);
   ssize_t n = ::send(remote_fd_.get(), header.data(), header.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   if (n == static_cast<ssize_t>(header.size())) return true;
   std::string why = n < 0 ? log::errno_text(errno) : std::string("a short write");
   set_end(SessionEnd::kError, "sending the PROXY header: " + why);
   static log::RateLimit limit;  // shared by the workers: one line a second in all
-  log::warn_limited(limit, {{"client", client_text()}}, "sending the PROXY header to ", remote_.where().to_string(),
+  log::warn_limited(limit, {{"client", client()}}, "sending the PROXY header to ", remote_.where().to_string(),
                     ": ", why, "; closing the client");
   state_ = State::kOpen;  // the sockets are connected: close them as an open session's
   close(true);
@@ -125,7 +125,7 @@ void ProxySession::connect_failed(int err, bool timed_out) {
   set_end(timed_out ? SessionEnd::kConnectTimeout : SessionEnd::kConnectFailed, log::errno_text(err));
   std::string where = remote_.where().to_string();
   static log::RateLimit limit;  // shared by the workers: one line a second in all
-  log::warn_limited(limit, {{"client", client_text()}}, "connect ", where, ": ", log::errno_text(err),
+  log::warn_limited(limit, {{"client", client()}}, "connect ", where, ": ", log::errno_text(err),
                     "; closing the client");
   remote_.refresh();
   close(true);
@@ -167,7 +167,7 @@ void ProxySession::relay_activity() {
 void ProxySession::relay_finished(int err) {
   take_tally(err == 0);
   if (err) {
-    log::emit_fields(log::Level::kDebug, {{"client", client_text()}}, "session reset: ", log::errno_text(err));
+    log::emit_fields(log::Level::kDebug, {{"client", client()}}, "session reset: ", log::errno_text(err));
     set_end(tally_.failed == RelaySide::kClient   ? SessionEnd::kClientReset
             : tally_.failed == RelaySide::kRemote ? SessionEnd::kRemoteReset
                                                   : SessionEnd::kError,
@@ -275,7 +275,7 @@ void ProxySession::write_session_log() {
   log_session(r);
 }
 
-std::string ProxySession::client_text() const {
+std::string ProxySession::client() const {
   if (client_address_.length) return client_address_.to_string();
   SocketAddress peer = peer_address(client_.get());
   return peer.length ? peer.to_string() : "?";

@@ -38,6 +38,7 @@ class ProxySession : public Session, private RelayOwner {
   void start() override;
   void abort() override;
   void fail(const std::exception& error) override;
+  std::string client() const override;  // "?" once the kernel no longer says
 
  private:
   // One registered fd: forwards its events to the session.
@@ -65,7 +66,6 @@ class ProxySession : public Session, private RelayOwner {
   void set_end(SessionEnd end, std::string error = {});
   void take_tally(bool both_eof);  // both_eof: the relay ended on both EOFs
   void write_session_log();
-  std::string client_text() const;
 
   WorkerEnv& env_;
   DataPathWorker& paths_;

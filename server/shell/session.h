@@ -39,6 +39,8 @@ class Session : public Disposable {
     (void)error;
     abort();
   }
+  // Who the session serves, for the warnings about it ("127.0.0.1:5000"); empty: not known.
+  virtual std::string client() const { return {}; }
 };
 
 // The one rule for errors once the program runs: exceptions belong to start-up, and one thrown
