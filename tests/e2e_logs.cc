@@ -228,6 +228,30 @@ TEST_P(SessionLogs, ConnectFailureNamesTheErrorAndTheClient) {
   EXPECT_EQ(warnings[0]["client"], client);
 }
 
+TEST_P(SessionLogs, ConnectTimeout) {
+  // A remote whose accept backlog is full drops new SYNs: the connect hangs until the timeout.
+  Fd listener = listen_tcp(resolve({"127.0.0.1", 0}, true).at(0), 0);
+  uint16_t remote = local_address(listener.get()).port();
+  std::vector<Fd> fillers;
+  for (int i = 0; i < 4; ++i) {
+    int err = 0;
+    fillers.push_back(connect_nonblocking(resolve({"127.0.0.1", remote}, false).at(0), &err));
+  }
+  std::this_thread::sleep_for(200ms);
+  std::vector<std::string> a = args();
+  a.insert(a.end(), {"--connect-timeout", "300ms"});
+  uint16_t port = free_port();
+  auto proxy = quiet_proxy(port, remote, a);
+  Fd c = connect_to(port, 10s);
+  read_to_eof(c.get());
+  auto found = sessions(*proxy, format());
+  ASSERT_EQ(found.size(), 1u) << proxy->err();
+  EXPECT_EQ(found[0]["end"], "connect-timeout");
+  EXPECT_EQ(found[0]["error"], "Connection timed out");
+  EXPECT_EQ(found[0]["remote"], loopback(remote));
+  EXPECT_GE(std::stoll(found[0]["duration_ms"]), 250);
+}
+
 TEST_P(SessionLogs, RefusedOverMaxConnections) {
   std::vector<std::string> a = args();
   a.insert(a.end(), {"--max-connections", "1"});
