@@ -95,6 +95,14 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
            if (c.session.send_proxy == 1) throw std::invalid_argument("--send-proxy and --send-proxy-v2 exclude each other");
            c.session.send_proxy = 2;
          }});
+  p.add({0, "accept-proxy", "",
+         "expect a PROXY protocol header (v1 or v2) from a load balancer in front before each client's "
+         "stream; the addresses it carries stand for the client's (--send-proxy passes them on)",
+         "", [&](const std::string&) { c.session.accept_proxy = true; }});
+  p.add({0, "accept-proxy-timeout", "SECONDS", "--accept-proxy: close a client whose header is not whole after this long",
+         "5", [&](const std::string& v) {
+           c.session.accept_proxy_timeout_ns = parse_duration_ns(v, 1'000'000, 3600'000'000'000);
+         }});
   p.add({0, "max-connections", "N", "refuse (accept and close) connections beyond N live ones; 0 = no limit",
          "0", [&](const std::string& v) { c.server.max_connections = parse_int(v, 0, 100'000'000); }});
   p.add({0, "balance", "POLICY", "worker choice: round-robin or least-connections", "round-robin",

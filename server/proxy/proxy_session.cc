@@ -1,6 +1,7 @@
 #include "server/proxy/proxy_session.h"
 
 #include <sys/epoll.h>
+#include <cerrno>
 #include <sys/socket.h>
 
 #include "common/clock.h"
@@ -22,6 +23,60 @@ void ProxySession::start() {
   env_.counters.connections_total.add();
   set_nodelay(client_.get());
   env_.loop.add(client_.get(), EventLoop::kEdgeAll, &client_side_);
+  if (options_.accept_proxy) {
+    state_ = State::kReadingHeader;
+    timer_ = env_.loop.run_after(options_.accept_proxy_timeout_ns, [this] {
+      timer_ = 0;
+      env_.counters.proxy_header_timeouts.add();
+      static log::RateLimit limit;  // shared by the workers: one line a second in all
+      log::warn_limited(limit, "no PROXY header from ", peer_address(client_.get()).to_string(),
+                        " within --accept-proxy-timeout; closing the client");
+      close(true);
+    });
+    read_proxy_header();
+    return;
+  }
+  start_connecting();
+}
+
+// The header is peeked at until it is whole, then read exactly: the client's stream behind it
+// stays in the socket for the data path, whichever it is.
+void ProxySession::read_proxy_header() {
+  uint8_t buf[16 + proxy_protocol::kMaxV2Body];
+  ssize_t n = ::recv(client_.get(), buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n <= 0) {
+    close(n < 0);  // gone before a header came: a balancer's own check, most often
+    return;
+  }
+  proxy_protocol::Header header = proxy_protocol::parse(buf, static_cast<size_t>(n));
+  if (header.status == proxy_protocol::Header::Status::kNeedMore) {
+    if (!(pending_client_events_ & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;  // more may come
+    header.status = proxy_protocol::Header::Status::kInvalid;
+    header.error = "the stream ended inside the header";
+  }
+  if (header.status == proxy_protocol::Header::Status::kInvalid) {
+    env_.counters.proxy_header_invalid.add();
+    static log::RateLimit limit;  // shared by the workers: one line a second in all
+    log::warn_limited(limit, "PROXY header from ", peer_address(client_.get()).to_string(), ": ", header.error,
+                      "; closing the client");
+    close(true);
+    return;
+  }
+  if (::recv(client_.get(), buf, header.length, MSG_DONTWAIT) != static_cast<ssize_t>(header.length)) {
+    close(true);  // peeked bytes that cannot be read: the socket failed under us
+    return;
+  }
+  carried_client_ = header.source;
+  carried_listener_ = header.destination;
+  if (timer_) env_.loop.cancel(timer_);
+  timer_ = 0;
+  state_ = State::kConnecting;
+  pending_client_events_ |= EPOLLIN;  // the stream may have come with the header
+  start_connecting();
+}
+
+void ProxySession::start_connecting() {
   addresses_ = remote_.current();
   timer_ = env_.loop.run_after(options_.connect_timeout_ns, [this] {
     timer_ = 0;
@@ -52,6 +107,11 @@ void ProxySession::connect_next() {
 }
 
 void ProxySession::on_side_events(bool client, uint32_t events) {
+  if (state_ == State::kReadingHeader) {
+    pending_client_events_ |= events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+    read_proxy_header();
+    return;
+  }
   if (state_ == State::kConnecting) {
     if (client) pending_client_events_ |= events;
     else on_connect_result(events);
@@ -96,7 +156,8 @@ void ProxySession::connected() {
 // Written before any data path takes the sockets, so that every path sends it first: the remote
 // socket has just connected and its send buffer is empty, so the few bytes go out whole at once.
 bool ProxySession::send_proxy_header() {
-  SocketAddress client = peer_address(client_.get()), listener = local_address(client_.get());
+  SocketAddress client = carried_client_ ? *carried_client_ : peer_address(client_.get());
+  SocketAddress listener = carried_listener_ ? *carried_listener_ : local_address(client_.get());
   std::string header = options_.send_proxy == 2 ? proxy_protocol::encode_v2(client, listener)
                                                 : proxy_protocol::encode_v1(client, listener);
   ssize_t n = ::send(remote_fd_.get(), header.data(), header.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
