@@ -1,8 +1,9 @@
 #include "server/proxy/proxy_session.h"
 
 #include <sys/epoll.h>
-#include <cerrno>
 #include <sys/socket.h>
+
+#include <cerrno>
 
 #include "common/clock.h"
 #include "common/log.h"
