@@ -3,6 +3,21 @@
 #include "common/socket.h"
 
 namespace sp {
+namespace {
+
+void count_refusal(metrics::ListenerCounters& counters, Admission::Verdict verdict) {
+  if (verdict == Admission::Verdict::kAdmitted) return;
+  counters.refused.add_shared();
+  switch (verdict) {
+    case Admission::Verdict::kOverCapacity: return counters.over_capacity.add_shared();
+    case Admission::Verdict::kDenied: return counters.denied.add_shared();
+    case Admission::Verdict::kOverSourceCap: return counters.over_source_cap.add_shared();
+    case Admission::Verdict::kOverSourceRate: return counters.over_source_rate.add_shared();
+    case Admission::Verdict::kAdmitted: return;
+  }
+}
+
+}  // namespace
 
 Acceptor::Acceptor(EventLoop& loop, std::vector<Listening> listeners, Dispatch dispatch)
     : dispatch_(std::move(dispatch)) {
@@ -13,7 +28,7 @@ Acceptor::Acceptor(EventLoop& loop, std::vector<Listening> listeners, Dispatch d
     callbacks.name = "accept on " + local_address(l.fd.get()).to_string();
     callbacks.on_client = [this, index, counters](Fd client) {
       counters->accepted.add_shared();
-      if (!dispatch_(std::move(client), index)) counters->refused.add_shared();
+      count_refusal(*counters, dispatch_(std::move(client), index));
     };
     // Out of descriptors: a connection this process cannot serve is closed now rather than left
     // in the backlog, where its client would wait with no timeout.

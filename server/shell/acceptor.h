@@ -14,13 +14,14 @@
 #include "common/event_loop.h"
 #include "common/fd.h"
 #include "metrics/listener_counters.h"
+#include "server/shell/admission.h"
 
 namespace sp {
 
 class Acceptor {
  public:
-  // Decides where a connection goes; returns false to refuse it (the Fd is then closed).
-  using Dispatch = std::function<bool(Fd client, size_t listener)>;
+  // Decides where a connection goes, or refuses it (the Fd is then closed): why, counted per listener.
+  using Dispatch = std::function<Admission::Verdict(Fd client, size_t listener)>;
 
   struct Listening {
     Fd fd;                                // bound, listening, non-blocking
