@@ -30,6 +30,8 @@ namespace sp::metrics {
   X(connect_timeout, "connections", "remote connects that hit --connect-timeout")                   \
   X(resets, "connections", "sessions ended by a reset or socket error")                             \
   X(idle_timeouts, "connections", "sessions closed by --idle-timeout")                              \
+  X(proxy_header_invalid, "connections", "--accept-proxy: clients closed because their stream did not begin with a valid PROXY header") \
+  X(proxy_header_timeouts, "connections", "--accept-proxy: clients closed because no whole PROXY header came within --accept-proxy-timeout") \
   X(session_errors, "sessions", "sessions closed because setting them up failed (e.g. epoll_ctl)")   \
   X(budget_refusals, "events", "growths refused by --memory-budget: the direction ran at the smallest size") \
   X(buffer_bytes_held, "bytes", "gauge: bytes of read/write buffers held by pumps right now (not pooled ones)") \

@@ -8,7 +8,11 @@ namespace sp::metrics {
 
 struct ListenerCounters {
   Counter accepted;
-  Counter refused;        // over --max-connections, or out of descriptors: accepted and closed at once
+  Counter refused;        // accepted and closed at once, for any of the reasons below or out of descriptors
+  Counter over_capacity;  // of those: over --max-connections
+  Counter denied;         // by --deny or --allow
+  Counter over_source_cap;   // over --max-per-source
+  Counter over_source_rate;  // over --rate-per-source
   Counter accept_pauses;  // EMFILE/ENFILE/ENOBUFS/ENOMEM: accepting paused briefly
 };
 

@@ -193,9 +193,19 @@ const Fields<ListenerView>& listener_fields() {
     number<ListenerView>(f, kGauge, "accepted_per_s", 1, "connections/s", "connections accepted per second over the last interval",
                          [](const ListenerView& l) { return l.accepted_per_s; });
     integer<ListenerView>(f, kCounter, "refused", "connections",
-                          "connections accepted and closed at once: over --max-connections, or out of descriptors "
+                          "connections accepted and closed at once: refused by a rule below, or out of descriptors "
                           "(on the reserved one)",
                           [](const ListenerView& l) { return l.refused; });
+    integer<ListenerView>(f, kCounter, "over_capacity", "connections", "of the refused: over --max-connections",
+                          [](const ListenerView& l) { return l.over_capacity; });
+    integer<ListenerView>(f, kCounter, "denied", "connections", "of the refused: a source --deny matched or no --allow did",
+                          [](const ListenerView& l) { return l.denied; });
+    integer<ListenerView>(f, kCounter, "over_source_cap", "connections",
+                          "of the refused: their source held --max-per-source live connections already",
+                          [](const ListenerView& l) { return l.over_source_cap; });
+    integer<ListenerView>(f, kCounter, "over_source_rate", "connections",
+                          "of the refused: their source opened connections faster than --rate-per-source",
+                          [](const ListenerView& l) { return l.over_source_rate; });
     integer<ListenerView>(f, kCounter, "accept_pauses", "events",
                           "times accepting paused briefly for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)",
                           [](const ListenerView& l) { return l.accept_pauses; });

@@ -43,6 +43,10 @@ RawSample Sampler::take() {
     if (l.accepted) v.accepted = l.accepted->get();
     if (l.refused) v.refused = l.refused->get();
     if (l.accept_pauses) v.accept_pauses = l.accept_pauses->get();
+    if (l.over_capacity) v.over_capacity = l.over_capacity->get();
+    if (l.denied) v.denied = l.denied->get();
+    if (l.over_source_cap) v.over_source_cap = l.over_source_cap->get();
+    if (l.over_source_rate) v.over_source_rate = l.over_source_rate->get();
     s.listeners.push_back(v);
   }
   s.process_cpu = proc::process_cpu();

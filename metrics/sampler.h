@@ -32,6 +32,10 @@ struct StatsSource {
     const Counter* accepted = nullptr;
     const Counter* refused = nullptr;
     const Counter* accept_pauses = nullptr;
+    const Counter* over_capacity = nullptr;
+    const Counter* denied = nullptr;
+    const Counter* over_source_cap = nullptr;
+    const Counter* over_source_rate = nullptr;
   };
   std::string program;
   std::string mode;

@@ -30,6 +30,10 @@ struct ListenerValues {
   uint64_t accepted = 0;
   uint64_t refused = 0;
   uint64_t accept_pauses = 0;
+  uint64_t over_capacity = 0;  // the refusals by reason (the rest: out of descriptors)
+  uint64_t denied = 0;
+  uint64_t over_source_cap = 0;
+  uint64_t over_source_rate = 0;
 };
 
 // Cumulative numbers read at one instant. Vectors follow the order of SnapshotLayout.
@@ -102,6 +106,10 @@ struct ListenerView {
   uint64_t accepted = 0;
   uint64_t refused = 0;
   uint64_t accept_pauses = 0;
+  uint64_t over_capacity = 0;
+  uint64_t denied = 0;
+  uint64_t over_source_cap = 0;
+  uint64_t over_source_rate = 0;
   double accepted_per_s = 0;
 };
 

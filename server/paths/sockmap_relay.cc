@@ -204,13 +204,14 @@ void SockmapRelay::on_events(bool client, uint32_t events) {
 
 bool SockmapRelay::move_on(Direction& d) {
   if (!d.buffer) return true;  // not holding
-  // The destination's TCP must first take every byte the kernel redirected before the held ones.
-  // Written is read before redirected: a resume and a new hold between the two reads would make
-  // the other order see bytes of the new redirects as taken while some still wait in the kernel.
-  int64_t kernel_written = written(d.dst) - static_cast<int64_t>(d.written_before + d.released);
-  if (static_cast<int64_t>(worker_.map().taken(d.key).redirected) > kernel_written) {
-    rearm_move(d);
-    return true;
+  // The destination's TCP must first take every byte the kernel redirected before the held ones:
+  // until then the window stays closed and nothing is read.
+  if (!(d.pending && d.pending_in_order)) {
+    if (!redirected_ones_written(d)) {
+      rearm_move(d);
+      return true;
+    }
+    d.pending_in_order = d.pending != 0;  // bytes in hand were read before this check
   }
   move_wait_ns_ = kFirstMoveWaitNs;
   // Reading opens the window again: the read sends the window update the sender waits for.
@@ -218,6 +219,7 @@ bool SockmapRelay::move_on(Direction& d) {
   uint64_t before = d.released;
   size_t moved = 0;
   int err = 0;
+  bool kernel_behind = false;
   while (moved < kMoveTurn) {
     if (d.pending == 0) {
       ssize_t n = ::recv(d.src, d.buffer.get(), kMoveBuffer, MSG_DONTWAIT);
@@ -230,6 +232,15 @@ bool SockmapRelay::move_on(Direction& d) {
       }
       d.pending_at = 0;
       d.pending = static_cast<size_t>(n);
+      d.pending_in_order = false;
+    }
+    // Checked for the bytes in hand, after reading them: once every held byte was written, the
+    // program may resume, redirect more and hold again at any moment, so bytes read after an
+    // earlier check may belong to a newer hold, behind redirected bytes the destination has not
+    // taken yet (2 MiB of them: CI saw a stream 32 messages of 64 KiB ahead of itself).
+    if (!d.pending_in_order && !(d.pending_in_order = redirected_ones_written(d))) {
+      kernel_behind = true;
+      break;
     }
     ssize_t n = ::send(d.dst, d.buffer.get() + d.pending_at, d.pending, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0) {
@@ -250,10 +261,22 @@ bool SockmapRelay::move_on(Direction& d) {
     fail(err);
     return false;
   }
-  if (moved >= kMoveTurn) rearm_move(d);  // more may wait: after the other sessions' turn
+  if (kernel_behind) {
+    set_window(d, false);  // nothing moves until the kernel's queue drained
+    rearm_move(d);
+  } else if (moved >= kMoveTurn) {
+    rearm_move(d);  // more may wait: after the other sessions' turn
+  }
   if (!d.holding && d.pending == 0) d.buffer.reset();  // the last bytes of a hold that has ended
   update_interest();
   return true;
+}
+
+bool SockmapRelay::redirected_ones_written(const Direction& d) const {
+  // Written is read before redirected: the bytes in hand keep the program holding (they are not
+  // released yet), so redirected cannot grow past them, and a lagging written only makes us wait.
+  int64_t kernel_written = written(d.dst) - static_cast<int64_t>(d.written_before + d.released);
+  return static_cast<int64_t>(worker_.map().taken(d.key).redirected) <= kernel_written;
 }
 
 void SockmapRelay::rearm_move(Direction& d) {

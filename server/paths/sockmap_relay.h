@@ -70,6 +70,7 @@ class SockmapRelay : public Relay, public SockmapSession {
     std::unique_ptr<char[]> buffer;  // while holding: read from src, not yet written
     size_t pending_at = 0;
     size_t pending = 0;
+    bool pending_in_order = false;  // every byte redirected before the pending ones is in dst
   };
   struct Progress {
     int64_t received;    // bytes src received (TCP_INFO)
@@ -83,6 +84,8 @@ class SockmapRelay : public Relay, public SockmapSession {
   void check();
   // Moves held bytes from d.src to d.dst; false when the session failed (touch nothing then).
   bool move_on(Direction& d);
+  // Whether dst's TCP took every byte the kernel redirected before the held bytes in hand.
+  bool redirected_ones_written(const Direction& d) const;
   void rearm_move(Direction& d);
   void set_window(Direction& d, bool open);
   void update_interest();

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "common/cidr.h"
 #include "server/shell/server_flags.h"
 
 namespace sp {
@@ -96,6 +97,26 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
            if (c.session.send_proxy == 1) throw std::invalid_argument("--send-proxy and --send-proxy-v2 exclude each other");
            c.session.send_proxy = 2;
          }});
+  p.add({0, "accept-proxy", "",
+         "expect a PROXY protocol header (v1 or v2) from a load balancer in front before each client's "
+         "stream; the addresses it carries stand for the client's (--send-proxy passes them on)",
+         "", [&](const std::string&) { c.session.accept_proxy = true; }});
+  p.add({0, "accept-proxy-timeout", "SECONDS", "--accept-proxy: close a client whose header is not whole after this long",
+         "5", [&](const std::string& v) {
+           c.session.accept_proxy_timeout_ns = parse_duration_ns(v, 1'000'000, 3600'000'000'000);
+         }});
+  p.add({0, "allow", "CIDR",
+         "admit only clients whose address is in one of the --allow prefixes, e.g. 10.0.0.0/8 or "
+         "2001:db8::/32 (repeat; IPv4 rules match IPv4-mapped IPv6 too)",
+         "everyone", [&](const std::string& v) { c.server.source_rules.allow.push_back(parse_cidr(v)); }, true});
+  p.add({0, "deny", "CIDR", "refuse clients whose address is in this prefix, before --allow is checked (repeat)",
+         "none", [&](const std::string& v) { c.server.source_rules.deny.push_back(parse_cidr(v)); }, true});
+  p.add({0, "max-per-source", "N", "refuse a client whose address holds N live connections already; 0 = no cap",
+         "0", [&](const std::string& v) { c.server.source_rules.max_per_source = parse_int(v, 0, 100'000'000); }});
+  p.add({0, "rate-per-source", "N",
+         "refuse a client whose address opens more than N connections a second (a burst of N allowed); 0 = "
+         "no limit",
+         "0", [&](const std::string& v) { c.server.source_rules.rate_per_source = parse_double(v, 0, 1e9); }});
   p.add({0, "max-connections", "N", "refuse (accept and close) connections beyond N live ones; 0 = no limit",
          "0", [&](const std::string& v) { c.server.max_connections = parse_int(v, 0, 100'000'000); }});
   p.add({0, "balance", "POLICY", "worker choice: round-robin or least-connections", "round-robin",

@@ -5,6 +5,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/proxy_protocol.h"
@@ -29,6 +31,65 @@ void ProxySession::start() {
   }
   set_nodelay(client_.get());
   env_.loop.add(client_.get(), EventLoop::kEdgeAll, &client_side_);
+  if (options_.accept_proxy) {
+    state_ = State::kReadingHeader;
+    timer_ = env_.loop.run_after(options_.accept_proxy_timeout_ns, [this] {
+      timer_ = 0;
+      env_.counters.proxy_header_timeouts.add();
+      set_end(SessionEnd::kError, "no PROXY header within --accept-proxy-timeout");
+      static log::RateLimit limit;  // shared by the workers: one line a second in all
+      log::warn_limited(limit, "no PROXY header from ", peer_address(client_.get()).to_string(),
+                        " within --accept-proxy-timeout; closing the client");
+      close(true);
+    });
+    read_proxy_header();
+    return;
+  }
+  start_connecting();
+}
+
+// The header is peeked at until it is whole, then read exactly: the client's stream behind it
+// stays in the socket for the data path, whichever it is.
+void ProxySession::read_proxy_header() {
+  uint8_t buf[16 + proxy_protocol::kMaxV2Body];
+  ssize_t n = ::recv(client_.get(), buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n <= 0) {
+    if (n == 0) set_end(SessionEnd::kClientEof);
+    else set_end(SessionEnd::kClientReset, log::errno_text(errno));
+    close(n < 0);  // gone before a header came: a balancer's own check, most often
+    return;
+  }
+  proxy_protocol::Header header = proxy_protocol::parse(buf, static_cast<size_t>(n));
+  if (header.status == proxy_protocol::Header::Status::kNeedMore) {
+    if (!(pending_client_events_ & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;  // more may come
+    header.status = proxy_protocol::Header::Status::kInvalid;
+    header.error = "the stream ended inside the header";
+  }
+  if (header.status == proxy_protocol::Header::Status::kInvalid) {
+    env_.counters.proxy_header_invalid.add();
+    set_end(SessionEnd::kError, "PROXY header: " + header.error);
+    static log::RateLimit limit;  // shared by the workers: one line a second in all
+    log::warn_limited(limit, "PROXY header from ", peer_address(client_.get()).to_string(), ": ", header.error,
+                      "; closing the client");
+    close(true);
+    return;
+  }
+  if (::recv(client_.get(), buf, header.length, MSG_DONTWAIT) != static_cast<ssize_t>(header.length)) {
+    set_end(SessionEnd::kError, "reading the PROXY header: " + log::errno_text(errno));
+    close(true);  // peeked bytes that cannot be read: the socket failed under us
+    return;
+  }
+  carried_client_ = header.source;
+  carried_listener_ = header.destination;
+  if (timer_) env_.loop.cancel(timer_);
+  timer_ = 0;
+  state_ = State::kConnecting;
+  pending_client_events_ |= EPOLLIN;  // the stream may have come with the header
+  start_connecting();
+}
+
+void ProxySession::start_connecting() {
   addresses_ = remote_.current();
   timer_ = env_.loop.run_after(options_.connect_timeout_ns, [this] {
     timer_ = 0;
@@ -59,6 +120,11 @@ void ProxySession::connect_next() {
 }
 
 void ProxySession::on_side_events(bool client, uint32_t events) {
+  if (state_ == State::kReadingHeader) {
+    pending_client_events_ |= events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+    read_proxy_header();
+    return;
+  }
   if (state_ == State::kConnecting) {
     if (client) pending_client_events_ |= events;
     else on_connect_result(events);
@@ -104,7 +170,8 @@ void ProxySession::connected() {
 // Written before any data path takes the sockets, so that every path sends it first: the remote
 // socket has just connected and its send buffer is empty, so the few bytes go out whole at once.
 bool ProxySession::send_proxy_header() {
-  SocketAddress peer = peer_address(client_.get()), listener = local_address(client_.get());
+  SocketAddress peer = carried_client_ ? *carried_client_ : peer_address(client_.get());
+  SocketAddress listener = carried_listener_ ? *carried_listener_ : local_address(client_.get());
   std::string header = options_.send_proxy == 2 ? proxy_protocol::encode_v2(peer, listener)
                                                 : proxy_protocol::encode_v1(peer, listener);
   ssize_t n = ::send(remote_fd_.get(), header.data(), header.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -262,7 +329,7 @@ void ProxySession::take_tally(bool both_eof) {
 
 void ProxySession::write_session_log() {
   SessionRecord r;
-  r.client = client_address_.to_string();
+  r.client = client();  // behind a balancer (--accept-proxy), the client its header names
   r.listener = listener_address_.to_string();
   if (address_index_ > 0) r.remote = (*addresses_)[address_index_ - 1].to_string();
   else r.remote = remote_.where().to_string();
@@ -276,6 +343,7 @@ void ProxySession::write_session_log() {
 }
 
 std::string ProxySession::client() const {
+  if (carried_client_) return carried_client_->to_string();
   if (client_address_.length) return client_address_.to_string();
   SocketAddress peer = peer_address(client_.get());
   return peer.length ? peer.to_string() : "?";

@@ -29,6 +29,8 @@ struct ProxySessionOptions {
   int64_t idle_timeout_ns = 0;  // 0: never
   int send_proxy = 0;           // PROXY protocol version to send the remote first (1, 2), 0: none
   bool log_sessions = false;    // a line when a session ends (server/shell/session_log.h)
+  bool accept_proxy = false;    // a PROXY header (v1 or v2) leads every client's stream
+  int64_t accept_proxy_timeout_ns = 5'000'000'000;
 };
 
 class ProxySession : public Session, private RelayOwner {
@@ -48,8 +50,10 @@ class ProxySession : public Session, private RelayOwner {
     ProxySession& session;
     bool is_client;
   };
-  enum class State { kConnecting, kOpen, kStopping, kClosed };
+  enum class State { kReadingHeader, kConnecting, kOpen, kStopping, kClosed };
 
+  void read_proxy_header();  // --accept-proxy: then connects, or closes the client
+  void start_connecting();
   void connect_next();
   void on_side_events(bool client, uint32_t events);
   void on_connect_result(uint32_t events);
@@ -80,6 +84,10 @@ class ProxySession : public Session, private RelayOwner {
   Side client_side_{*this, true};
   Side remote_side_{*this, false};
   std::unique_ptr<Relay> relay_;  // once connected
+  // The client's and the listener's addresses as a PROXY header in front said (--accept-proxy);
+  // unset: the client socket's own.
+  std::optional<SocketAddress> carried_client_;
+  std::optional<SocketAddress> carried_listener_;
   bool reset_on_close_ = false;
   uint32_t pending_client_events_ = 0;  // seen while connecting, replayed once connected
   EventLoop::TimerId timer_ = 0;        // connect timeout, then idle timeout

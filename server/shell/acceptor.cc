@@ -4,6 +4,33 @@
 #include "server/shell/session_log.h"
 
 namespace sp {
+namespace {
+
+void count_refusal(metrics::ListenerCounters& counters, Admission::Verdict verdict) {
+  if (verdict == Admission::Verdict::kAdmitted) return;
+  counters.refused.add_shared();
+  switch (verdict) {
+    case Admission::Verdict::kOverCapacity: return counters.over_capacity.add_shared();
+    case Admission::Verdict::kDenied: return counters.denied.add_shared();
+    case Admission::Verdict::kOverSourceCap: return counters.over_source_cap.add_shared();
+    case Admission::Verdict::kOverSourceRate: return counters.over_source_rate.add_shared();
+    case Admission::Verdict::kAdmitted: return;
+  }
+}
+
+// For the session log: which rule refused (the names of the listener counters).
+const char* refusal_reason(Admission::Verdict verdict) {
+  switch (verdict) {
+    case Admission::Verdict::kOverCapacity: return "over-capacity";
+    case Admission::Verdict::kDenied: return "denied";
+    case Admission::Verdict::kOverSourceCap: return "over-source-cap";
+    case Admission::Verdict::kOverSourceRate: return "over-source-rate";
+    case Admission::Verdict::kAdmitted: break;
+  }
+  return "";
+}
+
+}  // namespace
 
 Acceptor::Acceptor(EventLoop& loop, std::vector<Listening> listeners, Dispatch dispatch)
     : dispatch_(std::move(dispatch)) {
@@ -14,13 +41,14 @@ Acceptor::Acceptor(EventLoop& loop, std::vector<Listening> listeners, Dispatch d
     callbacks.name = "accept on " + local_address(l.fd.get()).to_string();
     callbacks.on_client = [this, index, counters](Fd client) {
       counters->accepted.add_shared();
-      if (dispatch_(client, index)) return;
-      counters->refused.add_shared();
-      if (!session_log_enabled()) return;
+      Admission::Verdict verdict = dispatch_(client, index);
+      count_refusal(*counters, verdict);
+      if (verdict == Admission::Verdict::kAdmitted || !session_log_enabled()) return;
       SessionRecord record;
       record.client = peer_address(client.get()).to_string();
       record.listener = local_address(client.get()).to_string();
       record.end = SessionEnd::kRefused;
+      record.error = refusal_reason(verdict);
       log_session(record);
     };
     // Out of descriptors: a connection this process cannot serve is closed now rather than left

@@ -14,14 +14,15 @@
 #include "common/event_loop.h"
 #include "common/fd.h"
 #include "metrics/listener_counters.h"
+#include "server/shell/admission.h"
 
 namespace sp {
 
 class Acceptor {
  public:
-  // Decides where a connection goes and takes the Fd; returns false to refuse it (the Fd is left
-  // to the acceptor, which logs the refusal with its address and closes it).
-  using Dispatch = std::function<bool(Fd& client, size_t listener)>;
+  // Decides where a connection goes and takes the Fd, or refuses it (the Fd is left to the
+  // acceptor, which counts why per listener, logs the refusal with its address and closes it).
+  using Dispatch = std::function<Admission::Verdict(Fd& client, size_t listener)>;
 
   struct Listening {
     Fd fd;                                // bound, listening, non-blocking

@@ -17,7 +17,7 @@ int online_cpus() {
 }
 
 Server::Server(const ServerOptions& options, const WorkerProgramFactory& program)
-    : options_(options), admission_(options.max_connections) {
+    : options_(options), admission_(options.max_connections, options.source_rules) {
   // Bind everything first, so a busy port fails before any thread starts.
   std::vector<Fd> first;  // one socket per address: the acceptor's, or worker 0's with --reuseport
   for (const HostPort& where : options_.listen) {
@@ -91,9 +91,11 @@ std::vector<SocketAddress> Server::listen_addresses() const {
   return out;
 }
 
-bool Server::dispatch(Fd& client, size_t listener) {
+Admission::Verdict Server::dispatch(Fd& client, size_t listener) {
   // Counted here, before the hand-off: the workers' own counts lag behind what is still queued.
-  if (!admission_.try_admit()) return false;  // the acceptor closes it: a polite refusal, counted and logged
+  Admission::Ticket ticket;
+  Admission::Verdict verdict = admission_.admit(client.get(), &ticket);
+  if (verdict != Admission::Verdict::kAdmitted) return verdict;  // the acceptor counts, logs and closes it
   Worker* target = nullptr;
   if (options_.balance == Balance::kLeastConnections) {
     for (auto& w : workers_)
@@ -101,8 +103,8 @@ bool Server::dispatch(Fd& client, size_t listener) {
   } else {
     target = workers_[next_worker_++ % workers_.size()].get();
   }
-  target->hand_off(std::move(client), listener);
-  return true;
+  target->hand_off(std::move(client), listener, ticket);
+  return verdict;
 }
 
 int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<void()>& on_hangup) {

@@ -24,6 +24,7 @@ struct ServerOptions {
   std::vector<int> pin_cpus;  // worker k runs on pin_cpus[k % size]; empty: not pinned
   Balance balance = Balance::kRoundRobin;
   uint64_t max_connections = 0;  // 0: no limit
+  SourceRuleOptions source_rules;  // --allow, --deny, --max-per-source, --rate-per-source
   // Every worker accepts on its own SO_REUSEPORT sockets (the kernel spreads connections) instead
   // of one acceptor thread handing connections over.
   bool reuseport = false;
@@ -59,10 +60,10 @@ class Server {
     SocketAddress address;
     metrics::ListenerCounters counters;
   };
-  bool dispatch(Fd& client, size_t listener);
+  Admission::Verdict dispatch(Fd& client, size_t listener);
 
   ServerOptions options_;
-  Admission admission_;  // --max-connections; before workers_, which release into it
+  Admission admission_;  // source rules and --max-connections; before workers_, which release into it
   std::vector<std::unique_ptr<ListenAddress>> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<LoopThread> acceptor_thread_;  // null with --reuseport

@@ -13,7 +13,8 @@
 //   connect-timeout the remote did not answer within --connect-timeout
 //   idle-timeout    no traffic for --idle-timeout
 //   drain           still live when the SIGTERM/SIGINT grace period ran out
-//   refused         --max-connections were live already: accepted and closed at once
+//   refused         a source rule or --max-connections refused it: accepted and closed at once
+//                   (error: denied, over-source-cap, over-source-rate or over-capacity)
 //   error           the proxy failed the session itself (error says why)
 //
 // Thread context: any thread.

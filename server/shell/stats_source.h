@@ -25,7 +25,8 @@ inline metrics::StatsSource stats_source(const Server& server, std::string progr
   source.threads.push_back({"main", static_cast<int>(::getpid())});  // the thread that runs main()
   for (size_t i = 0; i < server.listener_count(); ++i) {
     const metrics::ListenerCounters& c = server.listener_counters(i);
-    source.listeners.push_back({server.listener_address(i).to_string(), &c.accepted, &c.refused, &c.accept_pauses});
+    source.listeners.push_back({server.listener_address(i).to_string(), &c.accepted, &c.refused, &c.accept_pauses,
+                                &c.over_capacity, &c.denied, &c.over_source_cap, &c.over_source_rate});
   }
   return source;
 }

@@ -34,9 +34,10 @@ void Worker::start_accepting() {
   thread_->loop().post([this] {
     if (own_listeners_.empty() || acceptor_) return;
     acceptor_ = std::make_unique<Acceptor>(env_->loop, std::move(own_listeners_), [this](Fd& client, size_t listener) {
-      if (admission_ && !admission_->try_admit()) return false;
-      start_session(std::move(client), listener);
-      return true;
+      Admission::Ticket ticket;
+      Admission::Verdict verdict = admission_ ? admission_->admit(client.get(), &ticket) : Admission::Verdict::kAdmitted;
+      if (verdict == Admission::Verdict::kAdmitted) start_session(std::move(client), listener, ticket);
+      return verdict;
     });
   });
 }
@@ -48,12 +49,12 @@ Worker::~Worker() {
   program_.reset();   // after the sessions: what they hold (a ring's requests, pooled buffers) is its
 }
 
-void Worker::hand_off(Fd client, size_t listener) {
+void Worker::hand_off(Fd client, size_t listener, const Admission::Ticket& ticket) {
   handed_off_.fetch_add(1, std::memory_order_relaxed);
   // Posted tasks must be copyable (std::function), an Fd is not: a shared owner keeps the socket
   // owned, so a task that never runs (the loop stopped first) still closes it.
   auto owned = std::make_shared<Fd>(std::move(client));
-  thread_->loop().post([this, owned, listener] { start_session(std::move(*owned), listener); });
+  thread_->loop().post([this, owned, listener, ticket] { start_session(std::move(*owned), listener, ticket); });
 }
 
 void Worker::abort_all() {
@@ -73,18 +74,18 @@ void Worker::stop_accepting() {
 
 void Worker::stop() { thread_->stop_and_join(); }
 
-void Worker::start_session(Fd client, size_t listener) {
+void Worker::start_session(Fd client, size_t listener, const Admission::Ticket& ticket) {
   // The posted-task boundary: a failure here closes this session, never the worker.
   Session* raw = nullptr;
   try {
     std::unique_ptr<Session> session = program_->make_session(std::move(client), listener);
     raw = session.get();
-    sessions_.emplace(raw, std::move(session));
+    sessions_.emplace(raw, Live{std::move(session), ticket});
     raw->start();
   } catch (const std::exception& e) {
     session_failed(*env_, raw, e);
     if (raw) session_finished(raw);  // no-op once abort() reported it finished
-    else if (admission_) admission_->release();  // no session ever held the slot
+    else if (admission_) admission_->release(ticket);  // no session ever held the slot
   }
 }
 
@@ -92,9 +93,10 @@ void Worker::session_finished(Session* session) {
   auto it = sessions_.find(session);
   if (it == sessions_.end()) return;
   // Events for this session may still be queued in the current batch: destroy it afterwards.
-  env_->loop.dispose(std::move(it->second));
+  env_->loop.dispose(std::move(it->second.session));
+  Admission::Ticket ticket = it->second.ticket;
   sessions_.erase(it);
-  if (admission_) admission_->release();  // its sockets are closed: the slot is free
+  if (admission_) admission_->release(ticket);  // its sockets are closed: the slots are free
   if (sessions_.empty()) program_->idle();
 }
 

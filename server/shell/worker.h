@@ -38,7 +38,7 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   // Any thread: queue an accepted connection for this worker (TBB queue + eventfd wake-up).
-  void hand_off(Fd client, size_t listener);
+  void hand_off(Fd client, size_t listener, const Admission::Ticket& ticket = {});
   // Any thread: end every session now.
   void abort_all();
   // Any thread: start accepting on this worker's own listening sockets, if it has any.
@@ -65,7 +65,7 @@ class Worker {
   const std::string& mode_effective() const { return mode_effective_; }
 
  private:
-  void start_session(Fd client, size_t listener);
+  void start_session(Fd client, size_t listener, const Admission::Ticket& ticket);
   void session_finished(Session* session);
 
   int id_;
@@ -74,7 +74,11 @@ class Worker {
   std::unique_ptr<WorkerEnv> env_;
   std::unique_ptr<WorkerProgram> program_;  // after env_: its sessions hold the env
   std::string mode_effective_;
-  std::unordered_map<Session*, std::unique_ptr<Session>> sessions_;
+  struct Live {
+    std::unique_ptr<Session> session;
+    Admission::Ticket ticket;  // what it holds of admission_
+  };
+  std::unordered_map<Session*, Live> sessions_;
   std::vector<Acceptor::Listening> own_listeners_;  // --reuseport: until start_accepting()
   Admission* admission_;  // not owned; null: no --max-connections bookkeeping
   std::unique_ptr<Acceptor> acceptor_;  // --reuseport only, on the loop thread
