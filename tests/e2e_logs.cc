@@ -66,7 +66,8 @@ TEST(Logs, JournalPrefixWhenStderrIsTheJournalStream) {
                         "exec 2>" + log + "; JOURNAL_STREAM=" + stream + " exec " + bin("proxy") + " -s 127.0.0.1:" +
                             std::to_string(port) + " -r 127.0.0.1:" + std::to_string(nothing) + " --stats off -w 1"});
     ASSERT_TRUE(wait_for_port(port));
-    Fd c = connect_to(port);
+    std::string client;
+    Fd c = connect_bound(port, &client);
     read_to_eof(c.get());  // a connect failure: one warning
     std::string text;
     for (int i = 0; i < 250 && text.find("warn") == std::string::npos; ++i) {

@@ -107,8 +107,8 @@ TEST_P(SessionLogs, ConnectFailureNamesTheErrorAndTheClient) {
   uint16_t nothing = free_port();  // nobody listens there
   uint16_t port = free_port();
   auto proxy = quiet_proxy(port, nothing, args());
-  Fd c = connect_to(port);
-  std::string client = local_address(c.get()).to_string();
+  std::string client;
+  Fd c = connect_bound(port, &client);
   bool clean = true;
   read_to_eof(c.get(), &clean);
   EXPECT_FALSE(clean);  // reset: the remote could not be reached

@@ -1,11 +1,14 @@
 #include "tests/support/log_lines.h"
 
+#include <sys/socket.h>
+
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
+#include "common/socket.h"
 #include "tests/support/net.h"
 
 namespace sp::test {
@@ -92,6 +95,19 @@ std::unique_ptr<ChildProcess> quiet_proxy(uint16_t port, uint16_t remote, const 
   if (proxy->err().find("listening on") == std::string::npos)
     throw std::runtime_error("proxy did not start: " + proxy->err());
   return proxy;
+}
+
+Fd connect_bound(uint16_t port, std::string* local) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  SocketAddress any = resolve(HostPort{"127.0.0.1", 0}, false).front();
+  if (!fd || ::bind(fd.get(), any.get(), any.length) != 0) throw std::runtime_error("bind 127.0.0.1:0");
+  *local = local_address(fd.get()).to_string();
+  timeval tv{10, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  SocketAddress to = resolve(HostPort{"127.0.0.1", port}, false).front();
+  int rc = ::connect(fd.get(), to.get(), to.length);
+  (void)rc;  // ECONNRESET here is the reset the test waits for
+  return fd;
 }
 
 EchoStack::EchoStack(const std::vector<std::string>& proxy_args, const std::vector<std::string>& server_args)

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/fd.h"
 #include "tests/support/process.h"
 
 namespace sp::test {
@@ -26,6 +27,11 @@ std::string loopback(uint16_t port);  // "127.0.0.1:PORT"
 // for by its start line rather than with a probe connection (wait_for_port's): a probe would be a
 // session with a line of its own, and its connect failure would take the once-a-second warning.
 std::unique_ptr<ChildProcess> quiet_proxy(uint16_t port, uint16_t remote, const std::vector<std::string>& extra);
+
+// A connection to 127.0.0.1:port from a port bound first, so that its address (*local) is known
+// even when the proxy resets it before connect() returns: a remote that refuses on loopback is
+// that fast, and connect_to() then throws.
+Fd connect_bound(uint16_t port, std::string* local);
 
 // An echo server and a quiet proxy in front of it.
 struct EchoStack {
