@@ -4,11 +4,13 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "common/address.h"
 #include "common/flags.h"
 #include "metrics/stats_server.h"
 #include "server/paths/data_path.h"
+#include "server/proxy/backend_pool.h"
 #include "server/proxy/proxy_session.h"
 #include "server/shell/server.h"
 
@@ -20,7 +22,9 @@ constexpr const char* kDefaultStats = metrics::kDefaultStatsAddress;  // proxy-t
 
 struct ProxyConfig {
   ServerOptions server;
-  HostPort remote{"127.0.0.1", kRemotePort};
+  std::vector<BackendSpec> remotes{{HostPort{"127.0.0.1", kRemotePort}, 1}};  // -r, one or more
+  BackendBalance remote_balance = BackendBalance::kRoundRobin;
+  BackendChecks checks;
   DataPathOptions paths;  // --mode and the pumps' sizes
   ProxySessionOptions session;
   int64_t grace_ns = 5 * 1'000'000'000LL;

@@ -10,7 +10,7 @@
 #include "server/paths/data_path.h"
 #include "server/proxy/proxy_config.h"
 #include "server/proxy/proxy_session.h"
-#include "server/proxy/remote.h"
+#include "server/proxy/backend_pool.h"
 #include "server/shell/server.h"
 #include "server/shell/stats_source.h"
 
@@ -24,12 +24,12 @@ int main(int argc, char** argv) {
   block_signals({SIGINT, SIGTERM, SIGHUP});
   DataPaths paths(config.paths);  // probes the mode's kernel feature; outlives the server's workers
   try {
-    Remote remote(config.remote);
+    BackendPool backends(config.remotes, config.remote_balance, config.checks);
     Server server(config.server, [&](WorkerEnv& env) -> std::unique_ptr<WorkerProgram> {
-      return std::make_unique<ProxyWorker>(env, paths, remote, config.session);
+      return std::make_unique<ProxyWorker>(env, paths, backends, config.session);
     });
     for (const auto& addr : server.listen_addresses())
-      log::announce("listening on ", addr.to_string(), ", forwarding to ", config.remote.to_string(), " (",
+      log::announce("listening on ", addr.to_string(), ", forwarding to ", backends.describe(), " (",
                 to_string(paths.effective()), ", ", config.server.workers, " workers)");
     // Declared after the server: stops before the counters it reads go away.
     metrics::StatsOptions stats_options;
@@ -39,6 +39,11 @@ int main(int argc, char** argv) {
     stats_options.prom_path = config.stats_prom;
     metrics::StatsSource source = stats_source(server, "proxy", to_string(paths.asked()));
     source.mode_effective = to_string(paths.effective());
+    for (const auto& b : backends.backends()) {
+      const BackendCounters& c = b->counters();
+      source.remotes.push_back({b->spec().where.to_string(), &c.up, &c.weight, &c.active, &c.connects,
+                                &c.connect_failures, &c.checks_passed, &c.checks_failed, &c.went_down});
+    }
     // The default address is best effort (another proxy may hold it); one asked for must work.
     auto stats = metrics::start_stats(stats_options, std::move(source), config.stats == kDefaultStats);
     if (stats && !stats->address().empty()) log::info("stats on ", stats->address());
