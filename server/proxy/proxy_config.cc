@@ -140,6 +140,11 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          "refuse a client whose address opens more than N connections a second (a burst of N allowed); 0 = "
          "no limit",
          "0", [&](const std::string& v) { c.server.source_rules.rate_per_source = parse_double(v, 0, 1e9); }});
+  p.add({0, "handover", "PATH",
+         "restart without dropping a connection: take the listening sockets over from the proxy that "
+         "listens on this unix socket (if one does; it then drains and exits), and listen there for the "
+         "next one",
+         "none", [&](const std::string& v) { c.handover = v; }});
   p.add({0, "max-connections", "N", "refuse (accept and close) connections beyond N live ones; 0 = no limit",
          "0", [&](const std::string& v) { c.server.max_connections = parse_int(v, 0, 100'000'000); }});
   p.add({0, "balance", "POLICY", "worker choice: round-robin or least-connections", "round-robin",

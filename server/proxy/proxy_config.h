@@ -33,6 +33,7 @@ struct ProxyConfig {
   std::string stats_log;  // empty: none; "-": stdout
   std::string stats_prom;  // empty: none
   int verbosity = 0;
+  std::string handover;  // --handover PATH: empty, none
 };
 
 // Parses argv into a config. Returns the config, or the exit code when the program should stop
