@@ -136,7 +136,7 @@ TEST(FlagParser, OneOptionalOperand) {
   const char* bad[] = {"x", "bad"};
   EXPECT_EQ(parser().try_parse(2, bad).value_or(""), "WHERE: not a place");
   std::string u = parser().usage();
-  EXPECT_NE(u.find("usage: x [options] [WHERE]"), std::string::npos) << u;
+  EXPECT_NE(u.find("Usage: x [options] [WHERE]"), std::string::npos) << u;
   EXPECT_NE(u.find("where to look (default: 127.0.0.1:9997)"), std::string::npos) << u;
   // Without an operand declared, one is still an error.
   FlagParser plain("x", "summary");
