@@ -67,6 +67,7 @@ BackendPool::~BackendPool() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
+  stop_checks_ = true;
   stop_wanted_.notify_all();
   if (checker_.joinable()) checker_.join();
 }
@@ -182,6 +183,7 @@ void BackendPool::checker_main() {
   while (!stopping_) {
     lock.unlock();
     for (auto& backend : backends_) {
+      if (stop_checks_.load(std::memory_order_relaxed)) break;  // each check may take its timeout
       Backend& b = *backend;
       bool passed = check(b);
       (passed ? b.counters_.checks_passed : b.counters_.checks_failed).add_shared();

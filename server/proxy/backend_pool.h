@@ -109,6 +109,7 @@ class BackendPool {
   std::mutex mutex_;
   std::condition_variable stop_wanted_;
   bool stopping_ = false;
+  std::atomic<bool> stop_checks_{false};  // read between two checks without the mutex
   std::thread checker_;
 };
 
