@@ -50,7 +50,7 @@ struct Options {
 std::variant<Options, int> parse_command_line(int argc, const char* const* argv);
 
 // The same, returning the error text instead of printing (for tests). -h returns the usage text
-// prefixed with "usage:".
+// prefixed with "Usage:".
 std::variant<Options, std::string> try_parse_command_line(int argc, const char* const* argv);
 
 }  // namespace sp::client

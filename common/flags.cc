@@ -104,11 +104,13 @@ std::vector<std::string> description(const Flag& f) {
 }  // namespace
 
 std::string FlagParser::usage() const {
-  std::string head = "usage: " + program_ + " [options]";
+  // "Usage:" and "Options:" spelled as GNU tools do: help2man reads them as SYNOPSIS and OPTIONS
+  // when it makes the man pages (dist/CMakeLists.txt).
+  std::string head = "Usage: " + program_ + " [options]";
   if (operand_) head += " [" + operand_->long_name + "]";
   std::string out = head + "\n" + wrap("", words(summary_), 0) + "\n";
   if (operand_) out += wrap("  " + operand_->long_name, description(*operand_), kHelpColumn) + "\n";
-  out += "options:\n";
+  out += "Options:\n";
   for (const auto& f : flags_) {
     std::string left = f.short_name ? std::string("  -") + f.short_name + ", " : std::string("      ");
     left += "--" + f.long_name;

@@ -81,6 +81,8 @@ class Counter {
   void add_shared(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
   // Gauges only (bytes held): the single writer takes back what it added.
   void sub(uint64_t n) { value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
+  // Gauges with several writers.
+  void sub_shared(uint64_t n = 1) { value_.fetch_sub(n, std::memory_order_relaxed); }
   uint64_t get() const { return value_.load(std::memory_order_relaxed); }
 
  private:

@@ -39,6 +39,7 @@ const Fields<ProcessView>& process_fields();
 const Fields<WorkerView>& worker_fields();
 const Fields<ThreadView>& thread_fields();
 const Fields<ListenerView>& listener_fields();
+const Fields<RemoteView>& remote_fields();
 
 // Where a scope's rows go: their JSON path prefix, their Prometheus name prefix, and for the
 // scopes with many elements the field that tells them apart and the label it becomes.
@@ -54,6 +55,7 @@ inline constexpr Scope kProcessScope{"process.", "spliceproxy_process_", "", ""}
 inline constexpr Scope kWorkerScope{"workers[].", "spliceproxy_worker_", "id", "worker"};
 inline constexpr Scope kThreadScope{"threads[].", "spliceproxy_thread_", "name", "thread"};
 inline constexpr Scope kListenerScope{"listeners[].", "spliceproxy_listener_", "address", "listener"};
+inline constexpr Scope kRemoteScope{"remotes[].", "spliceproxy_remote_", "address", "remote"};
 
 // prometheus.cc: the Prometheus family of a counter or gauge ("workers[].cpu.user_s" ->
 // "spliceproxy_worker_cpu_seconds_total", its dimension mode="user" aside), or the label a kLabel

@@ -266,6 +266,33 @@ const char* kind_name(MetricKind kind) {
   return "?";
 }
 
+const Fields<RemoteView>& remote_fields() {
+  static const Fields<RemoteView> f = [] {
+    Fields<RemoteView> f;
+    text<RemoteView>(f, "address", "the backend as -r gave it, HOST:PORT (the proxy's only; empty in tcp_ping_server)",
+                     [](const RemoteView& r) { return std::string_view(r.address); });
+    integer<RemoteView>(f, kGauge, "up", "boolean", "1 while the backend is used, 0 once --fall checks or connects in a row failed",
+                        [](const RemoteView& r) { return r.up; });
+    integer<RemoteView>(f, kGauge, "weight", "weight", "its weight (-r HOST:PORT,weight=N)",
+                        [](const RemoteView& r) { return r.weight; });
+    integer<RemoteView>(f, kGauge, "active", "sessions", "sessions connected to it now",
+                        [](const RemoteView& r) { return r.active; });
+    integer<RemoteView>(f, kCounter, "connects", "connections", "sessions that connected to it",
+                        [](const RemoteView& r) { return r.connects; });
+    integer<RemoteView>(f, kCounter, "connect_failures", "connections",
+                        "sessions whose connect to it failed (every address) or timed out; the client was tried on another",
+                        [](const RemoteView& r) { return r.connect_failures; });
+    integer<RemoteView>(f, kCounter, "checks_passed", "checks", "active checks (--check-interval) whose connect worked",
+                        [](const RemoteView& r) { return r.checks_passed; });
+    integer<RemoteView>(f, kCounter, "checks_failed", "checks", "active checks whose connect failed or timed out",
+                        [](const RemoteView& r) { return r.checks_failed; });
+    integer<RemoteView>(f, kCounter, "went_down", "events", "times it was taken out",
+                        [](const RemoteView& r) { return r.went_down; });
+    return f;
+  }();
+  return f;
+}
+
 const std::vector<MetricInfo>& metric_table() {
   static const std::vector<MetricInfo> table = [] {
     std::vector<MetricInfo> t;
@@ -275,6 +302,7 @@ const std::vector<MetricInfo>& metric_table() {
     describe(t, kWorkerScope, worker_fields());
     describe(t, kThreadScope, thread_fields());
     describe(t, kListenerScope, listener_fields());
+    describe(t, kRemoteScope, remote_fields());
     return t;
   }();
   return table;
@@ -297,6 +325,7 @@ std::string render_json(const Snapshot& s) {
   j["workers"] = array(worker_fields(), s.workers);
   j["threads"] = array(thread_fields(), s.threads);
   j["listeners"] = array(listener_fields(), s.listeners);
+  j["remotes"] = array(remote_fields(), s.remotes);
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 

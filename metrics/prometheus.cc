@@ -250,6 +250,7 @@ std::string prometheus_renames_markdown() {
   renames(out, kWorkerScope, worker_fields());
   renames(out, kThreadScope, thread_fields());
   renames(out, kListenerScope, listener_fields());
+  renames(out, kRemoteScope, remote_fields());
   return out;
 }
 
@@ -262,6 +263,7 @@ std::string render_prometheus(const Snapshot& s, PromTarget target) {
   e.scope(kWorkerScope, worker_fields(), pointers(s.workers));
   e.scope(kThreadScope, thread_fields(), pointers(s.threads));
   e.scope(kListenerScope, listener_fields(), pointers(s.listeners));
+  e.scope(kRemoteScope, remote_fields(), pointers(s.remotes));
   return e.take();
 }
 

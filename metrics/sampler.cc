@@ -18,6 +18,7 @@ Sampler::Sampler(StatsSource source, double interval_s) : source_(std::move(sour
   for (const auto& w : source_.workers) layout_.workers.push_back({w.id, w.tid, w.mode_effective});
   for (const auto& t : source_.threads) layout_.threads.push_back({t.name, t.tid});
   for (const auto& l : source_.listeners) layout_.listeners.push_back(l.address);
+  for (const auto& r : source_.remotes) layout_.remotes.push_back(r.address);
   worker_splits_.resize(source_.workers.size());
   thread_splits_.resize(source_.threads.size());
 }
@@ -49,6 +50,10 @@ RawSample Sampler::take() {
     if (l.over_source_rate) v.over_source_rate = l.over_source_rate->get();
     s.listeners.push_back(v);
   }
+  auto get = [](const Counter* c) { return c ? c->get() : 0; };
+  for (const auto& r : source_.remotes)
+    s.remotes.push_back({get(r.up), get(r.weight), get(r.active), get(r.connects), get(r.connect_failures),
+                         get(r.checks_passed), get(r.checks_failed), get(r.went_down)});
   s.process_cpu = proc::process_cpu();
   bool read = false;
   {

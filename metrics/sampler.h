@@ -43,6 +43,18 @@ struct StatsSource {
   std::vector<Worker> workers;
   std::vector<Thread> threads;  // besides the workers: acceptor, main (the stats thread adds itself)
   std::vector<Listener> listeners;
+  struct Remote {
+    std::string address;
+    const Counter* up = nullptr;
+    const Counter* weight = nullptr;
+    const Counter* active = nullptr;
+    const Counter* connects = nullptr;
+    const Counter* connect_failures = nullptr;
+    const Counter* checks_passed = nullptr;
+    const Counter* checks_failed = nullptr;
+    const Counter* went_down = nullptr;
+  };
+  std::vector<Remote> remotes;  // the proxy's backends
 };
 
 class Sampler {

@@ -128,6 +128,12 @@ Snapshot make_snapshot(const SnapshotLayout& layout, const RawSample& start, con
     v.accepted_per_s = per_second(at(begin.listeners, i).accepted, at(end.listeners, i).accepted, window_ns);
     s.listeners.push_back(std::move(v));
   }
+  for (size_t i = 0; i < layout.remotes.size(); ++i) {
+    RemoteView v;
+    static_cast<RemoteValues&>(v) = i < now.remotes.size() ? now.remotes[i] : RemoteValues{};
+    v.address = layout.remotes[i];
+    s.remotes.push_back(std::move(v));
+  }
   return s;
 }
 

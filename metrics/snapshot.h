@@ -36,6 +36,18 @@ struct ListenerValues {
   uint64_t over_source_rate = 0;
 };
 
+// One backend of the proxy (-r): gauges up (0/1), weight and active; counters for the rest.
+struct RemoteValues {
+  uint64_t up = 0;
+  uint64_t weight = 0;
+  uint64_t active = 0;
+  uint64_t connects = 0;
+  uint64_t connect_failures = 0;
+  uint64_t checks_passed = 0;
+  uint64_t checks_failed = 0;
+  uint64_t went_down = 0;
+};
+
 // Cumulative numbers read at one instant. Vectors follow the order of SnapshotLayout.
 struct RawSample {
   int64_t mono_ns = 0;  // CLOCK_MONOTONIC
@@ -44,6 +56,7 @@ struct RawSample {
   std::vector<CpuTimes> worker_cpu;
   std::vector<CpuTimes> thread_cpu;  // the other named threads (acceptor, stats, main)
   std::vector<ListenerValues> listeners;
+  std::vector<RemoteValues> remotes;
   CpuTimes process_cpu;
   uint64_t rss_bytes = 0;
   uint64_t open_fds = 0;
@@ -71,6 +84,7 @@ struct SnapshotLayout {
   std::vector<WorkerInfo> workers;
   std::vector<ThreadInfo> threads;
   std::vector<std::string> listeners;
+  std::vector<std::string> remotes;  // the backends' HOST:PORT
 };
 
 struct CpuView {
@@ -113,6 +127,10 @@ struct ListenerView {
   double accepted_per_s = 0;
 };
 
+struct RemoteView : RemoteValues {
+  std::string address;
+};
+
 struct TotalsView {
   uint64_t connections_active = 0;
   uint64_t connections_total = 0;
@@ -146,6 +164,7 @@ struct Snapshot {
   std::vector<WorkerView> workers;
   std::vector<ThreadView> threads;
   std::vector<ListenerView> listeners;
+  std::vector<RemoteView> remotes;
 };
 
 // Per second between two cumulative values; 0 for an empty window or a value that went back.

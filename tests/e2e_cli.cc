@@ -58,7 +58,6 @@ TEST(Cli, ABadFlagPrintsItsReasonAndWhereHelpIs) {
 }
 
 TEST(Cli, AValueFlagGivenTwiceIsRefused) {
-  expect_two_line_error("proxy", run_program("proxy", {"-r", "a", "-r", "b"}), "option '-r/--remote' given twice");
   expect_two_line_error("proxy", run_program("proxy", {"--mode", "rw", "--mode", "splice"}), "option '--mode' given twice");
   expect_two_line_error("tcp_ping_server", run_program("tcp_ping_server", {"-p", "1", "--port=2"}),
                         "option '-p/--port' given twice");

@@ -222,7 +222,7 @@ TEST(ClientE2E, ImpossibleCombinationsExitTwoWithTheReasonAndAPointerToHelp) {
     EXPECT_EQ(r.code, 2) << args[0];
     EXPECT_EQ(r.err.rfind("tcp_ping_client: ", 0), 0u) << r.err;
     EXPECT_NE(r.err.find("\nTry 'tcp_ping_client --help' for more information.\n"), std::string::npos) << r.err;
-    EXPECT_EQ(r.err.find("usage:"), std::string::npos) << "the usage buries the reason: " << r.err;
+    EXPECT_EQ(r.err.find("Usage:"), std::string::npos) << "the usage buries the reason: " << r.err;
     EXPECT_TRUE(r.out.empty());
   }
 }

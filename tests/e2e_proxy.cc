@@ -256,7 +256,7 @@ TEST_P(ProxyE2E, BadFlagsPrintOneLineAndWhereHelpIsAndExitTwo) {
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err.rfind("proxy: --mode: invalid mode", 0), 0u) << r.err;
   EXPECT_NE(r.err.find("\nTry 'proxy --help' for more information.\n"), std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find("usage:"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("Usage:"), std::string::npos) << r.err;
 }
 
 SP_INSTANTIATE_FOR_ALL_MODES(ProxyE2E);

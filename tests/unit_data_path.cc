@@ -78,7 +78,7 @@ TEST(DataPathModes, AWorkerThatFellBackAloneSaysSoInTheStats) {
   options.uring.entries = 1u << 20;  // above IORING_MAX_ENTRIES: io_uring_setup says EINVAL
   DataPaths paths(options);
   if (paths.effective() != DataPath::kUring) GTEST_SKIP() << "io_uring is refused here: no worker can differ";
-  Remote remote(HostPort{"127.0.0.1", 9});
+  BackendPool remote({BackendSpec{HostPort{"127.0.0.1", 9}, 1}}, BackendBalance::kRoundRobin, BackendChecks{});
   ProxySessionOptions session;
   Worker worker(0, WorkerOptions{}, [&](WorkerEnv& env) -> std::unique_ptr<WorkerProgram> {
     return std::make_unique<ProxyWorker>(env, paths, remote, session);

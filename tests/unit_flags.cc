@@ -20,7 +20,7 @@ TEST(ProxyFlags, SeedDefaults) {
   auto& c = std::get<ProxyConfig>(r);
   ASSERT_EQ(c.server.listen.size(), 1u);
   EXPECT_EQ(c.server.listen[0].to_string(), "0.0.0.0:9998");
-  EXPECT_EQ(c.remote.to_string(), "127.0.0.1:9999");
+  EXPECT_EQ(c.remotes.at(0).where.to_string(), "127.0.0.1:9999");
   EXPECT_EQ(c.paths.mode, DataPath::kReadWrite);
   EXPECT_EQ(c.paths.pumps.pipe_size, 1u << 20);
   EXPECT_GE(c.server.workers, 1);
@@ -32,7 +32,7 @@ TEST(ProxyFlags, SeedCommandLine) {
   ASSERT_TRUE(std::holds_alternative<ProxyConfig>(r)) << std::get<std::string>(r);
   auto& c = std::get<ProxyConfig>(r);
   EXPECT_EQ(c.server.listen[0].to_string(), "127.0.0.1:9998");
-  EXPECT_EQ(c.remote.to_string(), "10.0.0.2:9999");
+  EXPECT_EQ(c.remotes.at(0).where.to_string(), "10.0.0.2:9999");
   EXPECT_EQ(c.paths.mode, DataPath::kSplice);
   EXPECT_EQ(c.verbosity, 1);
 }
@@ -44,7 +44,7 @@ TEST(ProxyFlags, PortsApplyToAddressesWithoutOne) {
   ASSERT_EQ(c.server.listen.size(), 2u);
   EXPECT_EQ(c.server.listen[0].to_string(), "127.0.0.1:8000");
   EXPECT_EQ(c.server.listen[1].to_string(), "[::1]:7000");
-  EXPECT_EQ(c.remote.to_string(), "backend:81");
+  EXPECT_EQ(c.remotes.at(0).where.to_string(), "backend:81");
 }
 
 TEST(ProxyFlags, LongFormsAndUnits) {
@@ -136,7 +136,7 @@ TEST(FlagParser, OneOptionalOperand) {
   const char* bad[] = {"x", "bad"};
   EXPECT_EQ(parser().try_parse(2, bad).value_or(""), "WHERE: not a place");
   std::string u = parser().usage();
-  EXPECT_NE(u.find("usage: x [options] [WHERE]"), std::string::npos) << u;
+  EXPECT_NE(u.find("Usage: x [options] [WHERE]"), std::string::npos) << u;
   EXPECT_NE(u.find("where to look (default: 127.0.0.1:9997)"), std::string::npos) << u;
   // Without an operand declared, one is still an error.
   FlagParser plain("x", "summary");
@@ -149,11 +149,19 @@ TEST(ProxyFlags, AValueGivenTwiceIsAnErrorUnlessTheFlagCollects) {
     auto r = parse(args);
     return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : std::string("accepted");
   };
-  EXPECT_EQ(error({"-r", "a", "-r", "b"}), "option '-r/--remote' given twice");
-  EXPECT_EQ(error({"-r", "a", "--remote=a"}), "option '-r/--remote' given twice");  // even the same value
+  EXPECT_EQ(error({"--mode", "rw", "--mode=rw"}), "option '--mode' given twice");  // even the same value
   EXPECT_EQ(error({"--mode", "rw", "--mode", "splice"}), "option '--mode' given twice");
   EXPECT_EQ(error({"-w2", "-w", "3"}), "option '-w/--workers' given twice");
-  // -s collects one address per NIC; switches set the same thing again or count.
+  // -s collects one address per NIC, -r one remote per backend; switches set the same thing again or count.
+  auto pool = parse({"-r", "10.0.0.1:80,weight=3", "-r", "10.0.0.2", "-c", "81", "-r", "[::1]:82,weight=0"});
+  ASSERT_TRUE(std::holds_alternative<ProxyConfig>(pool)) << std::get<std::string>(pool);
+  const auto& remotes = std::get<ProxyConfig>(pool).remotes;
+  ASSERT_EQ(remotes.size(), 3u);
+  EXPECT_EQ(remotes[0].where.to_string() + " " + std::to_string(remotes[0].weight), "10.0.0.1:80 3");
+  EXPECT_EQ(remotes[1].where.to_string() + " " + std::to_string(remotes[1].weight), "10.0.0.2:81 1");
+  EXPECT_EQ(remotes[2].where.to_string() + " " + std::to_string(remotes[2].weight), "[::1]:82 0");
+  EXPECT_EQ(error({"-r", "10.0.0.1,weight=x"}), "-r: 10.0.0.1,weight=x: the weight is not a number from 0 to 1000");
+  EXPECT_EQ(error({"-r", "10.0.0.1,backup"}), "-r: 10.0.0.1,backup: unknown option 'backup' (weight=N)");
   auto r = parse({"-s", "127.0.0.1", "-s", "127.0.0.2", "-z", "--splice", "-vv", "-v"});
   ASSERT_TRUE(std::holds_alternative<ProxyConfig>(r)) << std::get<std::string>(r);
   EXPECT_EQ(std::get<ProxyConfig>(r).server.listen.size(), 2u);

@@ -153,6 +153,7 @@ SnapshotLayout two_workers() {
   layout.workers = {{0, 100}, {1, 101}};
   layout.threads = {{"acceptor", 102}, {"main", 42}, {"stats", 103}};
   layout.listeners = {"127.0.0.1:9998"};
+  layout.remotes = {"127.0.0.1:9999"};
   return layout;
 }
 
@@ -173,6 +174,7 @@ RawSample sample_at(int64_t t_ns, uint64_t w0_bytes, uint64_t w1_bytes, uint64_t
   s.worker_cpu = {busy, idle};
   s.thread_cpu = {idle, idle, idle};
   s.listeners = {{10, 1, 0}};
+  s.remotes = {{1, 1, 2, 30, 1, 0, 0, 0}};
   s.process_cpu = CpuTimes{busy.user_ns + 4 * idle.user_ns, busy.sys_ns, 14, 2};
   s.rss_bytes = 1 << 20;
   s.open_fds = 12;

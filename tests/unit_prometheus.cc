@@ -45,6 +45,12 @@ Snapshot three_workers() {
   l.address = "127.0.0.1:9998";
   l.accepted = 5;
   s.listeners.push_back(l);
+  RemoteView r;
+  r.address = "127.0.0.1:9999";
+  r.up = 1;
+  r.weight = 2;
+  r.connects = 3;
+  s.remotes.push_back(r);
   return s;
 }
 

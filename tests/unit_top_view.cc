@@ -157,6 +157,31 @@ TEST(TopView, EveryColumnFitsEightyByTwentyFour) {
   EXPECT_NE(screen.find("sys 2.0%\n"), std::string::npos) << screen;
 }
 
+// A pool of backends gets a section, a remote that is down stands out, and all of it fits 80x24.
+TEST(TopView, RemotesOfAPoolWithTheOnesDownMarked) {
+  json s = snapshot(4, 60, 100);
+  s["remotes"] = {{{"address", "10.0.0.1:8080"}, {"up", 1}, {"weight", 2}, {"active", 12}, {"connects", 3400}, {"connect_failures", 0}},
+                  {{"address", "10.0.0.2:8080"}, {"up", 0}, {"weight", 1}, {"active", 0}, {"connects", 1700}, {"connect_failures", 3}}};
+  auto lines = render_frame(connected(&s, 80, 24));
+  EXPECT_LE(lines.size(), 24u);
+  std::string screen = text(lines);
+  EXPECT_NE(screen.find("REMOTE"), std::string::npos) << screen;
+  bool down_alert = false;
+  for (const Line& l : lines) {
+    EXPECT_LE(l.text.size(), 80u) << l.text;
+    if (l.text.rfind("10.0.0.2:8080", 0) == 0) {
+      EXPECT_NE(l.text.find("DOWN"), std::string::npos) << l.text;
+      down_alert = l.style == Line::Style::kAlert;
+    }
+    if (l.text.rfind("10.0.0.1:8080", 0) == 0) {
+      EXPECT_EQ(l.text, "10.0.0.1:8080                      up      2     12     3400       0");
+    }
+  }
+  EXPECT_TRUE(down_alert) << screen;
+  s["remotes"].erase(1);  // one remote alone: no section
+  EXPECT_EQ(text(render_frame(connected(&s, 80, 24))).find("REMOTE"), std::string::npos);
+}
+
 TEST(TopView, SortsTheWorkersByTheChosenColumnAndSaysWhich) {
   json s = snapshot(5, 10, 100);
   for (int i = 0; i < 5; ++i) {

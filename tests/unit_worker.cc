@@ -77,7 +77,8 @@ TEST(WorkerBoundary, EchoSessionWhoseRegistrationFailsIsClosedAloneAndCounted) {
 
 TEST(WorkerBoundary, ProxySessionWhoseRegistrationFailsIsClosedAloneAndCounted) {
   Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front());
-  Remote remote(HostPort{"127.0.0.1", local_address(listener.get()).port()});
+  BackendPool remote({BackendSpec{HostPort{"127.0.0.1", local_address(listener.get()).port()}, 1}}, BackendBalance::kRoundRobin,
+                     BackendChecks{});
   ProxySessionOptions options;
   DataPaths paths{DataPathOptions{}};
   Worker worker(0, WorkerOptions{}, [&](WorkerEnv& env) -> std::unique_ptr<WorkerProgram> {

@@ -242,7 +242,12 @@ std::vector<Line> render_frame(const Frame& f) {
   });
   // Keep room for the totals, the listeners' heading and a few of them, and the process line.
   size_t listeners = s->contains("listeners") && (*s)["listeners"].is_array() ? (*s)["listeners"].size() : 0;
-  int room = f.height - static_cast<int>(out.size()) - 5 - static_cast<int>(std::min<size_t>(listeners, 4)) - 2;
+  // The remotes (the proxy's backends) get their section when there is a pool: one remote says
+  // nothing a worker's errors do not.
+  size_t remotes = s->contains("remotes") && (*s)["remotes"].is_array() ? (*s)["remotes"].size() : 0;
+  if (remotes < 2) remotes = 0;
+  int room = f.height - static_cast<int>(out.size()) - 5 - static_cast<int>(std::min<size_t>(listeners, 4)) - 2 -
+             (remotes ? 2 + static_cast<int>(std::min<size_t>(remotes, 4)) : 0);
   size_t shown = 0;
   for (size_t i : order) {
     if (static_cast<int>(shown) >= room - (shown + 1 < rows.size() ? 1 : 0)) break;
@@ -266,6 +271,19 @@ std::vector<Line> render_frame(const Frame& f) {
       add(format("%-32s %8s %8.1f %7s %6s", str(l, "address").c_str(), count_text(static_cast<double>(count(l, "accepted"))).c_str(),
                  num(l, "accepted_per_s"), count_text(static_cast<double>(count(l, "refused"))).c_str(),
                  count_text(static_cast<double>(count(l, "accept_pauses"))).c_str()));
+  if (remotes > 0) {
+    add("");
+    add(format("%-32s %4s %6s %6s %8s %7s", "REMOTE", "UP", "WEIGHT", "ACTIVE", "CONNECTS", "FAILED"), Line::Style::kHeading);
+    for (const json& r : (*s)["remotes"]) {
+      bool up = count(r, "up") != 0;
+      add(format("%-32s %4s %6llu %6s %8s %7s", str(r, "address").c_str(), up ? "up" : "DOWN",
+                 static_cast<unsigned long long>(count(r, "weight")),
+                 count_text(static_cast<double>(count(r, "active"))).c_str(),
+                 count_text(static_cast<double>(count(r, "connects"))).c_str(),
+                 count_text(static_cast<double>(count(r, "connect_failures"))).c_str()),
+          up ? Line::Style::kPlain : Line::Style::kAlert);
+    }
+  }
   const json& p = obj(*s, "process");
   add("");
   add(format("process: rss %.1f MB, %llu fds, %llu threads, cpu user %.1f%% sys %.1f%%", num(p, "rss_bytes") / 1e6,

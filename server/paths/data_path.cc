@@ -50,8 +50,8 @@ const char* data_path_help() {
   return "how bytes move: read/write through a user buffer, splice, auto (read/write for small messages; "
          "on bulk, whichever of the two is faster here), uring (completions on an io_uring per worker; "
          "falls back to rw where io_uring is refused), or sockmap (inside the kernel, a BPF program "
-         "redirecting each segment to the other socket; needs CAP_BPF and CAP_NET_ADMIN, falls back "
-         "to splice)";
+         "redirecting each segment to the other socket; needs CAP_BPF, CAP_PERFMON and "
+         "CAP_NET_ADMIN, falls back to splice)";
 }
 
 DataPath fallback_of(DataPath mode) { return entry(mode).fallback; }
@@ -79,7 +79,8 @@ DataPaths::DataPaths(const DataPathOptions& options) : options_(options), effect
     sockmap_ = Sockmap::open(&why);
     if (!sockmap_) {
       log::warn("--mode sockmap: ", why, ": relaying with splice instead. To allow the kernel relay: run as root "
-                "or with CAP_BPF and CAP_NET_ADMIN (in a container: --cap-add BPF --cap-add NET_ADMIN), on a "
+                "or with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (in a container: --cap-add BPF --cap-add PERFMON "
+                "--cap-add NET_ADMIN), on a "
                 "kernel with CONFIG_BPF_STREAM_PARSER and the kfuncs bpf_cast_to_kern_ctx and bpf_rdonly_cast "
                 "(Linux 6.2 and later; docs/sockmap.md)");
       effective_ = effective_mode(options_.mode, false);

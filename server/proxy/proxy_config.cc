@@ -14,7 +14,7 @@ namespace {
 struct RawAddresses {
   std::vector<std::string> listen;
   std::optional<uint16_t> port;
-  std::string remote = "127.0.0.1";
+  std::vector<std::string> remotes;  // empty: 127.0.0.1
   std::optional<uint16_t> remote_port;
 };
 
@@ -36,8 +36,13 @@ void finish(ProxyConfig& c, const RawAddresses& raw) {
   uint16_t port = raw.port.value_or(kProxyPort);
   if (raw.listen.empty()) c.server.listen.push_back(HostPort{"0.0.0.0", port});
   for (const auto& text : raw.listen) c.server.listen.push_back(parse_host_port(text, port));
-  c.remote = parse_host_port(raw.remote, raw.remote_port.value_or(kRemotePort));
-  if (c.remote.port == 0) throw std::invalid_argument("remote port 0: nothing can be reached there (-r HOST:PORT, -c PORT)");
+  c.remotes.clear();
+  for (const std::string& text : raw.remotes.empty() ? std::vector<std::string>{"127.0.0.1"} : raw.remotes) {
+    c.remotes.push_back(parse_backend(text, raw.remote_port.value_or(kRemotePort)));
+    if (c.remotes.back().where.port == 0)
+      throw std::invalid_argument("remote port 0: nothing can be reached there (-r HOST:PORT, -c PORT)");
+  }
+  if (c.remotes.size() > 64) throw std::invalid_argument("more than 64 remotes (-r)");
   c.paths.finish();
   if (c.verbosity >= 1) c.session.log_sessions = true;  // -v has always promised the connections
   if (c.paths.mode == DataPath::kUring && c.server.worker.busy_poll_ns > 0)
@@ -57,11 +62,30 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          }, /*repeatable=*/true});
   p.add({'p', "port", "PORT", "listen port for -s addresses given without one", std::to_string(kProxyPort),
          [&](const std::string& v) { raw.port = parse_port(v); }});
-  p.add({'r', "remote", "ADDR", "remote host name or address to forward to, HOST[:PORT]", "127.0.0.1",
-         [&](const std::string& v) {
-           parse_host_port(v, 0);
-           raw.remote = v;
+  p.add({'r', "remote", "ADDR",
+         "remote (backend) to forward to, HOST[:PORT][,weight=N]; repeat for a pool that --remote-balance "
+         "spreads clients over (weight 0: a standby, used when no other is up)",
+         "127.0.0.1", [&](const std::string& v) {
+           parse_backend(v, 1);  // validate now, apply -c later
+           raw.remotes.push_back(v);
+         }, /*repeatable=*/true});
+  p.add({0, "remote-balance", "POLICY",
+         "which remote a client goes to: round-robin (by weight), least-connections (per weight) or "
+         "source-hash (the client's address picks it, and keeps it while it is up)",
+         "round-robin", [&](const std::string& v) {
+           if (v == "round-robin") c.remote_balance = BackendBalance::kRoundRobin;
+           else if (v == "least-connections") c.remote_balance = BackendBalance::kLeastConnections;
+           else if (v == "source-hash") c.remote_balance = BackendBalance::kSourceHash;
+           else throw std::invalid_argument("invalid policy '" + v + "' (expected round-robin, least-connections or source-hash)");
          }});
+  p.add({0, "check-interval", "SECONDS", "connect to every remote this often to tell whether it is up; 0 = no checks",
+         "0", [&](const std::string& v) { c.checks.interval_ns = parse_duration_ns(v, 0, 3600'000'000'000); }});
+  p.add({0, "check-timeout", "SECONDS", "a check's connect that takes longer fails", "1",
+         [&](const std::string& v) { c.checks.timeout_ns = parse_duration_ns(v, 1'000'000, 60'000'000'000); }});
+  p.add({0, "rise", "N", "checks in a row that must pass before a remote that was down is used again", "2",
+         [&](const std::string& v) { c.checks.rise = static_cast<unsigned>(parse_int(v, 1, 1000)); }});
+  p.add({0, "fall", "N", "checks, or client connects, that fail in a row before a remote is taken out", "3",
+         [&](const std::string& v) { c.checks.fall = static_cast<unsigned>(parse_int(v, 1, 1000)); }});
   p.add({'c', "remote-port", "PORT", "remote port when -r has none", std::to_string(kRemotePort),
          [&](const std::string& v) { raw.remote_port = parse_port(v); }});
   p.add({'z', "splice", "", "use the splice pump (same as --mode splice)", "",
@@ -117,6 +141,11 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          "refuse a client whose address opens more than N connections a second (a burst of N allowed); 0 = "
          "no limit",
          "0", [&](const std::string& v) { c.server.source_rules.rate_per_source = parse_double(v, 0, 1e9); }});
+  p.add({0, "handover", "PATH",
+         "restart without dropping a connection: take the listening sockets over from the proxy that "
+         "listens on this unix socket (if one does; it then drains and exits), and listen there for the "
+         "next one",
+         "none", [&](const std::string& v) { c.handover = v; }});
   p.add({0, "max-connections", "N", "refuse (accept and close) connections beyond N live ones; 0 = no limit",
          "0", [&](const std::string& v) { c.server.max_connections = parse_int(v, 0, 100'000'000); }});
   p.add({0, "balance", "POLICY", "worker choice: round-robin or least-connections", "round-robin",

@@ -4,12 +4,14 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "common/address.h"
 #include "common/flags.h"
 #include "common/log.h"
 #include "metrics/stats_server.h"
 #include "server/paths/data_path.h"
+#include "server/proxy/backend_pool.h"
 #include "server/proxy/proxy_session.h"
 #include "server/shell/server.h"
 
@@ -21,7 +23,9 @@ constexpr const char* kDefaultStats = metrics::kDefaultStatsAddress;  // proxy-t
 
 struct ProxyConfig {
   ServerOptions server;
-  HostPort remote{"127.0.0.1", kRemotePort};
+  std::vector<BackendSpec> remotes{{HostPort{"127.0.0.1", kRemotePort}, 1}};  // -r, one or more
+  BackendBalance remote_balance = BackendBalance::kRoundRobin;
+  BackendChecks checks;
   DataPathOptions paths;  // --mode and the pumps' sizes
   ProxySessionOptions session;
   int64_t grace_ns = 5 * 1'000'000'000LL;
@@ -31,6 +35,7 @@ struct ProxyConfig {
   std::string stats_prom;  // empty: none
   int verbosity = 0;
   log::Format log_format = log::Format::kText;
+  std::string handover;  // --handover PATH: empty, none
 };
 
 // Parses argv into a config. Returns the config, or the exit code when the program should stop

@@ -14,9 +14,9 @@
 
 namespace sp {
 
-ProxySession::ProxySession(WorkerEnv& env, DataPathWorker& paths, Fd client, Remote& remote,
+ProxySession::ProxySession(WorkerEnv& env, DataPathWorker& paths, Fd client, BackendPool& backends,
                            const ProxySessionOptions& options)
-    : env_(env), paths_(paths), remote_(remote), options_(options), client_(std::move(client)) {}
+    : env_(env), paths_(paths), backends_(backends), options_(options), client_(std::move(client)) {}
 
 ProxySession::~ProxySession() {
   if (timer_) env_.loop.cancel(timer_);
@@ -90,11 +90,26 @@ void ProxySession::read_proxy_header() {
 }
 
 void ProxySession::start_connecting() {
-  addresses_ = remote_.current();
-  timer_ = env_.loop.run_after(options_.connect_timeout_ns, [this] {
-    timer_ = 0;
-    connect_failed(ETIMEDOUT, true);
-  });
+  if (!timer_) {
+    // One deadline for every backend tried.
+    timer_ = env_.loop.run_after(options_.connect_timeout_ns, [this] {
+      timer_ = 0;
+      connect_failed(ETIMEDOUT, true);
+    });
+  }
+  AddressBytes client{};
+  if (backends_.hashes_clients())
+    client = address_bytes(carried_client_ ? *carried_client_ : peer_address(client_.get()));
+  Backend* next = backends_.pick(client, tried_);
+  if (!next) {
+    connect_failed(last_connect_error_ ? last_connect_error_ : EDESTADDRREQ, false);
+    return;
+  }
+  backend_ = next;
+  size_t index = backends_.index_of(backend_);
+  if (index < 64) tried_ |= uint64_t{1} << index;
+  addresses_ = backend_->remote().current();
+  address_index_ = 0;
   connect_next();
 }
 
@@ -116,7 +131,13 @@ void ProxySession::connect_next() {
     last_connect_error_ = err;
   }
   // No address at all: the remote's name has not resolved yet (Remote retries in the background).
-  connect_failed(addresses_->empty() ? EDESTADDRREQ : last_connect_error_, false);
+  if (addresses_->empty()) last_connect_error_ = EDESTADDRREQ;
+  // Every address of this backend failed: the next backend, if one is left untried.
+  backends_.failed(*backend_);
+  backend_->remote().refresh();
+  log::debug("connect ", backend_->spec().where.to_string(), ": ", log::errno_text(last_connect_error_),
+             "; trying another backend if one is left");
+  start_connecting();
 }
 
 void ProxySession::on_side_events(bool client, uint32_t events) {
@@ -152,6 +173,8 @@ void ProxySession::connected() {
   if (timer_) env_.loop.cancel(timer_);
   timer_ = 0;
   set_nodelay(remote_fd_.get());
+  backends_.connected(*backend_);
+  holds_backend_ = true;
   if (options_.send_proxy && !send_proxy_header()) return;
   state_ = State::kOpen;
   relay_ = paths_.make_relay({client_.get(), &client_side_, remote_fd_.get(), &remote_side_}, *this);
@@ -179,7 +202,7 @@ bool ProxySession::send_proxy_header() {
   std::string why = n < 0 ? log::errno_text(errno) : std::string("a short write");
   set_end(SessionEnd::kError, "sending the PROXY header: " + why);
   static log::RateLimit limit;  // shared by the workers: one line a second in all
-  log::warn_limited(limit, {{"client", client()}}, "sending the PROXY header to ", remote_.where().to_string(),
+  log::warn_limited(limit, {{"client", client()}}, "sending the PROXY header to ", backend_->spec().where.to_string(),
                     ": ", why, "; closing the client");
   state_ = State::kOpen;  // the sockets are connected: close them as an open session's
   close(true);
@@ -190,11 +213,12 @@ void ProxySession::connect_failed(int err, bool timed_out) {
   if (state_ != State::kConnecting) return;
   (timed_out ? env_.counters.connect_timeout : env_.counters.connect_failed).add();
   set_end(timed_out ? SessionEnd::kConnectTimeout : SessionEnd::kConnectFailed, log::errno_text(err));
-  std::string where = remote_.where().to_string();
+  if (timed_out && backend_) backends_.failed(*backend_);
+  std::string where = backend_ ? backend_->spec().where.to_string() : backends_.describe();
   static log::RateLimit limit;  // shared by the workers: one line a second in all
   log::warn_limited(limit, {{"client", client()}}, "connect ", where, ": ", log::errno_text(err),
                     "; closing the client");
-  remote_.refresh();
+  if (backend_) backend_->remote().refresh();
   close(true);
 }
 
@@ -278,6 +302,8 @@ void ProxySession::close_sockets(bool reset) {
   }
   client_.reset();
   remote_fd_.reset();
+  if (holds_backend_) backends_.finished(*backend_);
+  holds_backend_ = false;
   if (relay_) relay_->sockets_closed();
   env_.counters.connections_closed.add();
   env_.finished(this);
@@ -332,7 +358,7 @@ void ProxySession::write_session_log() {
   r.client = client();  // behind a balancer (--accept-proxy), the client its header names
   r.listener = listener_address_.to_string();
   if (address_index_ > 0) r.remote = (*addresses_)[address_index_ - 1].to_string();
-  else r.remote = remote_.where().to_string();
+  else r.remote = backend_ ? backend_->spec().where.to_string() : backends_.describe();
   r.mode = relay_ && tally_.mode ? tally_.mode : to_string(paths_.effective());
   r.bytes_to_remote = tally_.to_remote;
   r.bytes_to_client = tally_.to_client;

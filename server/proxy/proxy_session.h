@@ -18,7 +18,7 @@
 #include "common/fd.h"
 #include "server/paths/data_path.h"
 #include "server/paths/relay.h"
-#include "server/proxy/remote.h"
+#include "server/proxy/backend_pool.h"
 #include "server/shell/session.h"
 #include "server/shell/session_log.h"
 
@@ -35,7 +35,8 @@ struct ProxySessionOptions {
 
 class ProxySession : public Session, private RelayOwner {
  public:
-  ProxySession(WorkerEnv& env, DataPathWorker& paths, Fd client, Remote& remote, const ProxySessionOptions& options);
+  ProxySession(WorkerEnv& env, DataPathWorker& paths, Fd client, BackendPool& backends,
+               const ProxySessionOptions& options);
   ~ProxySession() override;
   void start() override;
   void abort() override;
@@ -53,8 +54,8 @@ class ProxySession : public Session, private RelayOwner {
   enum class State { kReadingHeader, kConnecting, kOpen, kStopping, kClosed };
 
   void read_proxy_header();  // --accept-proxy: then connects, or closes the client
-  void start_connecting();
-  void connect_next();
+  void start_connecting();  // to the next backend the pool picks
+  void connect_next();      // to the next address of the backend
   void on_side_events(bool client, uint32_t events);
   void on_connect_result(uint32_t events);
   void connected();
@@ -73,9 +74,12 @@ class ProxySession : public Session, private RelayOwner {
 
   WorkerEnv& env_;
   DataPathWorker& paths_;
-  Remote& remote_;
+  BackendPool& backends_;
   const ProxySessionOptions& options_;
   Fd client_;
+  Backend* backend_ = nullptr;  // the one being connected to, then relayed to
+  uint64_t tried_ = 0;          // backends tried, a bit per index
+  bool holds_backend_ = false;  // connected: counted in its active sessions
   Fd remote_fd_;
   std::shared_ptr<const Remote::Addresses> addresses_;
   size_t address_index_ = 0;
@@ -105,10 +109,10 @@ class ProxySession : public Session, private RelayOwner {
 
 class ProxyWorker : public WorkerProgram {
  public:
-  ProxyWorker(WorkerEnv& env, DataPaths& paths, Remote& remote, const ProxySessionOptions& options)
-      : env_(env), paths_(paths.for_worker(env.worker_id, env.loop, env.counters)), remote_(remote), options_(options) {}
+  ProxyWorker(WorkerEnv& env, DataPaths& paths, BackendPool& backends, const ProxySessionOptions& options)
+      : env_(env), paths_(paths.for_worker(env.worker_id, env.loop, env.counters)), backends_(backends), options_(options) {}
   std::unique_ptr<Session> make_session(Fd client, size_t) override {
-    return std::make_unique<ProxySession>(env_, *paths_, std::move(client), remote_, options_);
+    return std::make_unique<ProxySession>(env_, *paths_, std::move(client), backends_, options_);
   }
   void idle() override { paths_->idle(); }
   std::string mode_effective() const override { return to_string(paths_->effective()); }
@@ -116,7 +120,7 @@ class ProxyWorker : public WorkerProgram {
  private:
   WorkerEnv& env_;
   std::unique_ptr<DataPathWorker> paths_;
-  Remote& remote_;
+  BackendPool& backends_;
   const ProxySessionOptions& options_;
 };
 

@@ -4,10 +4,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "common/cidr.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/socket.h"
+#include "server/shell/handover.h"
 
 namespace sp {
 
@@ -16,13 +18,13 @@ int online_cpus() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-Server::Server(const ServerOptions& options, const WorkerProgramFactory& program)
-    : options_(options), admission_(options.max_connections, options.source_rules) {
+Server::Server(const ServerOptions& options, const WorkerProgramFactory& program, std::vector<Fd> inherited)
+    : options_(options), admission_(options.max_connections, options.source_rules), inherited_(std::move(inherited)) {
   // Bind everything first, so a busy port fails before any thread starts.
   std::vector<Fd> first;  // one socket per address: the acceptor's, or worker 0's with --reuseport
   for (const HostPort& where : options_.listen) {
     for (const SocketAddress& addr : resolve(where, true)) {
-      first.push_back(listen_tcp(addr, 4096, options_.reuseport));
+      first.push_back(listen_on(addr));
       listeners_.push_back(std::make_unique<ListenAddress>());
       listeners_.back()->address = local_address(first.back().get());
     }
@@ -31,7 +33,8 @@ Server::Server(const ServerOptions& options, const WorkerProgramFactory& program
     std::vector<Acceptor::Listening> out;
     for (size_t i = 0; i < listeners_.size(); ++i) {
       // Later workers bind the address worker 0 got (its real port, if 0 was asked for).
-      Fd fd = worker == 0 ? std::move(first[i]) : listen_tcp(listeners_[i]->address, 4096, true);
+      Fd fd = worker == 0 ? std::move(first[i]) : listen_on(listeners_[i]->address);
+      listening_fds_.push_back(fd.get());
       out.push_back({std::move(fd), i, &listeners_[i]->counters});
     }
     return out;
@@ -44,10 +47,28 @@ Server::Server(const ServerOptions& options, const WorkerProgramFactory& program
     else
       workers_.push_back(std::make_unique<Worker>(i, wo, program, std::vector<Acceptor::Listening>{}, &admission_));
   }
+  for (const Fd& left : inherited_)
+    log::warn("a listening socket handed over on ", local_address(left.get()).to_string(),
+              " is not among this proxy's -s addresses: closed, with the connections queued on it");
+  inherited_.clear();
   if (!options_.reuseport) {
     acceptor_sockets_ = listening(0);
     acceptor_thread_ = std::make_unique<LoopThread>([](EventLoop&) { pthread_setname_np(pthread_self(), "acceptor"); });
   }
+}
+
+Fd Server::listen_on(const SocketAddress& address) {
+  for (auto it = inherited_.begin(); it != inherited_.end(); ++it) {
+    SocketAddress bound = local_address(it->get());
+    // An address asked with port 0 matches the port the old proxy got for it.
+    bool same = bound.family() == address.family() && address_bytes(bound) == address_bytes(address) &&
+                (address.port() == 0 || bound.port() == address.port());
+    if (!same) continue;
+    Fd fd = std::move(*it);
+    inherited_.erase(it);
+    return fd;
+  }
+  return listen_tcp(address, 4096, options_.reuseport);
 }
 
 void Server::start_accepting() {
@@ -107,7 +128,8 @@ Admission::Verdict Server::dispatch(Fd& client, size_t listener) {
   return verdict;
 }
 
-int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<void()>& on_hangup) {
+int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<void()>& on_hangup,
+                          const Restarts& restarts) {
   EventLoop loop;
   int64_t deadline = 0;
   std::function<void()> check_drained = [&] {
@@ -119,6 +141,13 @@ int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<
     }
     loop.run_after(50 * kNsPerMs, check_drained);
   };
+  auto drain = [&](const std::string& why) {
+    log::info(why, ": draining ", server.active(), " sessions for up to ", grace_ns / 1e9, " s");
+    server.stop_accepting();
+    deadline = now_ns() + grace_ns;
+    check_drained();
+  };
+  std::unique_ptr<HandoverPoint> handover;
   SignalWatcher signals(loop, {SIGINT, SIGTERM, SIGHUP}, [&](int sig) {
     if (sig == SIGHUP) {
       log::info("SIGHUP: reopening the stats log");
@@ -129,13 +158,20 @@ int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<
       deadline = now_ns();
       return;
     }
-    log::info("signal ", sig, ": draining ", server.active(), " sessions for up to ", grace_ns / 1e9, " s");
-    server.stop_accepting();
-    deadline = now_ns() + grace_ns;
-    check_drained();
+    handover.reset();  // a proxy that is going away hands nothing over
+    drain("signal " + std::to_string(sig));
   });
   // Only now: the loop and the signalfd already hold their descriptors.
   server.start_accepting();
+  if (restarts.takeover) confirm_takeover(*restarts.takeover);  // both accept until the old one has stopped
+  if (restarts.on_serving) restarts.on_serving();
+  if (!restarts.handover_path.empty())
+    handover = std::make_unique<HandoverPoint>(
+        loop, restarts.handover_path, [&] { return server.listening_fds(); },
+        [&](int pid) {
+          if (restarts.on_handed_over) restarts.on_handed_over();
+          if (!deadline) drain("handed the listeners over to pid " + std::to_string(pid));
+        });
   loop.run();
   return 0;
 }

@@ -33,8 +33,10 @@ struct ServerOptions {
 class Server {
  public:
   // Binds every listen address (throws std::system_error naming the address) and starts the
-  // workers. Connections wait in the backlog until start_accepting().
-  Server(const ServerOptions& options, const WorkerProgramFactory& program);
+  // workers. Connections wait in the backlog until start_accepting(). `inherited`: listening
+  // sockets another proxy handed over (server/shell/handover.h), used for the addresses they are
+  // bound to instead of binding again.
+  Server(const ServerOptions& options, const WorkerProgramFactory& program, std::vector<Fd> inherited = {});
   ~Server();
 
   // Starts the acceptor (or, with --reuseport, the workers' own accepting). Call once everything
@@ -54,6 +56,9 @@ class Server {
   const SocketAddress& listener_address(size_t i) const { return listeners_[i]->address; }
   const metrics::ListenerCounters& listener_counters(size_t i) const { return listeners_[i]->counters; }
   std::vector<SocketAddress> listen_addresses() const;
+  // Every listening socket (the acceptor's, or each worker's with --reuseport): what a restart
+  // hands over. Valid until stop_accepting().
+  const std::vector<int>& listening_fds() const { return listening_fds_; }
 
  private:
   struct ListenAddress {
@@ -61,6 +66,7 @@ class Server {
     metrics::ListenerCounters counters;
   };
   Admission::Verdict dispatch(Fd& client, size_t listener);
+  Fd listen_on(const SocketAddress& address);  // an inherited socket bound there, or a new one
 
   ServerOptions options_;
   Admission admission_;  // source rules and --max-connections; before workers_, which release into it
@@ -70,6 +76,8 @@ class Server {
   std::unique_ptr<Acceptor> acceptor_;           // lives on acceptor_thread_
   std::vector<Acceptor::Listening> acceptor_sockets_;  // until start_accepting()
   size_t next_worker_ = 0;                       // acceptor thread only
+  std::vector<Fd> inherited_;                    // handed over and not (yet) matched to an address
+  std::vector<int> listening_fds_;
 };
 
 // Starts accepting, then runs the calling thread's loop until SIGINT/SIGTERM, then shuts down
@@ -77,7 +85,20 @@ class Server {
 // signal ends them at once. SIGHUP never stops the program: it calls on_hangup (reopen the stats
 // log after logrotate). SIGINT, SIGTERM and SIGHUP must be blocked (block_signals) before threads
 // start.
-int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<void()>& on_hangup = nullptr);
+struct Takeover;
+struct Restarts {
+  // --handover: listen here for a new proxy that takes the listening sockets over; once it has
+  // them, on_handed_over runs (give up what the new one needs: the stats address) and this one
+  // drains as on SIGTERM.
+  std::string handover_path;
+  std::function<void()> on_handed_over;
+  // The exchange with the proxy this one took the sockets from: confirmed once this one accepts,
+  // then on_serving runs (bind what the old one has given up).
+  Takeover* takeover = nullptr;
+  std::function<void()> on_serving;
+};
+int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<void()>& on_hangup = nullptr,
+                          const Restarts& restarts = {});
 
 int online_cpus();
 
