@@ -194,6 +194,7 @@ Pump::Status Pump::run(size_t budget) {
     }
     if (errno == EINTR) continue;
     error_ = errno;
+    failed_at_source_ = true;
     release_holding();
     return Status::kFailed;
   }

@@ -103,6 +103,8 @@ class Pump {
   // True when run() could make progress right now.
   bool has_work() const { return !finished_ && (held_ > 0 ? dst_ready_ : (src_ready_ || src_eof_)); }
   int error() const { return error_; }
+  // The error came from reading the source (else from writing the destination): which peer broke.
+  bool failed_at_source() const { return failed_at_source_; }
   uint64_t bytes() const { return bytes_; }
   PumpMode mode() const { return mode_; }
   // What the next read will use: splice, or read/write (differs from mode() only in kAuto).
@@ -148,6 +150,7 @@ class Pump {
   uint8_t small_fills_ = 0;  // consecutive reads under the lowest rung
   BulkChooser chooser_;
   int error_ = 0;
+  bool failed_at_source_ = false;
 };
 
 }  // namespace sp

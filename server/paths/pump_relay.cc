@@ -8,7 +8,10 @@ namespace sp {
 
 PumpRelay::PumpRelay(EventLoop& loop, PumpContext& pumps, PumpMode mode, size_t turn_ceiling,
                      const RelaySockets& sockets, RelayOwner& owner)
-    : loop_(loop), pumps_(pumps), mode_(mode), turn_ceiling_(turn_ceiling), sockets_(sockets), owner_(owner) {}
+    : loop_(loop), pumps_(pumps), mode_(mode), turn_ceiling_(turn_ceiling), sockets_(sockets), owner_(owner) {
+  tally_.mode = to_string(mode);
+  tally_.bytes_known = true;
+}
 
 PumpRelay::~PumpRelay() = default;
 
@@ -44,9 +47,17 @@ void PumpRelay::turn() {
   size_t budget = turn_budget(loop_.ready_count(), turn_ceiling_);
   Pump::Status up = to_remote_->run(budget);
   Pump::Status down = to_client_->run(budget);
+  // Up reads the client and writes the remote; down the other way round.
+  if (tally_.first_eof == RelaySide::kUnknown) {
+    if (to_remote_->finished()) tally_.first_eof = RelaySide::kClient;
+    else if (to_client_->finished()) tally_.first_eof = RelaySide::kRemote;
+  }
   if (up == Pump::Status::kFailed || down == Pump::Status::kFailed) {
     pumps_.counters.resets.add();
-    owner_.relay_finished(up == Pump::Status::kFailed ? to_remote_->error() : to_client_->error());
+    bool up_failed = up == Pump::Status::kFailed;
+    Pump& failed = up_failed ? *to_remote_ : *to_client_;
+    tally_.failed = failed.failed_at_source() == up_failed ? RelaySide::kClient : RelaySide::kRemote;
+    owner_.relay_finished(failed.error());
     return;
   }
   if (to_remote_->finished() && to_client_->finished()) {
@@ -59,9 +70,16 @@ void PumpRelay::turn() {
 void PumpRelay::stop() {
   loop_.remove(sockets_.client);
   loop_.remove(sockets_.remote);
+  tally_ = tally();
   to_remote_.reset();  // pumps give their pipes and buffers back before the sockets close
   to_client_.reset();
   owner_.relay_stopped();
+}
+
+RelayTally PumpRelay::tally() const {
+  RelayTally t = tally_;
+  if (to_remote_) t.to_remote = to_remote_->bytes(), t.to_client = to_client_->bytes();
+  return t;
 }
 
 }  // namespace sp

@@ -24,6 +24,7 @@ class PumpRelay : public Relay {
   void start(uint32_t pending_client_events) override;
   void on_events(bool client, uint32_t events) override;
   void stop() override;
+  RelayTally tally() const override;
 
  private:
   // The relay's place on the loop's ready list.
@@ -44,6 +45,7 @@ class PumpRelay : public Relay {
   std::unique_ptr<Pump> to_remote_;  // null before start() and after stop()
   std::unique_ptr<Pump> to_client_;
   Turn turn_{*this};
+  RelayTally tally_;  // with the bytes taken from the pumps when they go (stop())
 };
 
 }  // namespace sp

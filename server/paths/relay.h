@@ -36,6 +36,17 @@ class RelayOwner {
   ~RelayOwner() = default;
 };
 
+// What a relay saw of a session, for its log line (server/shell/session_log.h).
+enum class RelaySide : uint8_t { kUnknown, kClient, kRemote };
+struct RelayTally {
+  const char* mode = nullptr;  // how it moved the bytes ("rw", "uring"); null: the worker's mode
+  bool bytes_known = false;    // false: the kernel moved them unseen (the owner asks TCP)
+  uint64_t to_remote = 0;      // bytes delivered client -> remote
+  uint64_t to_client = 0;      // bytes delivered remote -> client
+  RelaySide first_eof = RelaySide::kUnknown;  // whose EOF was passed on first
+  RelaySide failed = RelaySide::kUnknown;     // whose socket the error of relay_finished() came from
+};
+
 // The two connected sockets of a session and the session's registrations of them in the loop
 // (made while connecting: the relay keeps, changes or removes them).
 struct RelaySockets {
@@ -61,6 +72,8 @@ class Relay {
   // Nanoseconds since data last moved, where the kernel moves it unseen (-1: the owner's count
   // of relay_activity() is the truth).
   virtual int64_t idle_ns() const { return -1; }
+  // What it knows of the session so far; also after stop().
+  virtual RelayTally tally() const { return {}; }
 };
 
 }  // namespace sp

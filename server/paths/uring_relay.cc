@@ -51,13 +51,26 @@ void UringRelay::check_stopped() {
   if (stopping_ && !in_flight()) owner_.relay_stopped();
 }
 
-void UringRelay::fail(int err) {
+void UringRelay::fail(int err, int fd) {
   counters_.resets.add();
+  failed_ = fd == client_ ? RelaySide::kClient : RelaySide::kRemote;
   owner_.relay_finished(err);  // the owner stops us
 }
 
-void UringRelay::direction_finished() {
+void UringRelay::direction_finished(const Direction& d) {
+  if (first_eof_ == RelaySide::kUnknown) first_eof_ = &d == &up_ ? RelaySide::kClient : RelaySide::kRemote;
   if (up_.finished && down_.finished) owner_.relay_finished(0);
+}
+
+RelayTally UringRelay::tally() const {
+  RelayTally t;
+  t.mode = "uring";
+  t.bytes_known = true;
+  t.to_remote = up_.delivered;
+  t.to_client = down_.delivered;
+  t.first_eof = first_eof_;
+  t.failed = failed_;
+  return t;
 }
 
 void UringRelay::Direction::set_bulk(bool on) {
@@ -117,7 +130,7 @@ void UringRelay::Direction::received(int result, uint32_t flags) {
   }
   if (relay.stopping_) return relay.check_stopped();
   if (result == -EAGAIN || result == -EINTR) return arm_receive();
-  if (result < 0) return relay.fail(-result);
+  if (result < 0) return relay.fail(-result, src);
   if (result == 0) eof = true;
   else relay.owner_.relay_activity();
   send_next();
@@ -142,7 +155,7 @@ void UringRelay::Direction::send_next() {
     ::shutdown(dst, SHUT_WR);
     finished = true;
     set_bulk(false);
-    relay.direction_finished();
+    relay.direction_finished(*this);
   }
 }
 
@@ -150,9 +163,10 @@ void UringRelay::Direction::sent(int result) {
   sending = false;
   if (relay.stopping_) return relay.check_stopped();
   if (result == -EAGAIN || result == -EINTR) return send_next();
-  if (result < 0) return relay.fail(-result);
+  if (result < 0) return relay.fail(-result, dst);
   Chunk& c = queue[head];
   bytes.add(static_cast<uint64_t>(result));
+  delivered += static_cast<uint64_t>(result);
   c.offset += static_cast<uint32_t>(result);
   c.length -= static_cast<uint32_t>(result);
   if (c.length == 0) {  // else a short send: the rest goes next

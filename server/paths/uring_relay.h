@@ -50,6 +50,7 @@ class UringRelay : public Relay {
   // Cancels every request; relay_stopped() follows (at once if none was in flight).
   void stop() override;
   bool in_flight() const { return up_.in_flight() || down_.in_flight(); }
+  RelayTally tally() const override;
 
  private:
   struct Direction;
@@ -119,10 +120,11 @@ class UringRelay : public Relay {
     bool eof = false;
     bool drained = false;   // the last receive left the socket empty: the next one polls first
     bool finished = false;  // EOF passed on
+    uint64_t delivered = 0;  // bytes sent on, for the session log
   };
 
-  void direction_finished();
-  void fail(int err);
+  void direction_finished(const Direction& d);
+  void fail(int err, int fd);  // fd: the socket the error came from
   void check_stopped();
 
   Uring& ring_;
@@ -135,6 +137,8 @@ class UringRelay : public Relay {
   Direction up_;    // client -> remote
   Direction down_;  // remote -> client
   bool stopping_ = false;
+  RelaySide first_eof_ = RelaySide::kUnknown;
+  RelaySide failed_ = RelaySide::kUnknown;
 };
 
 }  // namespace sp

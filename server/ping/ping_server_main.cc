@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   PumpMode pump_mode = PumpMode::kReadWrite;
   int64_t grace_ns = 5'000'000'000;
   int verbosity = 0;
+  log::Format log_format = log::Format::kText;
   metrics::StatsOptions stats;  // off by default: the proxy owns 127.0.0.1:9997
 
   FlagParser p("tcp_ping_server", "Echo server for tcp_ping_client: echoes every byte back, or discards (--sink),\nor sends a continuous pattern (--source), on N epoll worker threads.");
@@ -36,9 +37,10 @@ int main(int argc, char** argv) {
   p.add({0, "splice", "", "echo through a pipe with splice(2) instead of read/write", "",
          [&](const std::string&) { pump_mode = PumpMode::kSplice; }});
   add_shared_server_flags(
-      p, {options.workers, grace_ns, stats.where, stats.interval_ns, stats.log_path, stats.prom_path, verbosity}, "off");
+      p, {options.workers, grace_ns, stats.where, stats.interval_ns, stats.log_path, stats.prom_path, verbosity, log_format},
+      "off");
   if (auto code = p.parse(argc, argv)) return *code;
-  log::set_level(log::level_for_verbosity(verbosity));
+  apply_log_flags(verbosity, log_format);
 
   block_signals({SIGINT, SIGTERM, SIGHUP});
   try {

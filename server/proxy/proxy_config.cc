@@ -44,6 +44,7 @@ void finish(ProxyConfig& c, const RawAddresses& raw) {
   }
   if (c.remotes.size() > 64) throw std::invalid_argument("more than 64 remotes (-r)");
   c.paths.finish();
+  if (c.verbosity >= 1) c.session.log_sessions = true;  // -v has always promised the connections
   if (c.paths.mode == DataPath::kUring && c.server.worker.busy_poll_ns > 0)
     throw std::invalid_argument("--busy-poll does not apply to --mode uring (its workers sleep in io_uring_enter)");
 }
@@ -164,8 +165,11 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
            c.server.worker.busy_poll_ns = parse_int(v, 0, 1'000'000) * 1000;
          }});
   add_shared_server_flags(
-      p, {c.server.workers, c.grace_ns, c.stats, c.stats_interval_ns, c.stats_log, c.stats_prom, c.verbosity},
+      p, {c.server.workers, c.grace_ns, c.stats, c.stats_interval_ns, c.stats_log, c.stats_prom, c.verbosity,
+          c.log_format},
       kDefaultStats);
+  p.add({0, "log-sessions", "", "log a line when a session ends (client, remote, bytes, duration, how it ended); on with -v",
+         "off", [&](const std::string&) { c.session.log_sessions = true; }});
   p.then([&] { finish(c, raw); });
   return p;
 }

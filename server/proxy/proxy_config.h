@@ -8,6 +8,7 @@
 
 #include "common/address.h"
 #include "common/flags.h"
+#include "common/log.h"
 #include "metrics/stats_server.h"
 #include "server/paths/data_path.h"
 #include "server/proxy/backend_pool.h"
@@ -33,6 +34,7 @@ struct ProxyConfig {
   std::string stats_log;  // empty: none; "-": stdout
   std::string stats_prom;  // empty: none
   int verbosity = 0;
+  log::Format log_format = log::Format::kText;
   std::string handover;  // --handover PATH: empty, none
 };
 

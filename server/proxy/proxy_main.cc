@@ -13,6 +13,8 @@
 #include "server/proxy/backend_pool.h"
 #include "server/shell/handover.h"
 #include "server/shell/server.h"
+#include "server/shell/server_flags.h"
+#include "server/shell/session_log.h"
 #include "server/shell/stats_source.h"
 
 int main(int argc, char** argv) {
@@ -21,7 +23,8 @@ int main(int argc, char** argv) {
   auto parsed = parse_proxy_command_line(argc, argv);
   if (auto* code = std::get_if<int>(&parsed)) return *code;
   ProxyConfig config = std::get<ProxyConfig>(std::move(parsed));
-  log::set_level(log::level_for_verbosity(config.verbosity));
+  apply_log_flags(config.verbosity, config.log_format);
+  enable_session_log(config.session.log_sessions);
   block_signals({SIGINT, SIGTERM, SIGHUP});
   DataPaths paths(config.paths);  // probes the mode's kernel feature; outlives the server's workers
   try {

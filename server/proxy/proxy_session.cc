@@ -1,5 +1,7 @@
 #include "server/proxy/proxy_session.h"
 
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -22,6 +24,11 @@ ProxySession::~ProxySession() {
 
 void ProxySession::start() {
   env_.counters.connections_total.add();
+  started_ns_ = env_.loop.now();
+  if (options_.log_sessions) {
+    client_address_ = peer_address(client_.get());
+    listener_address_ = local_address(client_.get());
+  }
   set_nodelay(client_.get());
   env_.loop.add(client_.get(), EventLoop::kEdgeAll, &client_side_);
   if (options_.accept_proxy) {
@@ -29,6 +36,7 @@ void ProxySession::start() {
     timer_ = env_.loop.run_after(options_.accept_proxy_timeout_ns, [this] {
       timer_ = 0;
       env_.counters.proxy_header_timeouts.add();
+      set_end(SessionEnd::kError, "no PROXY header within --accept-proxy-timeout");
       static log::RateLimit limit;  // shared by the workers: one line a second in all
       log::warn_limited(limit, "no PROXY header from ", peer_address(client_.get()).to_string(),
                         " within --accept-proxy-timeout; closing the client");
@@ -47,6 +55,8 @@ void ProxySession::read_proxy_header() {
   ssize_t n = ::recv(client_.get(), buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   if (n <= 0) {
+    if (n == 0) set_end(SessionEnd::kClientEof);
+    else set_end(SessionEnd::kClientReset, log::errno_text(errno));
     close(n < 0);  // gone before a header came: a balancer's own check, most often
     return;
   }
@@ -58,6 +68,7 @@ void ProxySession::read_proxy_header() {
   }
   if (header.status == proxy_protocol::Header::Status::kInvalid) {
     env_.counters.proxy_header_invalid.add();
+    set_end(SessionEnd::kError, "PROXY header: " + header.error);
     static log::RateLimit limit;  // shared by the workers: one line a second in all
     log::warn_limited(limit, "PROXY header from ", peer_address(client_.get()).to_string(), ": ", header.error,
                       "; closing the client");
@@ -65,6 +76,7 @@ void ProxySession::read_proxy_header() {
     return;
   }
   if (::recv(client_.get(), buf, header.length, MSG_DONTWAIT) != static_cast<ssize_t>(header.length)) {
+    set_end(SessionEnd::kError, "reading the PROXY header: " + log::errno_text(errno));
     close(true);  // peeked bytes that cannot be read: the socket failed under us
     return;
   }
@@ -167,6 +179,7 @@ void ProxySession::connected() {
   state_ = State::kOpen;
   relay_ = paths_.make_relay({client_.get(), &client_side_, remote_fd_.get(), &remote_side_}, *this);
   if (!relay_) {
+    set_end(SessionEnd::kError, "the kernel relay took the sockets half-way");
     close(true);  // the kernel took the session half-way: reset
     return;
   }
@@ -180,15 +193,17 @@ void ProxySession::connected() {
 // Written before any data path takes the sockets, so that every path sends it first: the remote
 // socket has just connected and its send buffer is empty, so the few bytes go out whole at once.
 bool ProxySession::send_proxy_header() {
-  SocketAddress client = carried_client_ ? *carried_client_ : peer_address(client_.get());
+  SocketAddress peer = carried_client_ ? *carried_client_ : peer_address(client_.get());
   SocketAddress listener = carried_listener_ ? *carried_listener_ : local_address(client_.get());
-  std::string header = options_.send_proxy == 2 ? proxy_protocol::encode_v2(client, listener)
-                                                : proxy_protocol::encode_v1(client, listener);
+  std::string header = options_.send_proxy == 2 ? proxy_protocol::encode_v2(peer, listener)
+                                                : proxy_protocol::encode_v1(peer, listener);
   ssize_t n = ::send(remote_fd_.get(), header.data(), header.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   if (n == static_cast<ssize_t>(header.size())) return true;
+  std::string why = n < 0 ? log::errno_text(errno) : std::string("a short write");
+  set_end(SessionEnd::kError, "sending the PROXY header: " + why);
   static log::RateLimit limit;  // shared by the workers: one line a second in all
-  log::warn_limited(limit, "sending the PROXY header to ", backend_->spec().where.to_string(), ": ",
-                    n < 0 ? log::errno_text(errno) : std::string("a short write"), "; closing the client");
+  log::warn_limited(limit, {{"client", client()}}, "sending the PROXY header to ", backend_->spec().where.to_string(),
+                    ": ", why, "; closing the client");
   state_ = State::kOpen;  // the sockets are connected: close them as an open session's
   close(true);
   return false;
@@ -197,10 +212,12 @@ bool ProxySession::send_proxy_header() {
 void ProxySession::connect_failed(int err, bool timed_out) {
   if (state_ != State::kConnecting) return;
   (timed_out ? env_.counters.connect_timeout : env_.counters.connect_failed).add();
+  set_end(timed_out ? SessionEnd::kConnectTimeout : SessionEnd::kConnectFailed, log::errno_text(err));
   if (timed_out && backend_) backends_.failed(*backend_);
   std::string where = backend_ ? backend_->spec().where.to_string() : backends_.describe();
   static log::RateLimit limit;  // shared by the workers: one line a second in all
-  log::warn_limited(limit, "connect ", where, ": ", log::errno_text(err), "; closing the client");
+  log::warn_limited(limit, {{"client", client()}}, "connect ", where, ": ", log::errno_text(err),
+                    "; closing the client");
   if (backend_) backend_->remote().refresh();
   close(true);
 }
@@ -215,6 +232,7 @@ void ProxySession::arm_idle_timer() {
     if (int64_t idle = relay_->idle_ns(); idle >= 0) last_activity_ns_ = env_.loop.now() - idle;
     if (env_.loop.now() - last_activity_ns_ >= options_.idle_timeout_ns && last_activity_ns_ != 0) {
       env_.counters.idle_timeouts.add();
+      set_end(SessionEnd::kIdleTimeout);
       close(false);
     } else {
       arm_idle_timer();
@@ -222,14 +240,34 @@ void ProxySession::arm_idle_timer() {
   });
 }
 
-void ProxySession::abort() { close(true); }
+// Only the end of the grace period aborts a session (Worker::abort_all): failures come through fail().
+void ProxySession::abort() {
+  set_end(SessionEnd::kDrain);
+  close(true);
+}
+
+void ProxySession::fail(const std::exception& error) {
+  set_end(SessionEnd::kError, error.what());
+  close(true);
+}
 
 void ProxySession::relay_activity() {
   if (options_.idle_timeout_ns > 0) last_activity_ns_ = env_.loop.now();
 }
 
 void ProxySession::relay_finished(int err) {
-  if (err) log::debug("session reset: ", log::errno_text(err));
+  take_tally(err == 0);
+  if (err) {
+    log::emit_fields(log::Level::kDebug, {{"client", client()}}, "session reset: ", log::errno_text(err));
+    set_end(tally_.failed == RelaySide::kClient   ? SessionEnd::kClientReset
+            : tally_.failed == RelaySide::kRemote ? SessionEnd::kRemoteReset
+                                                  : SessionEnd::kError,
+            log::errno_text(err));
+  } else {
+    set_end(tally_.first_eof == RelaySide::kClient   ? SessionEnd::kClientEof
+            : tally_.first_eof == RelaySide::kRemote ? SessionEnd::kRemoteEof
+                                                     : SessionEnd::kEof);
+  }
   close(err != 0);
 }
 
@@ -242,6 +280,7 @@ void ProxySession::close(bool reset) {
   if (timer_) env_.loop.cancel(timer_);
   timer_ = 0;
   if (relay_) {
+    take_tally(false);
     // A relay may have requests in flight that point at its buffers: the sockets close once it
     // says they may.
     state_ = State::kStopping;
@@ -254,6 +293,7 @@ void ProxySession::close(bool reset) {
 
 void ProxySession::close_sockets(bool reset) {
   state_ = State::kClosed;
+  if (options_.log_sessions) write_session_log();
   // A reset on one side is passed on as a reset on the other: the peer learns the stream broke.
   for (Fd* fd : {&client_, &remote_fd_}) {
     if (!*fd) continue;
@@ -267,6 +307,72 @@ void ProxySession::close_sockets(bool reset) {
   if (relay_) relay_->sockets_closed();
   env_.counters.connections_closed.add();
   env_.finished(this);
+}
+
+void ProxySession::set_end(SessionEnd end, std::string error) {
+  if (end_) return;
+  end_ = end;
+  end_error_ = std::move(error);
+}
+
+namespace {
+// tcpi_state values (include/net/tcp_states.h): <linux/tcp.h> has the tcp_info with its byte
+// counts but not the states, <netinet/tcp.h> the states but an older tcp_info.
+enum : uint8_t { kTimeWait = 6, kClose = 7, kCloseWait = 8, kLastAck = 9, kClosing = 11 };
+
+// Bytes the socket received from its peer, for a relay that does not see them (the kernel moves
+// them). TCP counts the FIN in tcpi_bytes_received; fin_seen: the relay ended on both EOFs (the
+// socket may be CLOSED by now, a state that no longer says whether a FIN came).
+uint64_t tcp_bytes_received(int fd, bool fin_seen) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+  uint8_t s = info.tcpi_state;
+  bool fin = fin_seen || s == kCloseWait || s == kLastAck || s == kClosing || s == kTimeWait;
+  return info.tcpi_bytes_received - (fin && info.tcpi_bytes_received ? 1 : 0);
+}
+
+// A relay that cannot say which socket failed: the one the reset closed.
+bool tcp_closed(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == kClose;
+}
+}  // namespace
+
+// Before the relay stops (a pump relay lets go of its pumps) and while the sockets are open.
+void ProxySession::take_tally(bool both_eof) {
+  if (tallied_ || !relay_ || !options_.log_sessions) return;
+  tallied_ = true;
+  tally_ = relay_->tally();
+  if (!tally_.bytes_known) {
+    tally_.to_remote = tcp_bytes_received(client_.get(), both_eof);
+    tally_.to_client = tcp_bytes_received(remote_fd_.get(), both_eof);
+  }
+  if (tally_.failed == RelaySide::kUnknown)
+    tally_.failed = tcp_closed(client_.get()) ? RelaySide::kClient : tcp_closed(remote_fd_.get()) ? RelaySide::kRemote : RelaySide::kUnknown;
+}
+
+void ProxySession::write_session_log() {
+  SessionRecord r;
+  r.client = client();  // behind a balancer (--accept-proxy), the client its header names
+  r.listener = listener_address_.to_string();
+  if (address_index_ > 0) r.remote = (*addresses_)[address_index_ - 1].to_string();
+  else r.remote = backend_ ? backend_->spec().where.to_string() : backends_.describe();
+  r.mode = relay_ && tally_.mode ? tally_.mode : to_string(paths_.effective());
+  r.bytes_to_remote = tally_.to_remote;
+  r.bytes_to_client = tally_.to_client;
+  r.duration_ms = (env_.loop.now() - started_ns_) / kNsPerMs;
+  r.end = end_.value_or(SessionEnd::kError);
+  r.error = end_error_;
+  log_session(r);
+}
+
+std::string ProxySession::client() const {
+  if (carried_client_) return carried_client_->to_string();
+  if (client_address_.length) return client_address_.to_string();
+  SocketAddress peer = peer_address(client_.get());
+  return peer.length ? peer.to_string() : "?";
 }
 
 }  // namespace sp

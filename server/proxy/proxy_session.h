@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "common/address.h"
 #include "common/event_loop.h"
@@ -19,6 +20,7 @@
 #include "server/paths/relay.h"
 #include "server/proxy/backend_pool.h"
 #include "server/shell/session.h"
+#include "server/shell/session_log.h"
 
 namespace sp {
 
@@ -26,6 +28,7 @@ struct ProxySessionOptions {
   int64_t connect_timeout_ns = 5'000'000'000;
   int64_t idle_timeout_ns = 0;  // 0: never
   int send_proxy = 0;           // PROXY protocol version to send the remote first (1, 2), 0: none
+  bool log_sessions = false;    // a line when a session ends (server/shell/session_log.h)
   bool accept_proxy = false;    // a PROXY header (v1 or v2) leads every client's stream
   int64_t accept_proxy_timeout_ns = 5'000'000'000;
 };
@@ -37,6 +40,8 @@ class ProxySession : public Session, private RelayOwner {
   ~ProxySession() override;
   void start() override;
   void abort() override;
+  void fail(const std::exception& error) override;
+  std::string client() const override;  // "?" once the kernel no longer says
 
  private:
   // One registered fd: forwards its events to the session.
@@ -62,6 +67,10 @@ class ProxySession : public Session, private RelayOwner {
   void relay_activity() override;
   void relay_finished(int err) override;
   void relay_stopped() override;
+  // The first cause of the end wins: a reset after an idle timeout's close is its consequence.
+  void set_end(SessionEnd end, std::string error = {});
+  void take_tally(bool both_eof);  // both_eof: the relay ended on both EOFs
+  void write_session_log();
 
   WorkerEnv& env_;
   DataPathWorker& paths_;
@@ -87,6 +96,15 @@ class ProxySession : public Session, private RelayOwner {
   uint32_t pending_client_events_ = 0;  // seen while connecting, replayed once connected
   EventLoop::TimerId timer_ = 0;        // connect timeout, then idle timeout
   int64_t last_activity_ns_ = 0;
+  // For the session log and the warnings: taken at start (after a reset the kernel no longer
+  // tells the peer's address).
+  SocketAddress client_address_;
+  SocketAddress listener_address_;
+  int64_t started_ns_ = 0;
+  std::optional<SessionEnd> end_;
+  std::string end_error_;
+  RelayTally tally_;  // the relay's, taken before it stops
+  bool tallied_ = false;
 };
 
 class ProxyWorker : public WorkerProgram {

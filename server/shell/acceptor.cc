@@ -1,6 +1,7 @@
 #include "server/shell/acceptor.h"
 
 #include "common/socket.h"
+#include "server/shell/session_log.h"
 
 namespace sp {
 namespace {
@@ -17,6 +18,18 @@ void count_refusal(metrics::ListenerCounters& counters, Admission::Verdict verdi
   }
 }
 
+// For the session log: which rule refused (the names of the listener counters).
+const char* refusal_reason(Admission::Verdict verdict) {
+  switch (verdict) {
+    case Admission::Verdict::kOverCapacity: return "over-capacity";
+    case Admission::Verdict::kDenied: return "denied";
+    case Admission::Verdict::kOverSourceCap: return "over-source-cap";
+    case Admission::Verdict::kOverSourceRate: return "over-source-rate";
+    case Admission::Verdict::kAdmitted: break;
+  }
+  return "";
+}
+
 }  // namespace
 
 Acceptor::Acceptor(EventLoop& loop, std::vector<Listening> listeners, Dispatch dispatch)
@@ -28,10 +41,19 @@ Acceptor::Acceptor(EventLoop& loop, std::vector<Listening> listeners, Dispatch d
     callbacks.name = "accept on " + local_address(l.fd.get()).to_string();
     callbacks.on_client = [this, index, counters](Fd client) {
       counters->accepted.add_shared();
-      count_refusal(*counters, dispatch_(std::move(client), index));
+      Admission::Verdict verdict = dispatch_(client, index);
+      count_refusal(*counters, verdict);
+      if (verdict == Admission::Verdict::kAdmitted || !session_log_enabled()) return;
+      SessionRecord record;
+      record.client = peer_address(client.get()).to_string();
+      record.listener = local_address(client.get()).to_string();
+      record.end = SessionEnd::kRefused;
+      record.error = refusal_reason(verdict);
+      log_session(record);
     };
     // Out of descriptors: a connection this process cannot serve is closed now rather than left
-    // in the backlog, where its client would wait with no timeout.
+    // in the backlog, where its client would wait with no timeout. No session line for these:
+    // they come in floods, and the shortage report counts them (common/shortage_report.h).
     callbacks.on_reserved = [counters](Fd) {
       counters->accepted.add_shared();
       counters->refused.add_shared();

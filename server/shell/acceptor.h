@@ -20,8 +20,9 @@ namespace sp {
 
 class Acceptor {
  public:
-  // Decides where a connection goes, or refuses it (the Fd is then closed): why, counted per listener.
-  using Dispatch = std::function<Admission::Verdict(Fd client, size_t listener)>;
+  // Decides where a connection goes and takes the Fd, or refuses it (the Fd is left to the
+  // acceptor, which counts why per listener, logs the refusal with its address and closes it).
+  using Dispatch = std::function<Admission::Verdict(Fd& client, size_t listener)>;
 
   struct Listening {
     Fd fd;                                // bound, listening, non-blocking

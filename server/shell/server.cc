@@ -77,7 +77,7 @@ void Server::start_accepting() {
   acceptor_thread_->loop().post([this] {
     if (acceptor_ || acceptor_sockets_.empty()) return;
     acceptor_ = std::make_unique<Acceptor>(acceptor_thread_->loop(), std::move(acceptor_sockets_),
-                                           [this](Fd client, size_t listener) { return dispatch(std::move(client), listener); });
+                                           [this](Fd& client, size_t listener) { return dispatch(client, listener); });
   });
 }
 
@@ -112,11 +112,11 @@ std::vector<SocketAddress> Server::listen_addresses() const {
   return out;
 }
 
-Admission::Verdict Server::dispatch(Fd client, size_t listener) {
+Admission::Verdict Server::dispatch(Fd& client, size_t listener) {
   // Counted here, before the hand-off: the workers' own counts lag behind what is still queued.
   Admission::Ticket ticket;
   Admission::Verdict verdict = admission_.admit(client.get(), &ticket);
-  if (verdict != Admission::Verdict::kAdmitted) return verdict;  // the Fd closes: counted by the acceptor
+  if (verdict != Admission::Verdict::kAdmitted) return verdict;  // the acceptor counts, logs and closes it
   Worker* target = nullptr;
   if (options_.balance == Balance::kLeastConnections) {
     for (auto& w : workers_)

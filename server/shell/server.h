@@ -65,7 +65,7 @@ class Server {
     SocketAddress address;
     metrics::ListenerCounters counters;
   };
-  Admission::Verdict dispatch(Fd client, size_t listener);
+  Admission::Verdict dispatch(Fd& client, size_t listener);
   Fd listen_on(const SocketAddress& address);  // an inherited socket bound there, or a new one
 
   ServerOptions options_;

@@ -28,8 +28,19 @@ void add_shared_server_flags(FlagParser& p, const SharedServerFlags& to, const s
            if (v.empty() || v == "-" || v.back() == '/') throw std::invalid_argument("expected a file path, got '" + v + "'");
            prom = v;
          }});
-  p.add({'v', "verbose", "", "log more: once for connections and signals, twice for debug", "",
+  p.add({'v', "verbose", "", "log more: once for signals and the proxy's session log, twice for debug", "",
          [&verbosity = to.verbosity](const std::string&) { ++verbosity; }});
+  p.add({0, "log-format", "FORMAT",
+         "log lines as text (an RFC 3339 UTC time, program, level, message, key=value fields; under systemd "
+         "the journal's <N> priority instead of the time) or json (one object a line: ts, level, program, msg "
+         "and the fields)",
+         "text", [&format = to.log_format](const std::string& v) { format = log::parse_format(v); }});
+}
+
+void apply_log_flags(int verbosity, log::Format format) {
+  log::set_level(log::level_for_verbosity(verbosity));
+  log::set_format(format);
+  log::detect_journal();
 }
 
 }  // namespace sp

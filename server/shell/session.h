@@ -33,12 +33,20 @@ class Session : public Disposable {
   // Ends the session now (shutdown after the grace period): close both sockets, no more callbacks
   // except finished.
   virtual void abort() = 0;
+  // Ends the session after a failure of the program's own (session_failed below): by default as
+  // abort() does; a session that logs how it ended tells this end from the grace period's.
+  virtual void fail(const std::exception& error) {
+    (void)error;
+    abort();
+  }
+  // Who the session serves, for the warnings about it ("127.0.0.1:5000"); empty: not known.
+  virtual std::string client() const { return {}; }
 };
 
 // The one rule for errors once the program runs: exceptions belong to start-up, and one thrown
 // while setting up or running a session (EventLoop::add's epoll_ctl failing: ENOMEM, ENOSPC, a
 // descriptor epoll refuses) stops at the posted-task or event boundary and lands here: that
-// session alone is closed (through abort(), so finished() still comes), the worker counts it in
+// session alone is closed (through fail(), so finished() still comes), the worker counts it in
 // session_errors, and it is logged at most once a second (for all workers together).
 // `session` may be null when the failure came before one existed. Loop thread.
 void session_failed(WorkerEnv& env, Session* session, const std::exception& error);

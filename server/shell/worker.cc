@@ -33,7 +33,7 @@ Worker::Worker(int id, const WorkerOptions& options, const WorkerProgramFactory&
 void Worker::start_accepting() {
   thread_->loop().post([this] {
     if (own_listeners_.empty() || acceptor_) return;
-    acceptor_ = std::make_unique<Acceptor>(env_->loop, std::move(own_listeners_), [this](Fd client, size_t listener) {
+    acceptor_ = std::make_unique<Acceptor>(env_->loop, std::move(own_listeners_), [this](Fd& client, size_t listener) {
       Admission::Ticket ticket;
       Admission::Verdict verdict = admission_ ? admission_->admit(client.get(), &ticket) : Admission::Verdict::kAdmitted;
       if (verdict == Admission::Verdict::kAdmitted) start_session(std::move(client), listener, ticket);
