@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "common/cidr.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -72,6 +74,7 @@ Fd Server::listen_on(const SocketAddress& address) {
 }
 
 void Server::start_accepting() {
+  open_accept_points_ = options_.reuseport ? static_cast<int>(workers_.size()) : 1;
   for (auto& w : workers_) w->start_accepting();
   if (!acceptor_thread_) return;
   acceptor_thread_->loop().post([this] {
@@ -88,12 +91,15 @@ Server::~Server() {
 }
 
 void Server::stop_accepting() {
+  auto closed = [this] { open_accept_points_.fetch_sub(1, std::memory_order_release); };
   if (acceptor_thread_)
-    acceptor_thread_->loop().post([this] {
+    acceptor_thread_->loop().post([this, closed] {
+      // Posted: runs after the batch of accepts in progress has been handed to the workers.
       if (acceptor_) acceptor_->close_listeners();
       acceptor_sockets_.clear();
+      closed();
     });
-  for (auto& w : workers_) w->stop_accepting();
+  for (auto& w : workers_) w->stop_accepting(options_.reuseport ? std::function<void()>(closed) : nullptr);
 }
 
 void Server::abort_sessions() {
@@ -102,7 +108,10 @@ void Server::abort_sessions() {
 
 uint64_t Server::active() const {
   uint64_t n = 0;
-  for (auto& w : workers_) n += w->active();
+  // load() counts what was handed over and not started yet: a drain that looked only at started
+  // sessions could end while a connection accepted just before the listeners closed was still on
+  // its way to a worker, and drop it. (--reuseport workers start their sessions at once.)
+  for (auto& w : workers_) n += std::max(w->active(), w->load());
   return n;
 }
 
@@ -133,7 +142,7 @@ int serve_until_signalled(Server& server, int64_t grace_ns, const std::function<
   EventLoop loop;
   int64_t deadline = 0;
   std::function<void()> check_drained = [&] {
-    if (server.active() == 0 || now_ns() >= deadline) {
+    if ((server.active() == 0 && !server.accepting()) || now_ns() >= deadline) {
       if (server.active()) log::warn("grace period over: closing ", server.active(), " live sessions");
       server.abort_sessions();
       loop.stop();

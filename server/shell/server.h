@@ -5,6 +5,7 @@
 // the stats thread are safe from any thread.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,8 +45,11 @@ class Server {
   void start_accepting();
   // Stops accepting; live sessions carry on.
   void stop_accepting();
+  // False once every listener is closed and what was accepted before is on its way to a worker.
+  bool accepting() const { return open_accept_points_.load(std::memory_order_acquire) > 0; }
   // Ends every live session now.
   void abort_sessions();
+  // Live sessions, and connections handed to a worker that has not started them yet.
   uint64_t active() const;
 
   const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
@@ -77,6 +81,7 @@ class Server {
   std::vector<Acceptor::Listening> acceptor_sockets_;  // until start_accepting()
   size_t next_worker_ = 0;                       // acceptor thread only
   std::vector<Fd> inherited_;                    // handed over and not (yet) matched to an address
+  std::atomic<int> open_accept_points_{0};       // the acceptor thread, or each --reuseport worker
   std::vector<int> listening_fds_;
 };
 

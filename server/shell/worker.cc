@@ -66,9 +66,10 @@ void Worker::abort_all() {
   });
 }
 
-void Worker::stop_accepting() {
-  thread_->loop().post([this] {
+void Worker::stop_accepting(std::function<void()> closed) {
+  thread_->loop().post([this, closed] {
     if (acceptor_) acceptor_->close_listeners();
+    if (closed) closed();
   });
 }
 

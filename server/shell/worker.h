@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -43,8 +44,9 @@ class Worker {
   void abort_all();
   // Any thread: start accepting on this worker's own listening sockets, if it has any.
   void start_accepting();
-  // Any thread: close this worker's own listening sockets, if it has any.
-  void stop_accepting();
+  // Any thread: close this worker's own listening sockets, if it has any; then `closed` runs (on
+  // the worker's thread), once whatever it accepted before has been started as a session.
+  void stop_accepting(std::function<void()> closed = nullptr);
   void stop();
 
   int id() const { return id_; }
