@@ -26,8 +26,8 @@ void ProxySession::start() {
   env_.counters.connections_total.add();
   started_ns_ = env_.loop.now();
   if (options_.log_sessions) {
-    client_address_ = peer_address(client_.get());
-    listener_address_ = local_address(client_.get());
+    account().client = peer_address(client_.get());
+    account().listener = local_address(client_.get());
   }
   set_nodelay(client_.get());
   env_.loop.add(client_.get(), EventLoop::kEdgeAll, &client_side_);
@@ -80,8 +80,8 @@ void ProxySession::read_proxy_header() {
     close(true);  // peeked bytes that cannot be read: the socket failed under us
     return;
   }
-  carried_client_ = header.source;
-  carried_listener_ = header.destination;
+  if (header.source) account().carried_client = header.source;
+  if (header.destination) account().carried_listener = header.destination;
   if (timer_) env_.loop.cancel(timer_);
   timer_ = 0;
   state_ = State::kConnecting;
@@ -99,7 +99,7 @@ void ProxySession::start_connecting() {
   }
   AddressBytes client{};
   if (backends_.hashes_clients())
-    client = address_bytes(carried_client_ ? *carried_client_ : peer_address(client_.get()));
+    client = address_bytes(account_ && account_->carried_client ? *account_->carried_client : peer_address(client_.get()));
   Backend* next = backends_.pick(client, tried_);
   if (!next) {
     connect_failed(last_connect_error_ ? last_connect_error_ : EDESTADDRREQ, false);
@@ -193,8 +193,9 @@ void ProxySession::connected() {
 // Written before any data path takes the sockets, so that every path sends it first: the remote
 // socket has just connected and its send buffer is empty, so the few bytes go out whole at once.
 bool ProxySession::send_proxy_header() {
-  SocketAddress peer = carried_client_ ? *carried_client_ : peer_address(client_.get());
-  SocketAddress listener = carried_listener_ ? *carried_listener_ : local_address(client_.get());
+  bool carried = account_ && account_->carried_client;
+  SocketAddress peer = carried ? *account_->carried_client : peer_address(client_.get());
+  SocketAddress listener = carried && account_->carried_listener ? *account_->carried_listener : local_address(client_.get());
   std::string header = options_.send_proxy == 2 ? proxy_protocol::encode_v2(peer, listener)
                                                 : proxy_protocol::encode_v1(peer, listener);
   ssize_t n = ::send(remote_fd_.get(), header.data(), header.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -257,16 +258,19 @@ void ProxySession::relay_activity() {
 
 void ProxySession::relay_finished(int err) {
   take_tally(err == 0);
-  if (err) {
-    log::emit_fields(log::Level::kDebug, {{"client", client()}}, "session reset: ", log::errno_text(err));
-    set_end(tally_.failed == RelaySide::kClient   ? SessionEnd::kClientReset
-            : tally_.failed == RelaySide::kRemote ? SessionEnd::kRemoteReset
-                                                  : SessionEnd::kError,
-            log::errno_text(err));
-  } else {
-    set_end(tally_.first_eof == RelaySide::kClient   ? SessionEnd::kClientEof
-            : tally_.first_eof == RelaySide::kRemote ? SessionEnd::kRemoteEof
-                                                     : SessionEnd::kEof);
+  if (err) log::emit_fields(log::Level::kDebug, {{"client", client()}}, "session reset: ", log::errno_text(err));
+  if (options_.log_sessions) {
+    const RelayTally& tally = account().tally;
+    if (err) {
+      set_end(tally.failed == RelaySide::kClient   ? SessionEnd::kClientReset
+              : tally.failed == RelaySide::kRemote ? SessionEnd::kRemoteReset
+                                                   : SessionEnd::kError,
+              log::errno_text(err));
+    } else {
+      set_end(tally.first_eof == RelaySide::kClient   ? SessionEnd::kClientEof
+              : tally.first_eof == RelaySide::kRemote ? SessionEnd::kRemoteEof
+                                                      : SessionEnd::kEof);
+    }
   }
   close(err != 0);
 }
@@ -309,10 +313,15 @@ void ProxySession::close_sockets(bool reset) {
   env_.finished(this);
 }
 
+ProxySession::Account& ProxySession::account() {
+  if (!account_) account_ = std::make_unique<Account>();
+  return *account_;
+}
+
 void ProxySession::set_end(SessionEnd end, std::string error) {
-  if (end_) return;
-  end_ = end;
-  end_error_ = std::move(error);
+  if (!options_.log_sessions || account().end) return;
+  account().end = end;
+  account().error = std::move(error);
 }
 
 namespace {
@@ -342,35 +351,37 @@ bool tcp_closed(int fd) {
 
 // Before the relay stops (a pump relay lets go of its pumps) and while the sockets are open.
 void ProxySession::take_tally(bool both_eof) {
-  if (tallied_ || !relay_ || !options_.log_sessions) return;
-  tallied_ = true;
-  tally_ = relay_->tally();
-  if (!tally_.bytes_known) {
-    tally_.to_remote = tcp_bytes_received(client_.get(), both_eof);
-    tally_.to_client = tcp_bytes_received(remote_fd_.get(), both_eof);
+  if (!relay_ || !options_.log_sessions || account().tallied) return;
+  account().tallied = true;
+  RelayTally& tally = account().tally;
+  tally = relay_->tally();
+  if (!tally.bytes_known) {
+    tally.to_remote = tcp_bytes_received(client_.get(), both_eof);
+    tally.to_client = tcp_bytes_received(remote_fd_.get(), both_eof);
   }
-  if (tally_.failed == RelaySide::kUnknown)
-    tally_.failed = tcp_closed(client_.get()) ? RelaySide::kClient : tcp_closed(remote_fd_.get()) ? RelaySide::kRemote : RelaySide::kUnknown;
+  if (tally.failed == RelaySide::kUnknown)
+    tally.failed = tcp_closed(client_.get()) ? RelaySide::kClient : tcp_closed(remote_fd_.get()) ? RelaySide::kRemote : RelaySide::kUnknown;
 }
 
 void ProxySession::write_session_log() {
+  const Account& a = account();
   SessionRecord r;
   r.client = client();  // behind a balancer (--accept-proxy), the client its header names
-  r.listener = listener_address_.to_string();
+  r.listener = a.listener.to_string();
   if (address_index_ > 0) r.remote = (*addresses_)[address_index_ - 1].to_string();
   else r.remote = backend_ ? backend_->spec().where.to_string() : backends_.describe();
-  r.mode = relay_ && tally_.mode ? tally_.mode : to_string(paths_.effective());
-  r.bytes_to_remote = tally_.to_remote;
-  r.bytes_to_client = tally_.to_client;
+  r.mode = relay_ && a.tally.mode ? a.tally.mode : to_string(paths_.effective());
+  r.bytes_to_remote = a.tally.to_remote;
+  r.bytes_to_client = a.tally.to_client;
   r.duration_ms = (env_.loop.now() - started_ns_) / kNsPerMs;
-  r.end = end_.value_or(SessionEnd::kError);
-  r.error = end_error_;
+  r.end = a.end.value_or(SessionEnd::kError);
+  r.error = a.error;
   log_session(r);
 }
 
 std::string ProxySession::client() const {
-  if (carried_client_) return carried_client_->to_string();
-  if (client_address_.length) return client_address_.to_string();
+  if (account_ && account_->carried_client) return account_->carried_client->to_string();
+  if (account_ && account_->client.length) return account_->client.to_string();
   SocketAddress peer = peer_address(client_.get());
   return peer.length ? peer.to_string() : "?";
 }
