@@ -258,7 +258,9 @@ void ProxySession::relay_activity() {
 
 void ProxySession::relay_finished(int err) {
   take_tally(err == 0);
-  if (err) log::emit_fields(log::Level::kDebug, {{"client", client()}}, "session reset: ", log::errno_text(err));
+  // Checked first: client() may ask the kernel, which a reset under load should not cost.
+  if (err && log::level() >= log::Level::kDebug)
+    log::emit_fields(log::Level::kDebug, {{"client", client()}}, "session reset: ", log::errno_text(err));
   if (options_.log_sessions) {
     const RelayTally& tally = account().tally;
     if (err) {
