@@ -3,7 +3,6 @@
 #include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -44,6 +43,16 @@ LogFields text_fields(const std::string& rest) {
 
 }  // namespace
 
+bool starts_with_timestamp(const std::string& line) {
+  static constexpr char kShape[] = "dddd-dd-ddTdd:dd:dd.dddZ ";  // d: a digit
+  if (line.size() < kTimestampLength) return false;
+  for (size_t i = 0; i < kTimestampLength; ++i) {
+    bool digit = line[i] >= '0' && line[i] <= '9';
+    if (kShape[i] == 'd' ? !digit : line[i] != kShape[i]) return false;
+  }
+  return true;
+}
+
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
@@ -62,13 +71,16 @@ std::vector<LogFields> lines_with(const std::string& log, const std::string& for
       out.push_back(f);
       continue;
     }
-    static const std::regex shape(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z proxy: (\w+): (.*)$)");
-    std::smatch m;
-    if (!std::regex_match(line, m, shape)) continue;
-    std::string rest = m[2];
+    // "TIME proxy: LEVEL: REST"
+    static const std::string kProgram = "proxy: ";
+    if (!starts_with_timestamp(line) || line.compare(kTimestampLength, kProgram.size(), kProgram) != 0) continue;
+    size_t level_at = kTimestampLength + kProgram.size(), colon = line.find(": ", level_at);
+    if (colon == std::string::npos || colon == level_at) continue;
+    std::string level = line.substr(level_at, colon - level_at), rest = line.substr(colon + 2);
+    if (level.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos) continue;
     if (rest.rfind(msg + " ", 0) != 0) continue;
     LogFields f = text_fields(rest.substr(msg.size() + 1));
-    f["level"] = m[1];
+    f["level"] = level;
     out.push_back(f);
   }
   return out;

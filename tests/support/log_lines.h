@@ -16,6 +16,11 @@ namespace sp::test {
 using LogFields = std::map<std::string, std::string>;  // numbers as their decimal text
 
 std::vector<std::string> lines_of(const std::string& text);
+// Whether `line` starts with an RFC 3339 UTC timestamp with milliseconds and a space
+// ("2026-12-06T14:05:36.123Z "). (No std::regex: it trips GCC 12's -Wmaybe-uninitialized in the
+// sanitizer builds.)
+bool starts_with_timestamp(const std::string& line);
+inline constexpr size_t kTimestampLength = 25;  // with the space after it
 // The fields of every line of `log` whose message is `msg` (text: "TIME proxy: LEVEL: msg
 // key=value..."; json: {"msg": msg, ...}), with "level" among them.
 std::vector<LogFields> lines_with(const std::string& log, const std::string& format, const std::string& msg);
