@@ -154,19 +154,31 @@ TEST_P(BackendsE2E, SourceHashKeepsEachClientAddressOnOneBackend) {
   EXPECT_GE(used.size(), 2u) << "8 addresses all hashed to one of 3 backends";
 }
 
+// One connection held on one backend: every short connection after it goes to the other (round
+// robin would alternate: broken that way, this test fails).
 TEST_P(BackendsE2E, LeastConnectionsSendsANewClientToTheLessBusyBackend) {
   uint16_t a = free_port(), b = free_port();
   auto server_a = echo_server(a), server_b = echo_server(b);
   Pool pool(GetParam(), {at(a), at(b)}, {"--remote-balance", "least-connections"});
-  std::vector<Fd> held;
-  for (int i = 0; i < 4; ++i) {
-    held.push_back(connect_to(pool.port, 5s));
+  auto echo_once = [&](Fd& fd) {
+    fd = connect_to(pool.port, 5s);
     char reply[4];
-    ASSERT_TRUE(send_all(held.back().get(), "ping", 4) && read_exact(held.back().get(), reply, 4));
+    return send_all(fd.get(), "ping", 4) && read_exact(fd.get(), reply, 4);
+  };
+  Fd held;
+  ASSERT_TRUE(echo_once(held));
+  auto before = pool.remotes();
+  uint16_t busy = before[at(a)]["active"].get<uint64_t>() == 1 ? a : b, idle = busy == a ? b : a;
+  ASSERT_EQ(before[at(busy)]["active"].get<uint64_t>(), 1u);
+  for (int i = 0; i < 4; ++i) {
+    Fd short_lived;
+    ASSERT_TRUE(echo_once(short_lived));
+    short_lived.reset();
+    std::this_thread::sleep_for(100ms);  // its session ends before the next one is placed
   }
-  auto r = pool.remotes();
-  EXPECT_EQ(r[at(a)]["active"].get<uint64_t>(), 2u);
-  EXPECT_EQ(r[at(b)]["active"].get<uint64_t>(), 2u);
+  auto after = pool.remotes();
+  EXPECT_EQ(after[at(idle)]["connects"].get<uint64_t>() - before[at(idle)]["connects"].get<uint64_t>(), 4u);
+  EXPECT_EQ(after[at(busy)]["connects"].get<uint64_t>(), before[at(busy)]["connects"].get<uint64_t>());
 }
 
 SP_INSTANTIATE_FOR_ALL_MODES(BackendsE2E);
