@@ -117,14 +117,8 @@ Snapshot make_snapshot(const SnapshotLayout& layout, const RawSample& start, con
   for (size_t i = 0; i < layout.listeners.size(); ++i) {
     const ListenerValues& l = at(now.listeners, i);
     ListenerView v;
+    static_cast<ListenerValues&>(v) = l;
     v.address = layout.listeners[i];
-    v.accepted = l.accepted;
-    v.refused = l.refused;
-    v.accept_pauses = l.accept_pauses;
-    v.over_capacity = l.over_capacity;
-    v.denied = l.denied;
-    v.over_source_cap = l.over_source_cap;
-    v.over_source_rate = l.over_source_rate;
     v.accepted_per_s = per_second(at(begin.listeners, i).accepted, at(end.listeners, i).accepted, window_ns);
     s.listeners.push_back(std::move(v));
   }

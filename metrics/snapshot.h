@@ -115,15 +115,8 @@ struct ThreadView {
   CpuView cpu;
 };
 
-struct ListenerView {
+struct ListenerView : ListenerValues {
   std::string address;
-  uint64_t accepted = 0;
-  uint64_t refused = 0;
-  uint64_t accept_pauses = 0;
-  uint64_t over_capacity = 0;
-  uint64_t denied = 0;
-  uint64_t over_source_cap = 0;
-  uint64_t over_source_rate = 0;
   double accepted_per_s = 0;
 };
 
