@@ -92,8 +92,8 @@ TEST(ProxyProtocol, MalformedHeadersAreRefusedWithTheReason) {
            {"PROXY TCP4 1.2.3.4 1.2.3.4 01 2\r\n", "port"},
            {"PROXY TCP4 1.2.3.4  1.2.3.4 1 2\r\n", "fields"},
            {"PROXY TCP4 1.2.3.4\n", "printable"},
-           {std::string("PROXY UNKNOWN \x12") + "f\r\n", "printable"},  // the fuzzer's find
-           {"PROXY " + std::string(120, 'A'), "no CRLF"},
+           {"PROXY UNKNOWN \x12" "f\r\n", "printable"},  // the fuzzer's find
+           {std::string("PROXY ").append(120, 'A'), "no CRLF"},
            {v2(std::string("\x11\x11\x00\x0c", 4)), "version 1"},
            {v2(std::string("\x22\x11\x00\x0c", 4)), "unknown command"},
            {v2(std::string("\x21\x12\x00\x0c", 4)), "not a stream"},
