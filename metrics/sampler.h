@@ -40,6 +40,7 @@ struct StatsSource {
   std::string program;
   std::string mode;
   std::string mode_effective;  // empty: the same as mode
+  std::string uring_features;  // --mode uring: the io_uring features in effect, comma-separated
   std::vector<Worker> workers;
   std::vector<Thread> threads;  // besides the workers: acceptor, main (the stats thread adds itself)
   std::vector<Listener> listeners;

@@ -79,6 +79,7 @@ struct SnapshotLayout {
   std::string program;
   std::string mode;
   std::string mode_effective;
+  std::string uring_features;
   int pid = 0;
   double interval_s = 1;
   std::vector<WorkerInfo> workers;
@@ -147,6 +148,7 @@ struct Snapshot {
   std::string program;
   std::string mode;
   std::string mode_effective;
+  std::string uring_features;
   int pid = 0;
   double uptime_s = 0;
   double time_unix_s = 0;

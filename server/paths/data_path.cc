@@ -56,6 +56,26 @@ const char* data_path_help() {
 
 DataPath fallback_of(DataPath mode) { return entry(mode).fallback; }
 
+namespace {
+
+// One line: the features in effect, and for each one left out whether the kernel lacks it (and
+// which version brings it) or --uring-features did not ask for it.
+void announce_uring_features(uint32_t offered, uint32_t asked) {
+  std::string missing;
+  for (uint32_t bit = 1; bit & kUringAllFeatures; bit <<= 1) {
+    auto f = static_cast<UringFeature>(bit);
+    if (offered & f && asked & f) continue;
+    missing += missing.empty() ? "; without " : ", ";
+    missing += uring_feature_name(f);
+    missing += !(offered & f) ? std::string(" (this kernel lacks it: ") + uring_feature_since(f) + ")" : " (not in --uring-features)";
+  }
+  std::string using_ = uring_feature_list(offered & asked);
+  log::announce("--mode uring: io_uring features ", using_.empty() ? "none beyond the base" : using_, missing,
+            missing.empty() ? "" : " (docs/uring.md)");
+}
+
+}  // namespace
+
 void DataPathOptions::finish() {
   // The ring's buffer pools are resident memory: 4 MiB each at most, within the memory budget,
   // large buffers no larger than the --buffer-size ceiling.
@@ -63,6 +83,9 @@ void DataPathOptions::finish() {
   uring.buffer_size[kLargeBuffers] = std::max(uring.buffer_size[kSmallBuffers], std::bit_floor(pumps.buffer_size));
   for (int g = 0; g < kUringGroups; ++g)
     uring.buffers[g] = static_cast<unsigned>(std::bit_floor(std::clamp<size_t>(pool / uring.buffer_size[g], 2, 1024)));
+  // With incremental consumption the two pools' memory is one ring of large buffers.
+  uring.incremental_buffers =
+      static_cast<unsigned>(std::bit_floor(std::clamp<size_t>(2 * pool / uring.buffer_size[kLargeBuffers], 4, 1024)));
 }
 
 DataPaths::DataPaths(const DataPathOptions& options) : options_(options), effective_(options.mode) {
@@ -72,6 +95,10 @@ DataPaths::DataPaths(const DataPathOptions& options) : options_(options), effect
                 "kernel.io_uring_disabled=0; in a container, a seccomp profile that permits io_uring_setup, "
                 "io_uring_enter and io_uring_register (docs/uring.md)");
       effective_ = effective_mode(options_.mode, false);
+    } else {
+      uint32_t offered = probe_uring_features();
+      options_.uring.features = offered & options_.uring_features;
+      announce_uring_features(offered, options_.uring_features);
     }
   }
   if (options_.mode == DataPath::kSockmap) {
@@ -89,6 +116,10 @@ DataPaths::DataPaths(const DataPathOptions& options) : options_(options), effect
 }
 
 DataPaths::~DataPaths() = default;
+
+std::string DataPaths::uring_features() const {
+  return effective_ == DataPath::kUring ? uring_feature_list(options_.uring.features) : std::string();
+}
 
 std::unique_ptr<DataPathWorker> DataPaths::for_worker(int id, EventLoop& loop, metrics::WorkerCounters& counters) {
   return std::unique_ptr<DataPathWorker>(

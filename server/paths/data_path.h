@@ -48,6 +48,7 @@ struct DataPathOptions {
   PumpOptions pumps;
   UringOptions uring;          // --mode uring: derived from the pumps' sizes (finish())
   size_t turn_bytes = 1 << 20;  // the most bytes one direction moves per turn (turn_budget.h)
+  uint32_t uring_features = kUringDefaultFeatures;  // the io_uring features to use where the kernel has them
   // Sizes the ring's buffer pools from the pump options: call once they are parsed.
   void finish();
 };
@@ -97,6 +98,8 @@ class DataPaths {
   DataPath asked() const { return options_.mode; }
   // The mode after the process's probe (a worker may still fall back alone).
   DataPath effective() const { return effective_; }
+  // uring: the features in effect ("defer_taskrun,batch_wait,incremental"); else empty.
+  std::string uring_features() const;
   // On the worker's loop thread: its data path.
   std::unique_ptr<DataPathWorker> for_worker(int id, EventLoop& loop, metrics::WorkerCounters& counters);
 

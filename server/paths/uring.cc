@@ -7,8 +7,10 @@
 #include <cerrno>
 #include <cstring>
 #include <system_error>
+#include <utility>
 
 #include "common/log.h"
+#include "server/paths/uring_abi.h"
 
 namespace sp {
 namespace {
@@ -16,8 +18,22 @@ namespace {
 constexpr uint64_t kIgnore = 0;     // cancels: their own completion says nothing we need
 constexpr uint64_t kEpollTag = 1;   // the multishot poll on the loop's epoll fd
 
-int setup(io_uring& ring, unsigned entries) {
+// The batch wait's limit: how long the worker waits for one completion more than the sends it
+// issued before it takes what is there. Long enough for a loopback round trip behind a send
+// (a 1 KiB echo answers in 20-60 us here), short beside a victim's latency when a send did not
+// complete at once (its completion then counts for the event that did not come).
+constexpr unsigned kBatchWaitUs = 50;
+
+// The ring with the setup flags of `features` that this kernel accepts; `features` keeps those.
+int setup(io_uring& ring, unsigned entries, uint32_t& features) {
   io_uring_params params{};
+  params.cq_entries = entries * 4;
+  if (features & kUringDeferTaskrun) {
+    params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    if (io_uring_queue_init_params(entries, &ring, &params) == 0) return 0;
+    features &= ~kUringDeferTaskrun;
+  }
+  params = io_uring_params{};
   params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN;
   params.cq_entries = entries * 4;
   int rc = io_uring_queue_init_params(entries, &ring, &params);
@@ -34,7 +50,8 @@ int setup(io_uring& ring, unsigned entries) {
 
 std::string Uring::probe() {
   io_uring ring{};
-  if (int rc = setup(ring, 8); rc < 0) return "io_uring_setup: " + log::errno_text(-rc);
+  uint32_t none = 0;
+  if (int rc = setup(ring, 8, none); rc < 0) return "io_uring_setup: " + log::errno_text(-rc);
   std::string why;
   io_uring_probe* probe = io_uring_get_probe_ring(&ring);
   if (!probe || !io_uring_opcode_supported(probe, IORING_OP_RECV) || !io_uring_opcode_supported(probe, IORING_OP_SEND) ||
@@ -57,42 +74,54 @@ std::string Uring::probe() {
   return why;
 }
 
-Uring::Uring(const UringOptions& options, metrics::WorkerCounters& counters) : options_(options), counters_(counters) {
-  if (int rc = setup(ring_, options_.entries); rc < 0) throw std::system_error(-rc, std::generic_category(), "io_uring_setup");
+Uring::Uring(const UringOptions& options, metrics::WorkerCounters& counters)
+    : options_(options), counters_(counters), features_(options.features) {
+  if (int rc = setup(ring_, options_.entries, features_); rc < 0)
+    throw std::system_error(-rc, std::generic_category(), "io_uring_setup");
+  // The batch wait publishes the submission tail itself: it needs the identity slot array that
+  // liburing sets up (and keeps) for a ring like this one.
+  for (unsigned i = 0; features_ & kUringBatchWait && i < ring_.sq.ring_entries; ++i)
+    if (!ring_.sq.array || ring_.sq.array[i] != i) features_ &= ~kUringBatchWait;
   try {
-    register_group(kSmallBuffers);
-    register_group(kLargeBuffers);
+    incremental_ = features_ & kUringIncremental;
+    if (incremental_) {
+      register_group(kSmallBuffers, options_.buffer_size[kLargeBuffers], options_.incremental_buffers);
+    } else {
+      register_group(kSmallBuffers, options_.buffer_size[kSmallBuffers], options_.buffers[kSmallBuffers]);
+      register_group(kLargeBuffers, options_.buffer_size[kLargeBuffers], options_.buffers[kLargeBuffers]);
+    }
   } catch (...) {
     io_uring_queue_exit(&ring_);
-    for (Group& g : groups_)
+    for (Group& g : groups_) {
       if (g.ring) ::munmap(g.ring, g.ring_bytes);
+      if (g.memory) ::munmap(g.memory, g.size * g.count);
+    }
     throw;
   }
 }
 
-void Uring::register_group(UringGroup id) {
+void Uring::register_group(UringGroup id, size_t size, unsigned count) {
   Group& g = groups_[id];
-  g.size = options_.buffer_size[id];
-  g.count = options_.buffers[id];
+  g.size = size;
+  g.count = count;
   g.ring_bytes = g.count * sizeof(io_uring_buf);
   void* mem = ::mmap(nullptr, g.ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (mem == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap for a provided buffer ring");
   g.ring = static_cast<io_uring_buf_ring*>(mem);
-  io_uring_buf_reg reg{};
-  reg.ring_addr = reinterpret_cast<uint64_t>(g.ring);
-  reg.ring_entries = g.count;
-  reg.bgid = id;
-  if (int rc = io_uring_register_buf_ring(&ring_, &reg, 0); rc < 0)
+  uint16_t flags = incremental_ ? IOU_PBUF_RING_INC : 0;
+  if (int rc = uring_abi::register_buf_ring(ring_, g.ring, g.count, id, flags); rc < 0)
     throw std::system_error(-rc, std::generic_category(), "io_uring_register_buf_ring");
   io_uring_buf_ring_init(g.ring);
-  // Touched now: the kernel cycles through the whole pool (the ring is FIFO), so it is resident
-  // after the first few megabytes of traffic anyway; this way that is the cost from the start.
-  g.memory.reset(new char[g.count * g.size]);
-  for (size_t at = 0; at < g.count * g.size; at += 4096) g.memory[at] = 1;  // (a zeroing new may not touch)
+  // Mapped, not touched: an idle worker holds none of it, a busy one what its traffic filled (the
+  // kernel takes the buffers in turn, so that is all of it after a few megabytes).
+  void* memory = ::mmap(nullptr, g.count * g.size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (memory == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap for provided buffers");
+  g.memory = static_cast<char*>(memory);
+  g.buffers.assign(g.count, Buffer{});
   int mask = io_uring_buf_ring_mask(g.count);
   for (unsigned i = 0; i < g.count; ++i)
-    io_uring_buf_ring_add(g.ring, buffer(id, static_cast<uint16_t>(i)), static_cast<unsigned>(g.size),
-                          static_cast<unsigned short>(i), mask, static_cast<int>(i));
+    io_uring_buf_ring_add(g.ring, g.memory + i * g.size, static_cast<unsigned>(g.size), static_cast<unsigned short>(i),
+                          mask, static_cast<int>(i));
   io_uring_buf_ring_advance(g.ring, static_cast<int>(g.count));
 }
 
@@ -100,7 +129,10 @@ Uring::~Uring() {
   // Sessions are gone (they wait for their own requests before they finish); what may remain is
   // the epoll poll. Exiting the ring cancels it.
   io_uring_queue_exit(&ring_);
-  for (Group& g : groups_) ::munmap(g.ring, g.ring_bytes);
+  for (Group& g : groups_) {
+    if (g.ring) ::munmap(g.ring, g.ring_bytes);
+    if (g.memory) ::munmap(g.memory, g.size * g.count);
+  }
 }
 
 io_uring_sqe* Uring::next_sqe() {
@@ -125,6 +157,7 @@ void Uring::receive(int fd, UringGroup group, UringOp* op, bool poll_first, size
 }
 
 void Uring::send(int fd, const char* data, size_t len, UringOp* op) {
+  ++sends_since_wait_;
   io_uring_sqe* sqe = next_sqe();
   io_uring_prep_send(sqe, fd, data, len, MSG_NOSIGNAL);
   io_uring_sqe_set_data(sqe, op);
@@ -148,10 +181,38 @@ void Uring::poll_readable(int fd, UringOp* op) {
   io_uring_sqe_set_data(sqe, op);
 }
 
+UringSlice Uring::take(UringGroup group, int result, uint32_t flags) {
+  Group& g = groups_[group];
+  auto id = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+  Buffer& b = g.buffers[id];
+  UringSlice slice{id, incremental_ ? b.used : 0};
+  b.used += static_cast<uint32_t>(result);
+  ++b.slices;
+  b.with_kernel = incremental_ && (flags & IORING_CQE_F_BUF_MORE);
+  counters_.buffer_bytes_held.add(incremental_ ? static_cast<uint64_t>(result) : g.size);
+  return slice;
+}
+
+void Uring::drop(UringGroup group, int result, uint32_t flags) {
+  Group& g = groups_[group];
+  auto id = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+  Buffer& b = g.buffers[id];
+  if (result > 0) b.used += static_cast<uint32_t>(result);  // the kernel moved past them
+  b.with_kernel = incremental_ && (flags & IORING_CQE_F_BUF_MORE);
+  if (!b.with_kernel && b.slices == 0) give_back(group, id);
+}
+
+void Uring::release(UringGroup group, const UringSlice& s, uint32_t length) {
+  Group& g = groups_[group];
+  Buffer& b = g.buffers[s.id];
+  counters_.buffer_bytes_held.sub(incremental_ ? length : g.size);
+  if (--b.slices == 0 && !b.with_kernel) give_back(group, s.id);
+}
+
 void Uring::give_back(UringGroup group, uint16_t id) {
   Group& g = groups_[group];
-  counters_.buffer_bytes_held.sub(g.size);
-  io_uring_buf_ring_add(g.ring, buffer(group, id), static_cast<unsigned>(g.size), id, io_uring_buf_ring_mask(g.count),
+  g.buffers[id] = Buffer{};
+  io_uring_buf_ring_add(g.ring, g.memory + id * g.size, static_cast<unsigned>(g.size), id, io_uring_buf_ring_mask(g.count),
                         static_cast<int>(g.returned++));
 }
 
@@ -181,21 +242,12 @@ bool Uring::sleep(int epoll_fd, int timeout_ms) {
     io_uring_buf_ring_advance(g.ring, static_cast<int>(g.returned));
     g.returned = 0;
   }
-  counters_.uring_submissions.add(io_uring_sq_ready(&ring_));
-  counters_.uring_enters.add();
-  io_uring_cqe* cqe = nullptr;
-  if (io_uring_cq_ready(&ring_) > 0 || timeout_ms == 0) {
-    io_uring_submit(&ring_);
-  } else if (timeout_ms < 0) {
-    io_uring_submit_and_wait(&ring_, 1);
-  } else {
-    __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000LL};
-    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-  }
+  wait(timeout_ms);
   if (io_uring_cq_has_overflow(&ring_)) counters_.uring_cq_overflows.add();
   bool epoll_ready = false;
   unsigned head;
   unsigned seen = 0;
+  io_uring_cqe* cqe = nullptr;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     ++seen;
     dispatch(cqe, epoll_ready);
@@ -203,6 +255,21 @@ bool Uring::sleep(int epoll_fd, int timeout_ms) {
   io_uring_cq_advance(&ring_, seen);
   counters_.uring_completions.add(seen);
   return epoll_ready;
+}
+
+int Uring::wait(int timeout_ms) {
+  counters_.uring_submissions.add(io_uring_sq_ready(&ring_));
+  counters_.uring_enters.add();
+  unsigned sends = std::exchange(sends_since_wait_, 0);
+  // With DEFER_TASKRUN only a wait (GETEVENTS) runs the completions' work: even the one that
+  // must not block asks for events.
+  if (io_uring_cq_ready(&ring_) > 0 || timeout_ms == 0) return io_uring_submit_and_get_events(&ring_);
+  if (features_ & kUringBatchWait && sends > 0)
+    return uring_abi::submit_and_wait_batch(ring_, std::min(sends + 1, options_.entries), kBatchWaitUs, timeout_ms);
+  if (timeout_ms < 0) return io_uring_submit_and_wait(&ring_, 1);
+  io_uring_cqe* cqe = nullptr;
+  __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000LL};
+  return io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
 }
 
 }  // namespace sp

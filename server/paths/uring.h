@@ -1,9 +1,16 @@
-// One io_uring per worker, the completion-based data path of --mode uring. It owns the ring, a
-// pool of provided buffers the kernel picks from when a receive completes (so an idle connection
-// holds no buffer), and the worker's sleep: the EventLoop hands it its wait (Sleeper), so one
-// io_uring_enter submits everything the sessions queued during an iteration and waits for the
-// next completion, and the epoll set (listener hand-offs, timers' wake-ups, connects) is watched
-// by a multishot poll on the ring.
+// One io_uring per worker, the completion-based data path of --mode uring. It owns the ring, the
+// provided buffers the kernel picks from when a receive completes (so an idle connection holds no
+// buffer), and the worker's sleep: the EventLoop hands it its wait (Sleeper), so one
+// io_uring_enter submits everything the sessions queued during an iteration and waits, and the
+// epoll set (listener hand-offs, timers' wake-ups, connects) is watched by a multishot poll on the
+// ring.
+//
+// What it builds on depends on the kernel (uring_features.h): with incremental consumption one
+// ring of large buffers serves every receive, each taking the next bytes of the buffer at the
+// head, and a buffer goes back to the kernel once the kernel has moved past it and every slice of
+// it was sent; without, two pools of whole buffers, small and large. With DEFER_TASKRUN the
+// completions' work runs when the worker waits; with the batch wait that wait does not end at the
+// completion of each send it issued itself.
 //
 // Thread context: its worker's loop thread only (created there too).
 #pragma once
@@ -18,6 +25,7 @@
 
 #include "common/event_loop.h"
 #include "metrics/counters.h"
+#include "server/paths/uring_features.h"
 
 namespace sp {
 
@@ -30,16 +38,25 @@ class UringOp {
   ~UringOp() = default;
 };
 
-// Two pools of provided buffers, as two rungs of a size ladder: small ones for messages, large
-// ones for bulk. A direction receives into a small buffer until one comes back full, then into
-// large ones until a receive fits a small one again.
+// Without incremental consumption: two pools of provided buffers, as two rungs of a size ladder:
+// small ones for messages, large ones for bulk. A direction receives into a small buffer until one
+// comes back full, then into large ones until a receive fits a small one again. With it, only the
+// first group exists, and its buffers have the large size.
 enum UringGroup : uint16_t { kSmallBuffers = 0, kLargeBuffers = 1 };
 inline constexpr int kUringGroups = 2;
 
 struct UringOptions {
   unsigned entries = 1024;  // submission queue; the completion queue is four times as large
   size_t buffer_size[kUringGroups] = {16 << 10, 1 << 20};
-  unsigned buffers[kUringGroups] = {256, 4};  // per worker (powers of two), resident from the start
+  unsigned buffers[kUringGroups] = {256, 4};  // per worker (powers of two); memory touched when used
+  unsigned incremental_buffers = 8;             // large ones, with incremental consumption
+  uint32_t features = 0;  // of the kernel's (probe_uring_features()), the ones to use
+};
+
+// Where a receive's bytes are: which buffer, from which byte of it.
+struct UringSlice {
+  uint16_t id;
+  uint32_t start;
 };
 
 class Uring : public Sleeper {
@@ -54,7 +71,7 @@ class Uring : public Sleeper {
   Uring& operator=(const Uring&) = delete;
 
   // A receive on fd into a buffer the kernel picks from that pool; the completion's flags carry
-  // the buffer id (buffer_id()), or the result is -ENOBUFS when every buffer of it is taken.
+  // the buffer (take()), or the result is -ENOBUFS when every buffer of it is taken.
   // poll_first: the socket was just drained, so skip the attempt that would only say EAGAIN and
   // wait for data straight away.
   // max_len caps the receive below the buffer's size (a turn's budget).
@@ -67,13 +84,20 @@ class Uring : public Sleeper {
   // Cancels every request on fd; each completes (with -ECANCELED or its own result).
   void cancel(int fd);
 
-  static uint16_t buffer_id(uint32_t flags) { return static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT); }
-  char* buffer(UringGroup group, uint16_t id) { return groups_[group].memory.get() + id * groups_[group].size; }
+  // The features in effect (those of options.features this ring could set up).
+  uint32_t features() const { return features_; }
+  // How many pools there are: 1 with incremental consumption, else 2 (small, large).
+  int groups() const { return incremental_ ? 1 : kUringGroups; }
   size_t buffer_size(UringGroup group) const { return groups_[group].size; }
-  // A completion handed the caller this buffer (counted as held until given back).
-  void taken(UringGroup group) { counters_.buffer_bytes_held.add(groups_[group].size); }
-  // Gives a buffer back to its pool for the kernel to fill again.
-  void give_back(UringGroup group, uint16_t id);
+  char* data(UringGroup group, const UringSlice& s) { return groups_[group].memory + s.id * groups_[group].size + s.start; }
+  // A completion of `result` > 0 bytes with IORING_CQE_F_BUFFER: the caller holds the slice until
+  // release().
+  UringSlice take(UringGroup group, int result, uint32_t flags);
+  // A completion that carried a buffer whose bytes nobody takes (EOF, a receive while stopping).
+  void drop(UringGroup group, int result, uint32_t flags);
+  // The slice of `length` bytes was sent: its buffer goes back to the kernel once nothing else
+  // holds it.
+  void release(UringGroup group, const UringSlice& s, uint32_t length);
 
   bool sleep(int epoll_fd, int timeout_ms) override;
 
@@ -82,22 +106,33 @@ class Uring : public Sleeper {
   void add_bulk_direction(int delta) { bulk_directions_ += static_cast<size_t>(delta); }
 
  private:
+  struct Buffer {
+    uint32_t used = 0;        // bytes the kernel filled (incremental consumption)
+    uint32_t slices = 0;      // held by relays
+    bool with_kernel = true;  // the kernel may still fill it
+  };
   struct Group {
     size_t size = 0;
     unsigned count = 0;
     io_uring_buf_ring* ring = nullptr;
     size_t ring_bytes = 0;
-    std::unique_ptr<char[]> memory;
+    char* memory = nullptr;  // count * size, mapped untouched: pages become resident when filled
+    std::vector<Buffer> buffers;
     unsigned returned = 0;  // buffers given back since the last advance
   };
-  void register_group(UringGroup group);
+  void register_group(UringGroup group, size_t size, unsigned count);
+  void give_back(UringGroup group, uint16_t id);
   io_uring_sqe* next_sqe();
   void dispatch(io_uring_cqe* cqe, bool& epoll_ready);
+  int wait(int timeout_ms);
 
   UringOptions options_;
   metrics::WorkerCounters& counters_;
   io_uring ring_{};
+  uint32_t features_ = 0;
+  bool incremental_ = false;
   Group groups_[kUringGroups];
+  unsigned sends_since_wait_ = 0;  // each may complete as it is issued: the batch wait expects them
   size_t bulk_directions_ = 0;
   bool epoll_watched_ = false;
   int epoll_fd_ = -1;

@@ -85,7 +85,8 @@ void UringRelay::Direction::arm_receive() {
   receiving_from = group;
   // Counted in sessions, as the pumps' ready list counts them (a session's two directions share a turn).
   size_t others = (relay.ring_.bulk_directions() - (bulk ? 1 : 0)) / 2;
-  asked = std::min(relay.ring_.buffer_size(group), turn_budget(others, relay.ring_.buffer_size(kLargeBuffers)));
+  size_t largest = relay.ring_.buffer_size(relay.ring_.groups() > 1 ? kLargeBuffers : kSmallBuffers);
+  asked = std::min(relay.ring_.buffer_size(group), turn_budget(others, largest));
   relay.ring_.receive(src, group, &receive_op, drained, asked);
 }
 
@@ -93,7 +94,7 @@ void UringRelay::Direction::received(int result, uint32_t flags) {
   receiving = false;
   Pending was = std::exchange(pending, Pending::kPool);
   bool into_own = was == Pending::kOwn;
-  if (result == -ENOBUFS && !relay.stopping_ && receiving_from == kLargeBuffers) {
+  if (result == -ENOBUFS && !relay.stopping_ && receiving_from != kSmallBuffers) {
     group = kSmallBuffers;  // the large pool is dry: step down
     return arm_receive();
   }
@@ -113,20 +114,20 @@ void UringRelay::Direction::received(int result, uint32_t flags) {
     relay.ring_.receive_into(src, own.get(), own.size, &receive_op);
     return;
   }
-  if (flags & IORING_CQE_F_BUFFER) relay.ring_.taken(receiving_from);
   if (result > 0 && !relay.stopping_) {
-    Chunk c{into_own ? kOwnBuffer : static_cast<int>(Uring::buffer_id(flags)), receiving_from, 0,
-            static_cast<uint32_t>(result)};
+    Chunk c{into_own, receiving_from, {}, static_cast<uint32_t>(result), 0};
     if (into_own) own_in_use = true;
+    else c.slice = relay.ring_.take(receiving_from, result, flags);
     queue[(head + queued++) % kMaxQueued] = c;
     drained = static_cast<size_t>(result) < (into_own ? own.size : asked);
     set_bulk(!into_own && !drained);
     // Climb to the large pool when a small buffer came back full; step down when a receive
     // would have fitted a small one.
     size_t small = relay.ring_.buffer_size(kSmallBuffers);
-    if (!into_own) group = static_cast<size_t>(result) >= (receiving_from == kSmallBuffers ? small : small + 1) ? kLargeBuffers : kSmallBuffers;
+    if (!into_own && relay.ring_.groups() > 1)
+      group = static_cast<size_t>(result) >= (receiving_from == kSmallBuffers ? small : small + 1) ? kLargeBuffers : kSmallBuffers;
   } else if (flags & IORING_CQE_F_BUFFER) {
-    relay.ring_.give_back(receiving_from, Uring::buffer_id(flags));
+    relay.ring_.drop(receiving_from, result, flags);
   }
   if (relay.stopping_) return relay.check_stopped();
   if (result == -EAGAIN || result == -EINTR) return arm_receive();
@@ -148,7 +149,7 @@ void UringRelay::Direction::send_next() {
   if (queued > 0) {
     const Chunk& c = queue[head];
     sending = true;
-    relay.ring_.send(dst, data(c) + c.offset, c.length, &send_op);
+    relay.ring_.send(dst, data(c) + c.offset, c.received - c.offset, &send_op);
     return;
   }
   if (eof) {
@@ -168,8 +169,7 @@ void UringRelay::Direction::sent(int result) {
   bytes.add(static_cast<uint64_t>(result));
   delivered += static_cast<uint64_t>(result);
   c.offset += static_cast<uint32_t>(result);
-  c.length -= static_cast<uint32_t>(result);
-  if (c.length == 0) {  // else a short send: the rest goes next
+  if (c.offset == c.received) {  // else a short send: the rest goes next
     give_back(c);
     head = (head + 1) % kMaxQueued;
     --queued;
@@ -180,7 +180,7 @@ void UringRelay::Direction::sent(int result) {
 }
 
 void UringRelay::Direction::give_back(const Chunk& c) {
-  if (c.buffer != kOwnBuffer) return relay.ring_.give_back(c.group, static_cast<uint16_t>(c.buffer));
+  if (!c.own) return relay.ring_.release(c.group, c.slice, c.received);
   own_in_use = false;
   relay.own_buffers_.release(std::move(own));  // back to the worker: the pool may have buffers again
 }

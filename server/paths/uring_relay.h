@@ -5,11 +5,13 @@
 // passed on as shutdown(SHUT_WR) once everything before it was delivered; a socket error on
 // either side ends both.
 //
-// A direction receives into small pool buffers (16 KiB) until one comes back full, then into large
-// ones (1 MiB) until a receive would have fitted a small one. When a pool is dry (its buffers
-// held by directions whose destinations are slow), a receive completes with ENOBUFS: the large
-// pool falls back to the small one, the small one to a 16 KiB buffer of the direction's own from
-// the worker's BufferPool (the pumps' lowest rung): no connection waits on another's backlog.
+// With incremental consumption every receive takes the next bytes of the ring's buffer at the head
+// (uring.h). Without, a direction receives into small pool buffers (16 KiB) until one comes back
+// full, then into large ones (1 MiB) until a receive would have fitted a small one. When the
+// buffers are all held (by directions whose destinations are slow), a receive completes with
+// ENOBUFS: the large pool falls back to the small one, the small one (or the incremental ring) to
+// a 16 KiB buffer of the direction's own from the worker's BufferPool (the pumps' lowest rung):
+// no connection waits on another's backlog.
 //
 // Fair turns: a receive asks for at most a turn's budget (server/paths/turn_budget.h, shared among the
 // ring's bulk directions), so every completion carries a bounded amount; and a direction whose
@@ -65,12 +67,12 @@ class UringRelay : public Relay {
     Direction& dir;
   };
   struct Chunk {
-    int buffer;  // a pool buffer id, or kOwnBuffer
+    bool own;           // in the direction's own buffer, not the ring's
     UringGroup group;
-    uint32_t offset;
-    uint32_t length;
+    UringSlice slice;   // where in the ring's buffers
+    uint32_t received;  // its length as received
+    uint32_t offset;    // sent so far
   };
-  static constexpr int kOwnBuffer = -1;
   // A bulk direction's next receive, waiting for its turn on the loop's ready list.
   struct Resume : Handler {
     explicit Resume(Direction& d) : dir(d) {}
@@ -89,9 +91,7 @@ class UringRelay : public Relay {
     void sent(int result);
     void send_next();
     bool in_flight() const { return receiving || sending; }
-    char* data(const Chunk& c) {
-      return c.buffer == kOwnBuffer ? own.get() : relay.ring_.buffer(c.group, static_cast<uint16_t>(c.buffer));
-    }
+    char* data(const Chunk& c) { return c.own ? own.get() : relay.ring_.data(c.group, c.slice); }
     void give_back(const Chunk& c);
     void give_back_all();
     void set_bulk(bool on);

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
     stats_options.prom_path = config.stats_prom;
     metrics::StatsSource source = stats_source(server, "proxy", to_string(paths.asked()));
     source.mode_effective = to_string(paths.effective());
+    source.uring_features = paths.uring_features();
     for (const auto& b : backends.backends()) {
       const BackendCounters& c = b->counters();
       source.remotes.push_back({b->spec().where.to_string(), &c.up, &c.weight, &c.active, &c.connects,

@@ -1,0 +1,95 @@
+// --mode uring's kernel features (server/paths/uring_features.h) end to end: the stats and the
+// log say which are in effect and why the others are not; every set the proxy can run with, the
+// full one and reduced ones, relays bulk, half-closing and many small streams byte for byte; an
+// idle worker holds next to no memory.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "server/paths/uring_features.h"
+#include "tests/support/client_run.h"
+#include "tests/support/net.h"
+#include "tests/support/process.h"
+#include "tests/support/sanitizers.h"
+#include "tests/support/stack.h"
+#include "tests/support/stats.h"
+
+namespace sp::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string stats_at(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+
+// The features a proxy asked for `asked` runs with here, and the log line it must write.
+struct Expected {
+  std::string in_effect;
+  uint32_t left_out;
+};
+Expected expected_for(uint32_t asked) {
+  uint32_t offered = probe_uring_features();
+  return {uring_feature_list(offered & asked), kUringAllFeatures & ~(offered & asked)};
+}
+
+class UringFeatureSets : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(UringFeatureSets, StatsAndOneLogLineSayWhatIsInEffect) {
+  uint16_t stats_port = free_port();
+  ProxyStack stack("uring", {"--uring-features", GetParam(), "--stats", stats_at(stats_port), "-w", "1"});
+  ASSERT_TRUE(wait_for_port(stats_port));
+  ASSERT_TRUE(echoes(stack.proxy_port, 1 << 20));
+  Expected e = expected_for(parse_uring_features(GetParam()));
+  auto snap = stats_snapshot(stats_port);
+  EXPECT_EQ(snap.value("mode_effective", ""), "uring");
+  EXPECT_EQ(snap.value("uring_features", "?"), e.in_effect);
+  stack.proxy->signal(SIGTERM);
+  ASSERT_EQ(stack.proxy->wait(10s), 0);
+  std::string err = stack.proxy->err();
+  EXPECT_EQ(occurrences(err, "--mode uring: io_uring features "), 1u) << err;
+  for (uint32_t bit = 1; bit & kUringAllFeatures; bit <<= 1) {
+    std::string name = uring_feature_name(static_cast<UringFeature>(bit));
+    bool said_missing = err.find(name + " (") != std::string::npos;
+    EXPECT_EQ(said_missing, (e.left_out & bit) != 0) << name << " in: " << err;
+  }
+}
+
+// Each set moves every byte: one bulk echo stream, 100 streams that half-close and read their
+// echo, 64 ping-pong connections; tcp_ping_client checks every byte of each.
+TEST_P(UringFeatureSets, EverySetRelaysEveryByte) {
+  ProxyStack stack("uring", {"--uring-features", GetParam(), "-w", "1"});
+  expect_clean(client(stack.proxy_port, {"--mode", "stream", "-c", "1", "-t", "1.5", "-T", "2"}));
+  expect_clean(client(stack.proxy_port, {"--mode", "stream", "-c", "100", "-n", "4", "-l", "64K", "-T", "5"}));
+  expect_clean(client(stack.proxy_port, {"-c", "64", "-t", "1", "-l", "1K", "-T", "2"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Features, UringFeatureSets,
+                         ::testing::Values("all", "none", "defer_taskrun,incremental", "incremental", "defer_taskrun",
+                                           "batch_wait"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name)
+                             if (c == ',') c = '_';
+                           return name;
+                         });
+
+TEST(UringFeatures, AnUnknownNameIsRefusedWithTheValidOnes) {
+  auto r = run({bin("proxy"), "--mode", "uring", "--uring-features", "incremental,bundles"}, 5s);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown io_uring feature 'bundles'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("defer_taskrun,batch_wait,incremental"), std::string::npos) << r.err;
+}
+
+// The provided buffers are mapped, not touched: 32 idle workers fit in 40 MiB.
+TEST(UringFeatures, ThirtyTwoIdleWorkersHoldUnderFortyMebibytes) {
+  if (kSanitized) GTEST_SKIP() << "a sanitizer's shadow memory and quarantine are not the proxy's";
+  ProxyStack stack("uring", {"-w", "32"});
+  ASSERT_TRUE(echoes(stack.proxy_port, 64 << 10));
+  std::this_thread::sleep_for(300ms);
+  uint64_t rss = rss_bytes(stack.proxy->pid());
+  EXPECT_LT(rss, 40u << 20) << "RSS " << rss;
+}
+
+}  // namespace
+}  // namespace sp::test
