@@ -142,8 +142,10 @@ def table(runs, modes):
         vals = [r[key] for r in rs if r.get(key) is not None]
         return statistics.median(vals) if vals else None
 
-    L = ["| path | runs | stalled conns (max) | longest gap s (median) | wall s | peak TCP MiB | proxy RSS MiB | "
-         "RcvQDrop | pressure events | errors |", "|---|---|---|---|---|---|---|---|---|---|"]
+    # A run whose client wrote no summary (killed at --timeout) has no stall count: it is counted
+    # apart, as unfinished, so that a hang never reads as "0 stalled".
+    L = ["| path | runs | unfinished | stalled conns (max) | longest gap s (median) | wall s | peak TCP MiB | "
+         "proxy RSS MiB | RcvQDrop | pressure events | errors |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in modes:
         rs = [r for r in runs if r["mode"] == m]
         if not rs:
@@ -151,7 +153,9 @@ def table(runs, modes):
         drops = statistics.median(r["kernel"]["TcpExtTCPRcvQDrop"] for r in rs)
         pressure = statistics.median(r["kernel"]["TcpExtTCPMemoryPressures"] for r in rs)
         rss = med("peak_proxy_rss_mib", rs)
-        L.append(f"| {m} | {len(rs)} | {max(r['stalled'] or 0 for r in rs)} | {med('longest_gap_s', rs)} | "
+        unfinished = sum(1 for r in rs if r["messages"] is None)
+        L.append(f"| {m} | {len(rs)} | {f'**{unfinished}**' if unfinished else 0} | "
+                 f"{max(r['stalled'] or 0 for r in rs)} | {med('longest_gap_s', rs)} | "
                  f"{med('wall_s', rs)} | {med('peak_tcp_mib', rs)} | {'–' if rss is None else rss} | {drops:.0f} | "
                  f"{pressure:.0f} | {sum(r['errors'] or 0 for r in rs)} |")
     return L

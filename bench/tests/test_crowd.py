@@ -1,0 +1,25 @@
+"""The crowd run's table: a run that did not finish is shown as such, never as 0 stalled."""
+from spbench.crowd import table
+
+
+def run(mode, stalled, messages=2000, errors=0):
+    return {"mode": mode, "messages": messages, "errors": errors, "stalled": stalled, "longest_gap_s": 1.0,
+            "wall_s": 10.0, "peak_tcp_mib": 1900.0, "peak_proxy_rss_mib": 8.0,
+            "kernel": {"TcpExtTCPRcvQDrop": 5, "TcpExtTCPMemoryPressures": 1}}
+
+
+def row(lines, mode):
+    return next(line for line in lines if line.startswith(f"| {mode} |")).split(" | ")
+
+
+def test_an_unfinished_run_is_counted_apart():
+    runs = [run("rw", 0), run("sockmap", None, messages=None, errors=None), run("sockmap", 0)]
+    lines = table(runs, ["rw", "sockmap"])
+    assert lines[0].split(" | ")[2] == "unfinished"
+    assert row(lines, "sockmap")[2] == "**1**"
+    assert row(lines, "rw")[2] == "0"
+
+
+def test_stalls_are_the_maximum_over_the_runs():
+    lines = table([run("auto", 19), run("auto", 86), run("auto", 6)], ["auto"])
+    assert row(lines, "auto")[3] == "86"
