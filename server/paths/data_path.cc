@@ -77,8 +77,8 @@ void announce_uring_features(uint32_t offered, uint32_t asked) {
 }  // namespace
 
 void DataPathOptions::finish() {
-  // The ring's buffer pools are resident memory: 4 MiB each at most, within the memory budget,
-  // large buffers no larger than the --buffer-size ceiling.
+  // The ring's buffer pools become resident as traffic fills them: 4 MiB each at most, within the
+  // memory budget, large buffers no larger than the --buffer-size ceiling.
   size_t pool = std::min<size_t>(pumps.memory_budget / 2, 4 << 20);
   uring.buffer_size[kLargeBuffers] = std::max(uring.buffer_size[kSmallBuffers], std::bit_floor(pumps.buffer_size));
   for (int g = 0; g < kUringGroups; ++g)

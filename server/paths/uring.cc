@@ -183,7 +183,7 @@ void Uring::poll_readable(int fd, UringOp* op) {
 
 UringSlice Uring::take(UringGroup group, int result, uint32_t flags) {
   Group& g = groups_[group];
-  auto id = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+  uint16_t id = buffer_id(flags);
   Buffer& b = g.buffers[id];
   UringSlice slice{id, incremental_ ? b.used : 0};
   b.used += static_cast<uint32_t>(result);
@@ -194,9 +194,8 @@ UringSlice Uring::take(UringGroup group, int result, uint32_t flags) {
 }
 
 void Uring::drop(UringGroup group, int result, uint32_t flags) {
-  Group& g = groups_[group];
-  auto id = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-  Buffer& b = g.buffers[id];
+  uint16_t id = buffer_id(flags);
+  Buffer& b = groups_[group].buffers[id];
   if (result > 0) b.used += static_cast<uint32_t>(result);  // the kernel moved past them
   b.with_kernel = incremental_ && (flags & IORING_CQE_F_BUF_MORE);
   if (!b.with_kernel && b.slices == 0) give_back(group, id);

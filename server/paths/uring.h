@@ -120,6 +120,7 @@ class Uring : public Sleeper {
     std::vector<Buffer> buffers;
     unsigned returned = 0;  // buffers given back since the last advance
   };
+  static uint16_t buffer_id(uint32_t flags) { return static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT); }
   void register_group(UringGroup group, size_t size, unsigned count);
   void give_back(UringGroup group, uint16_t id);
   io_uring_sqe* next_sqe();
