@@ -51,7 +51,7 @@ std::string ip_path() {
 }
 
 // Why these tests cannot run here, or "" if they can: root, ip, a namespace with a veth pair.
-std::string unavailable() {
+std::string netns_unavailable() {
   static const std::string reason = [] () -> std::string {
     if (::geteuid() != 0) return "needs root (ip netns, veth)";
     std::string ip = ip_path();
@@ -70,7 +70,7 @@ std::string unavailable() {
 
 #define SKIP_WITHOUT_NETNS()                                  \
   do {                                                        \
-    if (std::string why = unavailable(); !why.empty()) GTEST_SKIP() << why; \
+    if (std::string why = netns_unavailable(); !why.empty()) GTEST_SKIP() << why; \
   } while (0)
 
 std::string unique_tag() {

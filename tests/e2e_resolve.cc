@@ -33,7 +33,7 @@ const char kName[] = "sp-remote-later.test";
 const char kUnshare[] = "/usr/bin/unshare";  // util-linux, in every Debian
 
 // Why the test cannot run here, or "" if it can.
-std::string unavailable() {
+std::string resolver_unavailable() {
   if (::geteuid() != 0) return "needs root (unshare -m, mount --bind)";
   if (::access(kUnshare, X_OK) != 0) return std::string("no ") + kUnshare;
   if (run({kUnshare, "-m", "/bin/true"}, 10s).code != 0) return "unshare -m refused here";
@@ -87,7 +87,7 @@ size_t count(const std::string& text, const std::string& what) {
 }
 
 TEST(ResolveE2E, UnresolvedRemoteNameKeepsTheProxyUpAndIsUsedOnceItResolves) {
-  if (std::string why = unavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (std::string why = resolver_unavailable(); !why.empty()) GTEST_SKIP() << why;
   Resolver resolver;
   uint16_t server_port = free_port();
   uint16_t port = free_port();

@@ -417,7 +417,7 @@ std::string read_file(const std::string& path) {
 }
 
 // A byte through the proxy comes back.
-bool echoes(uint16_t port) {
+bool one_byte_echoes(uint16_t port) {
   Fd fd = connect_to(port, 2s);
   char c = 'h';
   return send_all(fd.get(), &c, 1) && read_exact(fd.get(), &c, 1) && c == 'h';
@@ -438,7 +438,7 @@ TEST(StatsE2ELog, SighupReopensTheLogAtItsPathAndTheProxyKeepsServing) {
   size_t old_size = read_file(rotated).size();
   std::this_thread::sleep_for(400ms);
   EXPECT_FALSE(stack.proxy->wait(0ms).has_value()) << "SIGHUP stopped the proxy: " << stack.proxy->err();
-  EXPECT_TRUE(echoes(stack.proxy_port));
+  EXPECT_TRUE(one_byte_echoes(stack.proxy_port));
   EXPECT_GE(json_lines(read_file(rotated)).size(), 4u) << "the lines before the rotation";
   EXPECT_EQ(read_file(rotated).size(), old_size) << "still writing to the renamed file after SIGHUP";
   auto fresh = json_lines(read_file(path));
@@ -459,7 +459,7 @@ TEST(StatsE2ELog, PingServerSurvivesSighup) {
   server.signal(SIGHUP);
   std::this_thread::sleep_for(200ms);
   EXPECT_FALSE(server.wait(0ms).has_value()) << "SIGHUP stopped tcp_ping_server";
-  EXPECT_TRUE(echoes(port));
+  EXPECT_TRUE(one_byte_echoes(port));
   server.signal(SIGTERM);
   auto code = server.wait(10s);
   ASSERT_TRUE(code.has_value());
