@@ -12,13 +12,13 @@ FROM debian:bookworm AS build
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      build-essential cmake pkg-config libtbb-dev nlohmann-json3-dev libgtest-dev liburing-dev \
+      build-essential cmake ninja-build pkg-config libtbb-dev nlohmann-json3-dev libgtest-dev liburing-dev \
       clang libbpf-dev bpftool \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # No man pages in the image (they need help2man; the .deb has them: docs/service.md).
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMAN_PAGES=OFF \
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMAN_PAGES=OFF \
  && cmake --build build -j"$(nproc)" --target proxy tcp_ping_server tcp_ping_client proxy-top unit_tests
 RUN cd build && ctest -L unit --output-on-failure --timeout 300
 
