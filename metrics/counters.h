@@ -48,6 +48,9 @@ namespace sp::metrics {
   X(sockmap_holds, "events", "--mode sockmap: times a direction's kernel queue reached 2 MiB and the relay held its sender back (its bytes moved on with read/write until the queue drained)") \
   X(sockmap_trims, "segments", "--mode sockmap: retransmitted segments whose head repeated bytes already relayed, trimmed before relaying (the kernel would have sent them twice)") \
   X(sockmap_untrimmable, "sessions", "--mode sockmap: sessions reset because a retransmitted segment could not be trimmed (never seen; a byte sent twice is worse)") \
+  X(sockmap_widened, "sessions", "--mode sockmap: times a session's destination send buffers were widened to 16 MiB (once a direction relayed 16 MiB, while its worker's widened sessions fit --memory-budget and the kernel's TCP memory was below tcp_mem's first mark)") \
+  X(sockmap_narrowed, "sessions", "--mode sockmap: times a widened session was narrowed to 512 KiB because the kernel's TCP memory reached tcp_mem's first mark") \
+  X(sockmap_wide_sessions, "sessions", "gauge: --mode sockmap sessions with widened send buffers right now") \
   X(sockmap_fallbacks, "sessions", "--mode sockmap: sessions the kernel would not take (maps full, socket no longer established), relayed with splice") \
   SP_SIZE_BUCKETS(X, buffers, "buffers", "read/write buffers handed to pumps")                                             \
   X(buffer_bytes_handed, "bytes", "the sizes of the read/write buffers handed to pumps, added up (with the buffers_* counts: their histogram)") \
@@ -67,7 +70,7 @@ namespace sp::metrics {
 
 // The counters above that are gauges (bytes held right now: they go up and down); every other one
 // only grows. Prometheus names the growing ones *_total (metrics/prometheus.cc).
-#define SP_WORKER_GAUGES(X) X(buffer_bytes_held) X(pipe_bytes_held)
+#define SP_WORKER_GAUGES(X) X(buffer_bytes_held) X(pipe_bytes_held) X(sockmap_wide_sessions)
 
 #define SP_COUNT_COUNTER(name, unit, description) +1
 inline constexpr int kWorkerCounterCount = 0 SP_WORKER_COUNTERS(SP_COUNT_COUNTER);

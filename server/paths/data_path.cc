@@ -142,7 +142,7 @@ DataPathWorker::DataPathWorker(const DataPathOptions& options, DataPath effectiv
   }
   if (effective_ == DataPath::kSockmap && sockmap) {
     try {
-      sockmap_ = std::make_unique<SockmapWorker>(*sockmap, id, loop, counters);
+      sockmap_ = std::make_unique<SockmapWorker>(*sockmap, id, loop, counters, options.pumps.memory_budget);
     } catch (const std::exception& e) {
       log::error(name, ": ", e.what(), "; this worker relays with splice");
       effective_ = effective_mode(effective_, false);

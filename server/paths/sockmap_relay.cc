@@ -51,13 +51,6 @@ int64_t written(int fd) {
   return static_cast<int64_t>(info.tcpi_bytes_acked) + ioctl_bytes(fd, SIOCOUTQ);
 }
 
-// The kernel's egress of redirected bytes writes into the destination's send buffer until it is
-// full, then waits for ACKs to free room in it: TCP's autotuned 4 MiB (tcp_wmem) makes that
-// wait often. 8 MiB asked (the kernel doubles it) moved 200 MB uploads at a median 18.6 Gbit/s
-// against 7.5 with autotuning (12 runs each, AMD EPYC, 2 vCPU). The buffer is a limit, not an
-// allocation: bytes queued for a slow destination are bounded by SP_RELAY_QUEUE_LIMIT either way.
-constexpr int kDestinationSendBuffer = 8 << 20;
-
 // The source's receive buffer: fixed, not autotuned up to tcp_rmem's maximum (32 MiB on Debian 12),
 // so that the window a held direction can be overrun by stays small (the kernel doubles it).
 constexpr int kSourceReceiveBuffer = 2 << 20;
@@ -73,16 +66,17 @@ constexpr int kSourceReceiveBuffer = 2 << 20;
 constexpr int kClosedWindow = 1;  // the kernel makes it SOCK_MIN_RCVBUF / 2
 
 // SO_SNDBUFFORCE passes net.core.wmem_max; it needs CAP_NET_ADMIN, which the relay needs too, so
-// a refusal is unexpected: said once, and the capped SO_SNDBUF used instead.
-void widen_send_buffer(int fd) {
-  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &kDestinationSendBuffer, sizeof kDestinationSendBuffer) == 0) return;
+// a refusal is unexpected: said once, and the capped SO_SNDBUF used instead. Sizes and when:
+// server/paths/wide_buffers.h.
+void set_send_buffer(int fd, int bytes) {
+  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) == 0) return;
   int err = errno;
   static std::once_flag said;
   std::call_once(said, [err] {
     log::warn("sockmap: SO_SNDBUFFORCE refused (", log::errno_text(err),
               "): destination send buffers stay within net.core.wmem_max, which slows bulk; grant CAP_NET_ADMIN");
   });
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kDestinationSendBuffer, sizeof kDestinationSendBuffer);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
 }
 
 // tcpi_state values (include/net/tcp_states.h; <linux/tcp.h> does not have them).
@@ -137,10 +131,8 @@ int SockmapRelay::attach(bool* partial) {
   up_.key = keys_.client;
   down_.key = keys_.remote;
   started_ = true;
-  for (const Direction* d : {&up_, &down_}) {
-    widen_send_buffer(d->dst);
+  for (const Direction* d : {&up_, &down_})
     ::setsockopt(d->src, SOL_SOCKET, SO_RCVBUF, &kSourceReceiveBuffer, sizeof kSourceReceiveBuffer);
-  }
   worker_.session_started(this, keys_);
   // The kernel moves the bytes: epoll reports only the ends of the streams and errors, and what a
   // held direction needs (update_interest).
@@ -148,8 +140,18 @@ int SockmapRelay::attach(bool* partial) {
   return 0;
 }
 
+void SockmapRelay::set_wide(bool wide) {
+  for (const Direction* d : {&up_, &down_}) set_send_buffer(d->dst, wide ? kWideSendBuffer : kNarrowSendBuffer);
+}
+
 void SockmapRelay::told(uint64_t cookie, uint32_t what) {
   if (failed_) return;
+  if (what == SP_RELAY_BULK) {
+    // Widened within the worker's budget, and only where bulk was seen (server/paths/wide_buffers.h).
+    if (!wide_asked_ && worker_.admit_wide(this)) set_wide(true);
+    wide_asked_ = true;
+    return;
+  }
   Direction& d = cookie == up_.key ? up_ : down_;
   if (what == SP_RELAY_HOLD || what == SP_RELAY_RESUME) {
     d.holding = what == SP_RELAY_HOLD;

@@ -49,8 +49,9 @@ class SockmapRelay : public Relay, public SockmapSession {
   // Closing the sockets took them out of the kernel's socket maps: the session entries go now.
   void sockets_closed() override { detach(); }
   // From the worker's ring, about the direction whose source has this cookie: SP_RELAY_HOLD,
-  // SP_RELAY_RESUME, or a reason to reset the session (SP_RELAY_OVERFLOW, SP_RELAY_UNTRIMMABLE).
+  // SP_RELAY_RESUME, SP_RELAY_BULK, or a reason to reset the session (SP_RELAY_OVERFLOW, SP_RELAY_UNTRIMMABLE).
   void told(uint64_t cookie, uint32_t what) override;
+  void set_wide(bool wide) override;
   // Nanoseconds since either socket last received data (TCP_INFO), for --idle-timeout.
   int64_t idle_ns() const override;
 
@@ -103,6 +104,7 @@ class SockmapRelay : public Relay, public SockmapSession {
   bool started_ = false;
   bool failed_ = false;
   bool detached_ = false;
+  bool wide_asked_ = false;  // a direction was bulk: the worker was asked for wide buffers
   EventLoop::TimerId timer_ = 0;
   int64_t recheck_ns_ = 0;
   EventLoop::TimerId move_timer_ = 0;  // a held direction waits for the kernel's queue to drain

@@ -4,6 +4,8 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <system_error>
 
 #include "common/clock.h"
@@ -13,11 +15,25 @@ namespace sp {
 namespace {
 
 constexpr int64_t kSyncEveryNs = 100 * kNsPerMs;
+// A burst of sessions reads the kernel's TCP memory once per this, not once per session.
+constexpr int64_t kPagesFreshNs = 10 * kNsPerMs;
+
+std::string read_text(const char* path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 }  // namespace
 
-SockmapWorker::SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics::WorkerCounters& counters)
-    : map_(map), worker_(worker), loop_(loop), counters_(counters) {
+SockmapWorker::SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics::WorkerCounters& counters,
+                             size_t memory_budget)
+    : map_(map),
+      worker_(worker),
+      loop_(loop),
+      counters_(counters),
+      wide_(memory_budget, kWideSessionCost, parse_tcp_mem_low(read_text("/proc/sys/net/ipv4/tcp_mem"))) {
   up_ = map_.bytes(counter());  // what an earlier worker of this index counted is not ours
   down_ = map_.bytes(counter() + 1);
   trims_ = map_.trims(ring());
@@ -42,8 +58,20 @@ void SockmapWorker::session_started(SockmapSession* relay, const Sockmap::Keys& 
   if (first) arm();
 }
 
+bool SockmapWorker::admit_wide(SockmapSession* session) {
+  if (!wide_.admit(session, tcp_pages())) return false;
+  counters_.sockmap_widened.add();
+  counters_.sockmap_wide_sessions.add();
+  return true;
+}
+
 void SockmapWorker::session_ended(const Sockmap::Keys& keys) {
   sync();
+  if (auto it = relays_.find(keys.client); it != relays_.end()) {
+    size_t before = wide_.widened();
+    wide_.remove(it->second);
+    if (wide_.widened() < before) counters_.sockmap_wide_sessions.sub(1);
+  }
   relays_.erase(keys.client);
   relays_.erase(keys.remote);
   if (relays_.empty() && timer_) {
@@ -68,8 +96,29 @@ void SockmapWorker::arm() {
   timer_ = loop_.run_after(kSyncEveryNs, [this] {
     timer_ = 0;
     sync();
+    watch_memory();
     if (!relays_.empty()) arm();
   });
+}
+
+void SockmapWorker::watch_memory() {
+  if (!wide_.watching()) return;
+  WideBuffers::Changes changes = wide_.update(tcp_pages());
+  for (SockmapSession* session : changes.narrow) session->set_wide(false);
+  for (SockmapSession* session : changes.widen) session->set_wide(true);
+  counters_.sockmap_narrowed.add(changes.narrow.size());
+  counters_.sockmap_widened.add(changes.widen.size());
+  counters_.sockmap_wide_sessions.add(changes.widen.size());
+  counters_.sockmap_wide_sessions.sub(changes.narrow.size());
+}
+
+std::optional<int64_t> SockmapWorker::tcp_pages() {
+  int64_t now = now_ns();
+  if (pages_at_ns_ == 0 || now - pages_at_ns_ > kPagesFreshNs) {
+    pages_ = parse_sockstat_tcp_pages(read_text("/proc/net/sockstat"));
+    pages_at_ns_ = now;
+  }
+  return pages_;
 }
 
 void SockmapWorker::on_events(uint32_t) { ring_buffer__consume(ring_); }

@@ -14,6 +14,7 @@
 #include "common/fd.h"
 #include "metrics/counters.h"
 #include "server/paths/sockmap.h"
+#include "server/paths/wide_buffers.h"
 
 struct ring_buffer;
 
@@ -23,6 +24,8 @@ namespace sp {
 class SockmapSession {
  public:
   virtual void told(uint64_t cookie, uint32_t what) = 0;
+  // Widens or narrows the destinations' send buffers (server/paths/wide_buffers.h).
+  virtual void set_wide(bool wide) = 0;
 
  protected:
   ~SockmapSession() = default;
@@ -30,8 +33,9 @@ class SockmapSession {
 
 class SockmapWorker : public Handler {
  public:
-  // Throws std::system_error where the kernel refuses the worker's ring.
-  SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics::WorkerCounters& counters);
+  // Throws std::system_error where the kernel refuses the worker's ring. `memory_budget`: what the
+  // worker's widened sessions may hold in their send buffers (--memory-budget).
+  SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics::WorkerCounters& counters, size_t memory_budget);
   ~SockmapWorker() override;
   SockmapWorker(const SockmapWorker&) = delete;
   SockmapWorker& operator=(const SockmapWorker&) = delete;
@@ -41,12 +45,18 @@ class SockmapWorker : public Handler {
   uint32_t ring() const { return static_cast<uint32_t>(worker_); }
   // `keys` are the relay's sockets, in the maps now; the ring names them.
   void session_started(SockmapSession* session, const Sockmap::Keys& keys);
+  // Whether a starting session may widen its send buffers now (then it does; later changes come
+  // through set_wide).
+  bool admit_wide(SockmapSession* session);
   void session_ended(const Sockmap::Keys& keys);
   void sync();
 
  private:
   void on_events(uint32_t events) override;
   void arm();
+  void watch_memory();
+  // Pages of TCP memory in use (/proc/net/sockstat), read at most every few milliseconds.
+  std::optional<int64_t> tcp_pages();
   static int on_ring_event(void* self, void* data, size_t size);
 
   Sockmap& map_;
@@ -60,6 +70,9 @@ class SockmapWorker : public Handler {
   uint64_t down_ = 0;
   uint64_t trims_ = 0;
   EventLoop::TimerId timer_ = 0;
+  WideBuffers wide_;
+  std::optional<int64_t> pages_;
+  int64_t pages_at_ns_ = 0;
 };
 
 }  // namespace sp

@@ -206,6 +206,9 @@ int relay(struct __sk_buff *skb) {
   __u64 *released_bytes = bpf_map_lookup_elem(&released, &cookie);
   __u64 moved_on = released_bytes ? *released_bytes : 0;
   __u32 waiting = queued(s, moved_on);
+  // Relayed so far, by the kernel or (held) by the worker.
+  if (s->redirected + moved_on >= SP_RELAY_BULK_AT && !(s->flags & SP_RELAY_BULK_TOLD) && tell(s, cookie, SP_RELAY_BULK) == 0)
+    s->flags |= SP_RELAY_BULK_TOLD;  // else: told on the next segment
   if (s->flags & SP_RELAY_HOLDING)
     set_holding(s, cookie, s->held != moved_on);  // every held byte moved on: relay again
   else if (waiting >= SP_RELAY_HOLD_AT)

@@ -21,6 +21,9 @@
 // destination took everything before them. The direction relays in the kernel again once the
 // worker has moved every held byte (`released` == `held`).
 #define SP_RELAY_HOLD_AT (2 << 20)
+// A direction that relayed this many bytes (redirected, or held and moved on) is bulk: the worker is told once, and may widen the
+// session's send buffers (server/paths/wide_buffers.h).
+#define SP_RELAY_BULK_AT (16 << 20)
 // Last resorts, never reached in the tests: a direction with this many bytes queued for the
 // destination, or held and not yet moved on, is reset.
 #define SP_RELAY_QUEUE_LIMIT (256 << 20)
@@ -43,11 +46,12 @@ struct sp_relay_session {
 #define SP_RELAY_HOLDING 4u    // segments go to the socket's own receive side
 #define SP_RELAY_TOLD 8u       // the worker knows the current holding state
 #define SP_RELAY_SEQ_KNOWN 16u // next_seq is set
+#define SP_RELAY_BULK_TOLD 32u // the worker was told the direction is bulk
 
 // The event a worker reads from its ring about the direction whose source has this cookie.
 struct sp_relay_event {
   __u64 cookie;
-  __u32 what;  // SP_RELAY_*: one of the four below
+  __u32 what;  // SP_RELAY_*: one of the five below
   __u32 unused;
 };
 
@@ -55,3 +59,4 @@ struct sp_relay_event {
 #define SP_RELAY_UNTRIMMABLE 2u  // reset: a retransmitted segment's overlap could not be cut off
 #define SP_RELAY_HOLD 3u         // it holds: move the held bytes on
 #define SP_RELAY_RESUME 4u       // it relays in the kernel again
+#define SP_RELAY_BULK 5u         // it relayed SP_RELAY_BULK_AT bytes
