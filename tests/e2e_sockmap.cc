@@ -295,9 +295,11 @@ TEST(SockmapCrowd, TwoThousandEchoesAtOnceWidenNothingAndArriveIntact) {
     ASSERT_TRUE(r.summary.is_object()) << describe(r);
     const nlohmann::json& errors = r.summary["errors"];
     EXPECT_EQ(errors.value("mismatches", -1), 0) << describe(r);
-    EXPECT_EQ(errors.value("short_reads", -1), 0) << describe(r);
     EXPECT_EQ(errors.value("resets", -1), 0) << describe(r);
-    EXPECT_GE(r.summary.value("messages", 0), 1990) << describe(r);
+    // An echo still awaited when the client was stopped counts as a short read; no other may.
+    int finished = r.summary.value("messages", 0);
+    EXPECT_GE(finished, 1990) << describe(r);
+    EXPECT_LE(finished + errors.value("short_reads", 0), 2000) << describe(r);
     nlohmann::json snap = stats_snapshot(stats_port);
     EXPECT_EQ(worker_counter(snap, "sockmap_widened"), 0u) << snap.dump();
   }
