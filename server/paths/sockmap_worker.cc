@@ -4,11 +4,11 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <string>
 #include <system_error>
 
 #include "common/clock.h"
+#include "metrics/proc.h"
 #include "server/paths/bpf/relay_session.h"
 
 namespace sp {
@@ -18,11 +18,9 @@ constexpr int64_t kSyncEveryNs = 100 * kNsPerMs;
 // A burst of sessions reads the kernel's TCP memory once per this, not once per session.
 constexpr int64_t kPagesFreshNs = 10 * kNsPerMs;
 
-std::string read_text(const char* path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+std::optional<int64_t> tcp_mem_low() {
+  std::string text;
+  return metrics::proc::read_small_file("/proc/sys/net/ipv4/tcp_mem", text) ? parse_tcp_mem_low(text) : std::nullopt;
 }
 
 }  // namespace
@@ -33,7 +31,7 @@ SockmapWorker::SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics:
       worker_(worker),
       loop_(loop),
       counters_(counters),
-      wide_(memory_budget, kWideSessionCost, parse_tcp_mem_low(read_text("/proc/sys/net/ipv4/tcp_mem"))) {
+      wide_(memory_budget, kWideSessionCost, tcp_mem_low()) {
   up_ = map_.bytes(counter());  // what an earlier worker of this index counted is not ours
   down_ = map_.bytes(counter() + 1);
   trims_ = map_.trims(ring());
@@ -61,16 +59,15 @@ void SockmapWorker::session_started(SockmapSession* relay, const Sockmap::Keys& 
 bool SockmapWorker::admit_wide(SockmapSession* session) {
   if (!wide_.admit(session, tcp_pages())) return false;
   counters_.sockmap_widened.add();
-  counters_.sockmap_wide_sessions.add();
+  publish_wide_sessions();
   return true;
 }
 
 void SockmapWorker::session_ended(const Sockmap::Keys& keys) {
   sync();
   if (auto it = relays_.find(keys.client); it != relays_.end()) {
-    size_t before = wide_.widened();
     wide_.remove(it->second);
-    if (wide_.widened() < before) counters_.sockmap_wide_sessions.sub(1);
+    publish_wide_sessions();
   }
   relays_.erase(keys.client);
   relays_.erase(keys.remote);
@@ -108,14 +105,20 @@ void SockmapWorker::watch_memory() {
   for (SockmapSession* session : changes.widen) session->set_wide(true);
   counters_.sockmap_narrowed.add(changes.narrow.size());
   counters_.sockmap_widened.add(changes.widen.size());
-  counters_.sockmap_wide_sessions.add(changes.widen.size());
-  counters_.sockmap_wide_sessions.sub(changes.narrow.size());
+  publish_wide_sessions();
+}
+
+void SockmapWorker::publish_wide_sessions() {
+  metrics::Counter& gauge = counters_.sockmap_wide_sessions;
+  uint64_t now = wide_.widened(), shown = gauge.get();
+  if (now > shown) gauge.add(now - shown);
+  if (now < shown) gauge.sub(shown - now);
 }
 
 std::optional<int64_t> SockmapWorker::tcp_pages() {
   int64_t now = now_ns();
   if (pages_at_ns_ == 0 || now - pages_at_ns_ > kPagesFreshNs) {
-    pages_ = parse_sockstat_tcp_pages(read_text("/proc/net/sockstat"));
+    pages_ = metrics::proc::read_small_file("/proc/net/sockstat", proc_text_) ? parse_sockstat_tcp_pages(proc_text_) : std::nullopt;
     pages_at_ns_ = now;
   }
   return pages_;

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "common/event_loop.h"
@@ -45,8 +47,8 @@ class SockmapWorker : public Handler {
   uint32_t ring() const { return static_cast<uint32_t>(worker_); }
   // `keys` are the relay's sockets, in the maps now; the ring names them.
   void session_started(SockmapSession* session, const Sockmap::Keys& keys);
-  // Whether a starting session may widen its send buffers now (then it does; later changes come
-  // through set_wide).
+  // Whether a session whose direction turned bulk may widen its send buffers now (then it does;
+  // later changes come through set_wide).
   bool admit_wide(SockmapSession* session);
   void session_ended(const Sockmap::Keys& keys);
   void sync();
@@ -55,6 +57,7 @@ class SockmapWorker : public Handler {
   void on_events(uint32_t events) override;
   void arm();
   void watch_memory();
+  void publish_wide_sessions();  // the gauge follows wide_
   // Pages of TCP memory in use (/proc/net/sockstat), read at most every few milliseconds.
   std::optional<int64_t> tcp_pages();
   static int on_ring_event(void* self, void* data, size_t size);
@@ -72,6 +75,7 @@ class SockmapWorker : public Handler {
   EventLoop::TimerId timer_ = 0;
   WideBuffers wide_;
   std::optional<int64_t> pages_;
+  std::string proc_text_;
   int64_t pages_at_ns_ = 0;
 };
 

@@ -21,8 +21,8 @@
 // destination took everything before them. The direction relays in the kernel again once the
 // worker has moved every held byte (`released` == `held`).
 #define SP_RELAY_HOLD_AT (2 << 20)
-// A direction that relayed this many bytes (redirected, or held and moved on) is bulk: the worker is told once, and may widen the
-// session's send buffers (server/paths/wide_buffers.h).
+// A direction that relayed this many bytes (redirected, or held and moved on) is bulk: the worker
+// is told once, and may widen the session's send buffers (server/paths/wide_buffers.h).
 #define SP_RELAY_BULK_AT (16 << 20)
 // Last resorts, never reached in the tests: a direction with this many bytes queued for the
 // destination, or held and not yet moved on, is reset.
