@@ -4,10 +4,15 @@
 // idle worker holds next to no memory.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "common/address.h"
+#include "common/socket.h"
 #include "server/paths/uring_features.h"
 #include "tests/support/client_run.h"
 #include "tests/support/net.h"
@@ -56,17 +61,20 @@ TEST_P(UringFeatureSets, StatsAndOneLogLineSayWhatIsInEffect) {
 }
 
 // Each set moves every byte: one bulk echo stream, 100 streams that half-close and read their
-// echo, 64 ping-pong connections; tcp_ping_client checks every byte of each.
+// echo, 8 streams of 512-byte writes (a multishot receive then meets the queue limit and is
+// cancelled with bytes still completing), 64 ping-pong connections; tcp_ping_client checks every
+// byte of each.
 TEST_P(UringFeatureSets, EverySetRelaysEveryByte) {
   ProxyStack stack("uring", {"--uring-features", GetParam(), "-w", "1"});
   expect_clean(client(stack.proxy_port, {"--mode", "stream", "-c", "1", "-t", "1.5", "-T", "2"}));
   expect_clean(client(stack.proxy_port, {"--mode", "stream", "-c", "100", "-n", "4", "-l", "64K", "-T", "5"}));
+  expect_clean(client(stack.proxy_port, {"--mode", "stream", "-c", "8", "-l", "512", "-t", "1", "-T", "2"}));
   expect_clean(client(stack.proxy_port, {"-c", "64", "-t", "1", "-l", "1K", "-T", "2"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Features, UringFeatureSets,
                          ::testing::Values("all", "none", "defer_taskrun,incremental", "incremental", "defer_taskrun",
-                                           "batch_wait"),
+                                           "batch_wait", "multishot"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& c : name)
@@ -78,7 +86,54 @@ TEST(UringFeatures, AnUnknownNameIsRefusedWithTheValidOnes) {
   auto r = run({bin("proxy"), "--mode", "uring", "--uring-features", "incremental,bundles"}, 5s);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("unknown io_uring feature 'bundles'"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("defer_taskrun,batch_wait,incremental"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("defer_taskrun,batch_wait,incremental,multishot"), std::string::npos) << r.err;
+}
+
+// The request count shows a multishot receive at work: a ping-pong message then costs its two
+// sends (client -> remote, remote -> client) and no receive, where it costs two of each without.
+TEST(UringFeatures, MultishotReceivesNeedNoRequestPerMessage) {
+  if (!(probe_uring_features() & kUringMultishot)) GTEST_SKIP() << "this kernel has no multishot receive";
+  auto requests_per_message = [](const char* features) {
+    uint16_t stats_port = free_port();
+    ProxyStack stack("uring", {"--uring-features", features, "--stats", stats_at(stats_port), "-w", "1"});
+    EXPECT_TRUE(wait_for_port(stats_port));
+    expect_clean(client(stack.proxy_port, {"-c", "1", "-n", "2000", "-l", "1K"}));
+    auto snap = stats_snapshot(stats_port);
+    return snap["workers"][0]["counters"]["uring_submissions"].get<double>() / 2000;
+  };
+  double with = requests_per_message("defer_taskrun,multishot");
+  double without = requests_per_message("defer_taskrun");
+  EXPECT_LT(with, 2.2) << "with multishot";
+  EXPECT_GT(without, 3.8) << "without";
+}
+
+// Backpressure with a multishot receive: small messages keep coming while the remote reads
+// nothing. Once the proxy's sends stop, the receive is cancelled at the queue limit, so the
+// direction holds two buffers, not one per message until the pool (4 MiB) is dry.
+TEST(UringFeatures, AMultishotReceiveStopsAtTheQueueLimit) {
+  if (!(probe_uring_features() & kUringMultishot)) GTEST_SKIP() << "this kernel has no multishot receive";
+  Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front());
+  set_nonblocking(listener.get(), false);
+  uint16_t stats_port = free_port();
+  uint16_t port = free_port();
+  auto proxy = start_proxy(port, local_address(listener.get()).port(), "uring",
+                           {"--uring-features", "defer_taskrun,multishot", "--stats", stats_at(stats_port), "-w", "1"});
+  Fd(::accept(listener.get(), nullptr, nullptr)).reset();  // start_proxy's own probe of the remote
+  ASSERT_TRUE(wait_for_port(stats_port));
+  Fd client = connect_to(port);
+  Fd remote(::accept(listener.get(), nullptr, nullptr));  // accepted, never read
+  set_nonblocking(client.get());
+  std::vector<char> message(1024, 'm');
+  uint64_t sent = 0;
+  for (auto end = std::chrono::steady_clock::now() + 1500ms; std::chrono::steady_clock::now() < end;) {
+    ssize_t n = ::send(client.get(), message.data(), message.size(), MSG_NOSIGNAL);
+    if (n > 0) sent += static_cast<uint64_t>(n);
+    std::this_thread::sleep_for(200us);  // one message at a time reaches the proxy
+  }
+  auto snap = stats_snapshot(stats_port);
+  uint64_t held = snap["workers"][0]["counters"].value("buffer_bytes_held", uint64_t{0});
+  EXPECT_GT(sent, 1u << 20) << "too little was sent to fill the remote's buffers";
+  EXPECT_LE(held, 256u << 10) << "the proxy took " << held << " bytes of buffers for a remote that does not read";
 }
 
 // The provided buffers are mapped, not touched: 32 idle workers fit in 40 MiB.

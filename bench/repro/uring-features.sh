@@ -3,7 +3,7 @@
 # measured"): 1 KiB ping-pong through one proxy worker at 1 and 64 connections closed-loop and at a
 # fixed rate over 64 connections, each configuration in turn within every repetition (interleaved),
 # medians of the client's rate and p50, the proxy's CPU per message (from its stats) and
-# io_uring_enter calls per message.
+# io_uring_enter calls and requests (SQEs) per message.
 #   bench/repro/uring-features.sh [REPS] [SECONDS]        defaults 5 and 3; needs build/bin, jq, nc
 # Configurations: CONFIGS='--mode=uring|--mode=uring --uring-features=none|...' (| separated).
 set -euo pipefail
@@ -34,7 +34,8 @@ for workload in "1" "64" "64@20000"; do
       jq -c --slurpfile s "$out/stats" --arg w "$workload" --argjson i "$i" '{w: $w, i: $i,
           rate: .throughput.messages_per_s, p50: .latency_us.p50, msgs: .messages,
           cpu: ($s[0].process.cpu.user_s + $s[0].process.cpu.sys_s),
-          enters: ([$s[0].workers[].counters.uring_enters] | add)}' "$out/client" >>"$out/runs.jsonl" || true
+          enters: ([$s[0].workers[].counters.uring_enters] | add),
+          sqes: ([$s[0].workers[].counters.uring_submissions] | add)}' "$out/client" >>"$out/runs.jsonl" || true
       printf '.' >&2
     done
   done
@@ -44,12 +45,13 @@ python3 - "$out/runs.jsonl" "${configs[@]}" <<'PY'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
 configs = sys.argv[2:]
-print(f"{'workload':10} {'configuration':45} {'msg/s':>8} {'p50 us':>8} {'CPU us/msg':>11} {'enters/msg':>11}")
+print(f"{'workload':10} {'configuration':45} {'msg/s':>8} {'p50 us':>8} {'CPU us/msg':>11} {'enters/msg':>11} {'SQEs/msg':>9}")
 for w in dict.fromkeys(r["w"] for r in runs):
     for i, name in enumerate(configs):
         rs = [r for r in runs if r["w"] == w and r["i"] == i and r["msgs"]]
         if not rs: continue
         med = lambda xs: statistics.median(xs)
         print(f"{w:10} {name:45} {med([r['rate'] for r in rs]):8.0f} {med([r['p50'] for r in rs]):8.1f} "
-              f"{med([r['cpu'] * 1e6 / r['msgs'] for r in rs]):11.2f} {med([r['enters'] / r['msgs'] for r in rs]):11.3f}")
+              f"{med([r['cpu'] * 1e6 / r['msgs'] for r in rs]):11.2f} {med([r['enters'] / r['msgs'] for r in rs]):11.3f} "
+              f"{med([r['sqes'] / r['msgs'] for r in rs]):9.2f}")
 PY

@@ -98,7 +98,7 @@ class DataPaths {
   DataPath asked() const { return options_.mode; }
   // The mode after the process's probe (a worker may still fall back alone).
   DataPath effective() const { return effective_; }
-  // uring: the features in effect ("defer_taskrun,batch_wait,incremental"); else empty.
+  // uring: the features in effect ("defer_taskrun,multishot"); else empty.
   std::string uring_features() const;
   // On the worker's loop thread: its data path.
   std::unique_ptr<DataPathWorker> for_worker(int id, EventLoop& loop, metrics::WorkerCounters& counters);

@@ -156,6 +156,20 @@ void Uring::receive(int fd, UringGroup group, UringOp* op, bool poll_first, size
   io_uring_sqe_set_data(sqe, op);
 }
 
+void Uring::receive_multishot(int fd, UringGroup group, UringOp* op) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);  // each completion: up to a whole buffer
+  io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
+  sqe->buf_group = group;
+  io_uring_sqe_set_data(sqe, op);
+}
+
+void Uring::cancel_request(UringOp* op) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(op), 0);
+  io_uring_sqe_set_data64(sqe, kIgnore);
+}
+
 void Uring::send(int fd, const char* data, size_t len, UringOp* op) {
   ++sends_since_wait_;
   io_uring_sqe* sqe = next_sqe();

@@ -76,6 +76,12 @@ class Uring : public Sleeper {
   // wait for data straight away.
   // max_len caps the receive below the buffer's size (a turn's budget).
   void receive(int fd, UringGroup group, UringOp* op, bool poll_first = false, size_t max_len = SIZE_MAX);
+  // A receive that stays armed (kUringMultishot): it completes with IORING_CQE_F_MORE for each
+  // batch of bytes, each into a buffer of the pool, until it fails, meets EOF, finds the pool dry
+  // or is cancelled (cancel_request()); that last completion comes without IORING_CQE_F_MORE.
+  void receive_multishot(int fd, UringGroup group, UringOp* op);
+  // Cancels op's request (a multishot receive); its last completion follows.
+  void cancel_request(UringOp* op);
   // A receive into the caller's own buffer (when the pools ran dry).
   void receive_into(int fd, char* data, size_t len, UringOp* op);
   // Completes (with the poll mask) once fd has something to read, or has hung up.

@@ -1,16 +1,50 @@
 #include "server/paths/uring_features.h"
 
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <stdexcept>
+
+#include "common/fd.h"
 
 #include "server/paths/uring_abi.h"
 
 namespace sp {
 namespace {
 
-constexpr UringFeature kOrder[] = {kUringDeferTaskrun, kUringBatchWait, kUringIncremental};
+constexpr UringFeature kOrder[] = {kUringDeferTaskrun, kUringBatchWait, kUringIncremental, kUringMultishot};
+
+// A multishot receive over a socket pair, into a buffer ring at the start of the page `page`
+// (group 1) whose one buffer is the page's second half: true when
+// one byte written to the other end completes it with IORING_CQE_F_MORE (the request stays
+// armed). A kernel without it fails the request (EINVAL) instead. Leaves the ring's requests
+// cancelled.
+bool multishot_receives(io_uring& ring, void* page) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) return false;
+  Fd a(pair[0]), b(pair[1]);
+  auto* br = static_cast<io_uring_buf_ring*>(page);
+  if (uring_abi::register_buf_ring(ring, br, 1, 1, 0) < 0) return false;
+  io_uring_buf_ring_init(br);
+  io_uring_buf_ring_add(br, static_cast<char*>(page) + 2048, 2048, 0, io_uring_buf_ring_mask(1), 0);
+  io_uring_buf_ring_advance(br, 1);
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+  io_uring_prep_recv_multishot(sqe, a.get(), nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = 1;
+  bool armed = false;
+  if (::write(b.get(), "x", 1) == 1 && io_uring_submit(&ring) == 1) {
+    io_uring_cqe* cqe = nullptr;
+    __kernel_timespec limit{0, 200'000'000};
+    if (io_uring_wait_cqe_timeout(&ring, &cqe, &limit) == 0) {
+      armed = cqe->res == 1 && (cqe->flags & IORING_CQE_F_MORE);
+      io_uring_cqe_seen(&ring, cqe);
+    }
+  }
+  return armed;  // closing the sockets and the ring ends the request
+}
 
 }  // namespace
 
@@ -19,6 +53,7 @@ const char* uring_feature_name(UringFeature feature) {
     case kUringDeferTaskrun: return "defer_taskrun";
     case kUringBatchWait: return "batch_wait";
     case kUringIncremental: return "incremental";
+    case kUringMultishot: return "multishot";
   }
   return "?";
 }
@@ -28,6 +63,7 @@ const char* uring_feature_since(UringFeature feature) {
     case kUringDeferTaskrun: return "Linux 6.1";
     case kUringBatchWait: return "Linux 6.12";
     case kUringIncremental: return "Linux 6.12";
+    case kUringMultishot: return "Linux 6.0";
   }
   return "?";
 }
@@ -77,7 +113,12 @@ uint32_t probe_uring_features() {
     if (uring_abi::register_buf_ring(ring, mem, 8, 0, IOU_PBUF_RING_INC) == 0) features |= kUringIncremental;
     ::munmap(mem, 4096);
   }
+  mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem != MAP_FAILED) {
+    if (multishot_receives(ring, mem)) features |= kUringMultishot;
+  }
   io_uring_queue_exit(&ring);
+  if (mem != MAP_FAILED) ::munmap(mem, 4096);  // after the ring: the kernel held the buffer ring
   return features;
 }
 

@@ -45,14 +45,20 @@ enum UringFeature : uint32_t {
   // One buffer ring per worker whose large buffers the kernel fills a receive at a time
   // (IOU_PBUF_RING_INC, 6.12). Without it: two pools of whole buffers, small and large.
   kUringIncremental = 1u << 2,
+  // A direction whose messages are small keeps one receive armed for all of them
+  // (IORING_RECV_MULTISHOT, 6.0): each message completes with no new request and no new poll.
+  // A completion of a buffer's worth marks the direction bulk: the receive is cancelled and
+  // single receives of a turn's budget take over (they keep the fair turns). Without it: a
+  // receive per message.
+  kUringMultishot = 1u << 3,
 };
-inline constexpr uint32_t kUringAllFeatures = kUringDeferTaskrun | kUringBatchWait | kUringIncremental;
+inline constexpr uint32_t kUringAllFeatures = kUringDeferTaskrun | kUringBatchWait | kUringIncremental | kUringMultishot;
 // Asked for, not the default (docs/uring.md has the figures): the batch wait halves the
 // io_uring_enter calls but costs CPU and latency where timers are dear (a VM); incremental
 // consumption stalls connections in a crowd, where a held slice pins its whole large buffer.
 inline constexpr uint32_t kUringDefaultFeatures = kUringDeferTaskrun;
 
-// "defer_taskrun", "batch_wait", "incremental".
+// "defer_taskrun", "batch_wait", "incremental", "multishot".
 const char* uring_feature_name(UringFeature feature);
 // The Linux version that brought it, for the log line of what is missing.
 const char* uring_feature_since(UringFeature feature);
@@ -63,7 +69,8 @@ std::string uring_feature_list(uint32_t features);
 uint32_t parse_uring_features(std::string_view list);
 
 // The features this kernel offers (of kUringAllFeatures), found by setting up a small ring with
-// each; 0 where io_uring itself is refused.
+// each (multishot: by receiving a byte over a socket pair with it); 0 where io_uring itself is
+// refused.
 uint32_t probe_uring_features();
 
 }  // namespace sp

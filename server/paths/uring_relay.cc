@@ -79,10 +79,16 @@ void UringRelay::Direction::set_bulk(bool on) {
 }
 
 void UringRelay::Direction::arm_receive() {
-  if (receiving || resume_pending || eof || queued >= kMaxQueued || relay.stopping_) return;
+  if (receiving || resume_pending || eof || queued() >= kMaxQueued || relay.stopping_) return;
   receiving = true;
-  pending = Pending::kPool;
   receiving_from = group;
+  if (relay.ring_.features() & kUringMultishot && light_streak >= kLightStreak && group == kSmallBuffers) {
+    pending = Pending::kMultishot;
+    asked = relay.ring_.buffer_size(kSmallBuffers);
+    relay.ring_.receive_multishot(src, kSmallBuffers, &receive_op);
+    return;
+  }
+  pending = Pending::kPool;
   // Counted in sessions, as the pumps' ready list counts them (a session's two directions share a turn).
   size_t others = (relay.ring_.bulk_directions() - (bulk ? 1 : 0)) / 2;
   size_t largest = relay.ring_.buffer_size(relay.ring_.groups() > 1 ? kLargeBuffers : kSmallBuffers);
@@ -90,8 +96,30 @@ void UringRelay::Direction::arm_receive() {
   relay.ring_.receive(src, group, &receive_op, drained, asked);
 }
 
+void UringRelay::Direction::more_received(int result, uint32_t flags) {
+  if (relay.stopping_ || result <= 0) {
+    if (flags & IORING_CQE_F_BUFFER) relay.ring_.drop(receiving_from, result, flags);
+    return;
+  }
+  queue.push_back({false, receiving_from, relay.ring_.take(receiving_from, result, flags), static_cast<uint32_t>(result), 0});
+  relay.owner_.relay_activity();
+  bool bulk_sized = static_cast<size_t>(result) >= kLightBytes;
+  if (bulk_sized) {
+    set_bulk(true);  // single receives of a turn's budget take over once this one ended
+    light_streak = 0;
+    if (relay.ring_.groups() > 1) group = kLargeBuffers;
+  }
+  if ((bulk_sized || queued() >= kMaxQueued) && !cancelling) {
+    cancelling = true;
+    relay.ring_.cancel_request(&receive_op);
+  }
+  send_next();
+}
+
 void UringRelay::Direction::received(int result, uint32_t flags) {
+  if (pending == Pending::kMultishot && (flags & IORING_CQE_F_MORE)) return more_received(result, flags);
   receiving = false;
+  cancelling = false;
   Pending was = std::exchange(pending, Pending::kPool);
   bool into_own = was == Pending::kOwn;
   if (result == -ENOBUFS && !relay.stopping_ && receiving_from != kSmallBuffers) {
@@ -118,9 +146,10 @@ void UringRelay::Direction::received(int result, uint32_t flags) {
     Chunk c{into_own, receiving_from, {}, static_cast<uint32_t>(result), 0};
     if (into_own) own_in_use = true;
     else c.slice = relay.ring_.take(receiving_from, result, flags);
-    queue[(head + queued++) % kMaxQueued] = c;
+    queue.push_back(c);
     drained = static_cast<size_t>(result) < (into_own ? own.size : asked);
     set_bulk(!into_own && !drained);
+    light_streak = drained && static_cast<size_t>(result) < kLightBytes ? light_streak + 1 : 0;
     // Climb to the large pool when a small buffer came back full; step down when a receive
     // would have fitted a small one.
     size_t small = relay.ring_.buffer_size(kSmallBuffers);
@@ -131,9 +160,10 @@ void UringRelay::Direction::received(int result, uint32_t flags) {
   }
   if (relay.stopping_) return relay.check_stopped();
   if (result == -EAGAIN || result == -EINTR) return arm_receive();
-  if (result < 0) return relay.fail(-result, src);
+  bool cancelled = result == -ECANCELED && was == Pending::kMultishot;  // by more_received()
+  if (result < 0 && !cancelled) return relay.fail(-result, src);
   if (result == 0) eof = true;
-  else relay.owner_.relay_activity();
+  else if (result > 0) relay.owner_.relay_activity();
   send_next();
   if (bulk && !resume_pending) {
     // A full receive: more is waiting. The next one takes its turn behind the others.
@@ -146,7 +176,7 @@ void UringRelay::Direction::received(int result, uint32_t flags) {
 
 void UringRelay::Direction::send_next() {
   if (sending || finished) return;
-  if (queued > 0) {
+  if (queued() > 0) {
     const Chunk& c = queue[head];
     sending = true;
     relay.ring_.send(dst, data(c) + c.offset, c.received - c.offset, &send_op);
@@ -171,8 +201,10 @@ void UringRelay::Direction::sent(int result) {
   c.offset += static_cast<uint32_t>(result);
   if (c.offset == c.received) {  // else a short send: the rest goes next
     give_back(c);
-    head = (head + 1) % kMaxQueued;
-    --queued;
+    if (++head == queue.size()) {
+      queue.clear();
+      head = 0;
+    }
   }
   relay.owner_.relay_activity();
   send_next();
@@ -186,7 +218,9 @@ void UringRelay::Direction::give_back(const Chunk& c) {
 }
 
 void UringRelay::Direction::give_back_all() {
-  for (; queued > 0; --queued, head = (head + 1) % kMaxQueued) give_back(queue[head]);
+  for (; head < queue.size(); ++head) give_back(queue[head]);
+  queue.clear();
+  head = 0;
   relay.own_buffers_.release(std::move(own));
 }
 

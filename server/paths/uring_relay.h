@@ -1,7 +1,14 @@
 // Both directions of one proxied connection on the worker's io_uring. Each direction receives
 // into a buffer the kernel picks from the worker's pool, sends it on in order (one send in flight,
 // a short send completed from where it stopped), and stops receiving while it holds
-// kMaxQueued buffers, so a slow destination stops its source being read (backpressure). EOF is
+// kMaxQueued buffers, so a slow destination stops its source being read (backpressure). With
+// kUringMultishot a direction of small messages keeps one receive armed instead of one per
+// message: once kLightStreak receives in a row each brought a small message and emptied the socket.
+// It is cancelled once kMaxQueued buffers wait or a completion brings a buffer's worth (bulk),
+// and the buffers that completed meanwhile are queued too. The streak is what keeps bulk off it:
+// while the socket has more, the kernel repeats a multishot receive up to 32 times before the
+// cancel can reach it, a buffer each, and 2,000 connections starting with a large message each
+// emptied the pool that way (892 of them stalled for 5 s or more). EOF is
 // passed on as shutdown(SHUT_WR) once everything before it was delivered; a socket error on
 // either side ends both.
 //
@@ -27,8 +34,8 @@
 // Thread context: its worker's loop thread only.
 #pragma once
 
-#include <array>
 #include <cstdint>
+#include <vector>
 
 #include "metrics/counters.h"
 #include "server/paths/buffer_pool.h"
@@ -40,6 +47,9 @@ namespace sp {
 class UringRelay : public Relay {
  public:
   static constexpr size_t kMaxQueued = 2;  // buffers held per direction before receiving stops
+  // A multishot completion this large marks its direction bulk (a small pool buffer filled).
+  static constexpr size_t kLightBytes = 16 << 10;
+  static constexpr unsigned kLightStreak = 4;  // small receives in a row before a multishot one
 
   UringRelay(Uring& ring, EventLoop& loop, BufferPool& own_buffers, const RelaySockets& sockets,
              metrics::WorkerCounters& counters, RelayOwner& owner);
@@ -88,9 +98,11 @@ class UringRelay : public Relay {
         : relay(r), src(from), dst(to), bytes(bytes_counter) {}
     void arm_receive();
     void received(int result, uint32_t flags);
+    void more_received(int result, uint32_t flags);  // a multishot receive's, still armed
     void sent(int result);
     void send_next();
     bool in_flight() const { return receiving || sending; }
+    size_t queued() const { return queue.size() - head; }
     char* data(const Chunk& c) { return c.own ? own.get() : relay.ring_.data(c.group, c.slice); }
     void give_back(const Chunk& c);
     void give_back_all();
@@ -106,19 +118,20 @@ class UringRelay : public Relay {
     bool resume_pending = false;  // on the ready list: arm_receive() waits for that turn
     bool bulk = false;            // the last receive filled what it asked for
     size_t asked = 0;             // what the receive in flight asked for
-    std::array<Chunk, kMaxQueued> queue{};  // a ring: received, not yet sent
+    std::vector<Chunk> queue;  // received, not yet sent: from head on (emptied when all are sent)
     size_t head = 0;
-    size_t queued = 0;
     BufferPool::Buffer own;  // while the pool is dry
     bool own_in_use = false;
     bool receiving = false;
-    enum class Pending { kPool, kReadable, kOwn };
+    enum class Pending { kPool, kMultishot, kReadable, kOwn };
     Pending pending = Pending::kPool;  // what the receive op in flight is
     UringGroup group = kSmallBuffers;  // the pool the next receive takes from
     UringGroup receiving_from = kSmallBuffers;
     bool sending = false;
     bool eof = false;
     bool drained = false;   // the last receive left the socket empty: the next one polls first
+    bool cancelling = false;  // the multishot receive was asked to stop
+    unsigned light_streak = 0;  // receives in a row that brought less than kLightBytes and emptied the socket
     bool finished = false;  // EOF passed on
     uint64_t delivered = 0;  // bytes sent on, for the session log
   };
