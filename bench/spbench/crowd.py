@@ -140,7 +140,7 @@ def one_run(a, kids, mode, rep, tmp):
 def table(runs, modes):
     def med(key, rs):
         vals = [r[key] for r in rs if r.get(key) is not None]
-        return statistics.median(vals) if vals else None
+        return round(statistics.median(vals), 2) if vals else None
 
     # A run whose client wrote no summary (killed at --timeout) has no stall count: it is counted
     # apart, as unfinished, so that a hang never reads as "0 stalled".
@@ -154,8 +154,9 @@ def table(runs, modes):
         pressure = statistics.median(r["kernel"]["TcpExtTCPMemoryPressures"] for r in rs)
         rss = med("peak_proxy_rss_mib", rs)
         unfinished = sum(1 for r in rs if r["messages"] is None)
+        finished = [r for r in rs if r["messages"] is not None]  # an unfinished run's gap is unknown, not 0
         L.append(f"| {m} | {len(rs)} | {f'**{unfinished}**' if unfinished else 0} | "
-                 f"{max(r['stalled'] or 0 for r in rs)} | {med('longest_gap_s', rs)} | "
+                 f"{max(r['stalled'] or 0 for r in rs)} | {med('longest_gap_s', finished) if finished else '–'} | "
                  f"{med('wall_s', rs)} | {med('peak_tcp_mib', rs)} | {'–' if rss is None else rss} | {drops:.0f} | "
                  f"{pressure:.0f} | {sum(r['errors'] or 0 for r in rs)} |")
     return L

@@ -23,3 +23,11 @@ def test_an_unfinished_run_is_counted_apart():
 def test_stalls_are_the_maximum_over_the_runs():
     lines = table([run("auto", 19), run("auto", 86), run("auto", 6)], ["auto"])
     assert row(lines, "auto")[3] == "86"
+
+
+def test_an_unfinished_runs_gap_is_left_out_and_medians_are_rounded():
+    hung = dict(run("direct", None, messages=None, errors=None), longest_gap_s=0)  # killed: no gap measured
+    runs = [dict(run("direct", 0), longest_gap_s=3.18), dict(run("direct", 0), longest_gap_s=3.1799999), hung,
+            dict(run("direct", 0), longest_gap_s=3.3)]
+    assert row(table(runs, ["direct"]), "direct")[4] == "3.18"
+    assert row(table([hung], ["direct"]), "direct")[4] == "–"
