@@ -30,7 +30,8 @@ from .startup import StartupError, wait_listen
 from .util import REPO, log, now_iso, parse_size
 
 NSTAT_KEYS = ("TcpExtTCPRcvQDrop", "TcpExtTCPMemoryPressures", "TcpExtTCPAbortOnMemory", "TcpExtTCPOFODrop",
-              "TcpRetransSegs", "TcpExtTCPBacklogDrop", "TcpExtPruneCalled")
+              "TcpRetransSegs", "TcpExtTCPBacklogDrop", "TcpExtPruneCalled", "TcpExtListenOverflows",
+              "TcpExtListenDrops", "TcpExtTCPReqQFullDoCookies", "TcpExtSyncookiesSent", "TcpExtTCPTimeouts")
 
 
 def read_nstat():
