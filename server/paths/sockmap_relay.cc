@@ -15,7 +15,6 @@
 #include "common/log.h"
 #include "common/socket.h"
 #include "server/paths/bpf/relay_session.h"
-#include "server/paths/tcp_window.h"
 
 namespace sp {
 namespace {
@@ -55,11 +54,16 @@ int64_t written(int fd) {
 // The source's receive buffer: fixed, not autotuned up to tcp_rmem's maximum (32 MiB on Debian 12),
 // so that the window a held direction can be overrun by stays small (the kernel doubles it).
 constexpr int kSourceReceiveBuffer = 2 << 20;
-// While held bytes cannot reach the relay, the source's window is closed: a held segment queued
-// in the psock behind segments for the source's own peer (the other direction) is not charged to
-// the receive buffer until they left, so the window would stay open and the sender could write
-// without bound (measured: 80 MB past a hold, with a 2 MiB buffer alone). How it is closed and
-// reopened, and the ways that did worse: server/paths/tcp_window.h.
+// While held bytes cannot reach the relay, the source's window is closed by clamping it to the
+// kernel's minimum (TCP_WINDOW_CLAMP): a held segment queued in the psock behind segments for the
+// source's own peer (the other direction) is not charged to the receive buffer until they left,
+// so the window would stay open and the sender could write without bound (measured: 80 MB past a
+// hold, with a 2 MiB buffer alone). Reopening raises the clamp again, and with it TCP's
+// rcv_ssthresh (Linux 6.7 on, "mid-stream window clamp"). The receive buffer shrunk to its minimum
+// closed the window as well, but growing it back left rcv_ssthresh at ~2 KiB: the window stayed
+// a few KiB, the sender sat in zero-window probes, and a download stalled for good (3 runs in 20
+// of ClientThroughProxy.DownloadFromSource, bench/repro/sockmap-window).
+constexpr int kClosedWindow = 1;  // the kernel makes it SOCK_MIN_RCVBUF / 2
 
 // SO_SNDBUFFORCE passes net.core.wmem_max; it needs CAP_NET_ADMIN, which the relay needs too, so
 // a refusal is unexpected: said once, and the capped SO_SNDBUF used instead. Sizes and when:
@@ -291,9 +295,9 @@ void SockmapRelay::rearm_move(Direction& d) {
 
 void SockmapRelay::set_window(Direction& d, bool open) {
   if (d.window_closed != open) return;
+  const int& clamp = open ? kSourceReceiveBuffer : kClosedWindow;
+  ::setsockopt(d.src, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, sizeof clamp);
   d.window_closed = !open;
-  if (open) reopen_window(d.src, kSourceReceiveBuffer);
-  else close_window(d.src);
 }
 
 uint32_t SockmapRelay::interest(const Direction& as_src, const Direction& as_dst) const {

@@ -66,7 +66,7 @@ class SockmapRelay : public Relay, public SockmapSession {
     bool eof = false;             // src's FIN arrived
     bool finished = false;        // EOF passed on: dst shut down for writing
     bool holding = false;         // the program holds: held bytes wait in src for the relay
-    bool window_closed = false;   // src's receive buffer at its minimum (see move_on)
+    bool window_closed = false;   // src's window clamped to its minimum (see move_on)
     uint64_t released = 0;        // held bytes the relay wrote into dst
     std::unique_ptr<char[]> buffer;  // while holding: read from src, not yet written
     size_t pending_at = 0;
