@@ -101,7 +101,7 @@ void UringRelay::Direction::more_received(int result, uint32_t flags) {
     if (flags & IORING_CQE_F_BUFFER) relay.ring_.drop(receiving_from, result, flags);
     return;
   }
-  queue.push_back({false, receiving_from, relay.ring_.take(receiving_from, result, flags), static_cast<uint32_t>(result), 0});
+  queue.push({false, receiving_from, relay.ring_.take(receiving_from, result, flags), static_cast<uint32_t>(result), 0});
   relay.owner_.relay_activity();
   bool bulk_sized = static_cast<size_t>(result) >= kLightBytes;
   if (bulk_sized) {
@@ -146,10 +146,11 @@ void UringRelay::Direction::received(int result, uint32_t flags) {
     Chunk c{into_own, receiving_from, {}, static_cast<uint32_t>(result), 0};
     if (into_own) own_in_use = true;
     else c.slice = relay.ring_.take(receiving_from, result, flags);
-    queue.push_back(c);
+    queue.push(c);
     drained = static_cast<size_t>(result) < (into_own ? own.size : asked);
     set_bulk(!into_own && !drained);
-    light_streak = drained && static_cast<size_t>(result) < kLightBytes ? light_streak + 1 : 0;
+    bool light = drained && static_cast<size_t>(result) < kLightBytes;
+    light_streak = light ? static_cast<uint8_t>(std::min<unsigned>(light_streak + 1, kLightStreak)) : 0;
     // Climb to the large pool when a small buffer came back full; step down when a receive
     // would have fitted a small one.
     size_t small = relay.ring_.buffer_size(kSmallBuffers);
@@ -177,7 +178,7 @@ void UringRelay::Direction::received(int result, uint32_t flags) {
 void UringRelay::Direction::send_next() {
   if (sending || finished) return;
   if (queued() > 0) {
-    const Chunk& c = queue[head];
+    const Chunk& c = queue.front();
     sending = true;
     relay.ring_.send(dst, data(c) + c.offset, c.received - c.offset, &send_op);
     return;
@@ -195,16 +196,13 @@ void UringRelay::Direction::sent(int result) {
   if (relay.stopping_) return relay.check_stopped();
   if (result == -EAGAIN || result == -EINTR) return send_next();
   if (result < 0) return relay.fail(-result, dst);
-  Chunk& c = queue[head];
+  Chunk& c = queue.front();
   bytes.add(static_cast<uint64_t>(result));
   delivered += static_cast<uint64_t>(result);
   c.offset += static_cast<uint32_t>(result);
   if (c.offset == c.received) {  // else a short send: the rest goes next
     give_back(c);
-    if (++head == queue.size()) {
-      queue.clear();
-      head = 0;
-    }
+    queue.pop();
   }
   relay.owner_.relay_activity();
   send_next();
@@ -218,9 +216,7 @@ void UringRelay::Direction::give_back(const Chunk& c) {
 }
 
 void UringRelay::Direction::give_back_all() {
-  for (; head < queue.size(); ++head) give_back(queue[head]);
-  queue.clear();
-  head = 0;
+  for (; queue.size() > 0; queue.pop()) give_back(queue.front());
   relay.own_buffers_.release(std::move(own));
 }
 

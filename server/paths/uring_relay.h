@@ -34,7 +34,9 @@
 // Thread context: its worker's loop thread only.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "metrics/counters.h"
@@ -83,6 +85,37 @@ class UringRelay : public Relay {
     uint32_t received;  // its length as received
     uint32_t offset;    // sent so far
   };
+  // Chunks received and not yet sent, in order. kMaxQueued of them live inline: an idle session's
+  // directions, each having queued once, allocate nothing (the scale test's bound is 1 KiB per idle
+  // connection). More only while completions of a cancelled multishot receive still land; those
+  // spill to the heap, which is freed once they are gone.
+  class ChunkQueue {
+   public:
+    size_t size() const { return count_ + (spill_ ? spill_->size() : 0); }
+    Chunk& front() { return inline_[head_]; }
+    void push(const Chunk& c) {
+      if (count_ < kMaxQueued) {
+        inline_[(head_ + count_++) % kMaxQueued] = c;
+        return;
+      }
+      if (!spill_) spill_ = std::make_unique<std::vector<Chunk>>();
+      spill_->push_back(c);
+    }
+    void pop() {
+      head_ = static_cast<uint8_t>((head_ + 1) % kMaxQueued);
+      --count_;
+      if (!spill_) return;
+      inline_[(head_ + count_++) % kMaxQueued] = spill_->front();
+      spill_->erase(spill_->begin());
+      if (spill_->empty()) spill_.reset();
+    }
+
+   private:
+    std::array<Chunk, kMaxQueued> inline_{};
+    uint8_t head_ = 0;
+    uint8_t count_ = 0;
+    std::unique_ptr<std::vector<Chunk>> spill_;  // after the inline ones, only while they are full
+  };
   // A bulk direction's next receive, waiting for its turn on the loop's ready list.
   struct Resume : Handler {
     explicit Resume(Direction& d) : dir(d) {}
@@ -102,7 +135,7 @@ class UringRelay : public Relay {
     void sent(int result);
     void send_next();
     bool in_flight() const { return receiving || sending; }
-    size_t queued() const { return queue.size() - head; }
+    size_t queued() const { return queue.size(); }
     char* data(const Chunk& c) { return c.own ? own.get() : relay.ring_.data(c.group, c.slice); }
     void give_back(const Chunk& c);
     void give_back_all();
@@ -118,12 +151,11 @@ class UringRelay : public Relay {
     bool resume_pending = false;  // on the ready list: arm_receive() waits for that turn
     bool bulk = false;            // the last receive filled what it asked for
     size_t asked = 0;             // what the receive in flight asked for
-    std::vector<Chunk> queue;  // received, not yet sent: from head on (emptied when all are sent)
-    size_t head = 0;
+    ChunkQueue queue;
     BufferPool::Buffer own;  // while the pool is dry
     bool own_in_use = false;
     bool receiving = false;
-    enum class Pending { kPool, kMultishot, kReadable, kOwn };
+    enum class Pending : uint8_t { kPool, kMultishot, kReadable, kOwn };
     Pending pending = Pending::kPool;  // what the receive op in flight is
     UringGroup group = kSmallBuffers;  // the pool the next receive takes from
     UringGroup receiving_from = kSmallBuffers;
@@ -131,8 +163,8 @@ class UringRelay : public Relay {
     bool eof = false;
     bool drained = false;   // the last receive left the socket empty: the next one polls first
     bool cancelling = false;  // the multishot receive was asked to stop
-    unsigned light_streak = 0;  // receives in a row that brought less than kLightBytes and emptied the socket
     bool finished = false;  // EOF passed on
+    uint8_t light_streak = 0;  // receives in a row that brought < kLightBytes and emptied the socket (to kLightStreak)
     uint64_t delivered = 0;  // bytes sent on, for the session log
   };
 
