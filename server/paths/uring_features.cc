@@ -16,11 +16,10 @@ namespace {
 
 constexpr UringFeature kOrder[] = {kUringDeferTaskrun, kUringBatchWait, kUringIncremental, kUringMultishot};
 
-// A multishot receive over a socket pair, into a buffer ring at the start of the page `page`
-// (group 1) whose one buffer is the page's second half: true when
-// one byte written to the other end completes it with IORING_CQE_F_MORE (the request stays
-// armed). A kernel without it fails the request (EINVAL) instead. Leaves the ring's requests
-// cancelled.
+// A multishot receive over a socket pair, into a buffer ring at the start of `page` (group 1)
+// whose one buffer is the page's second half: true when one byte written to the other end
+// completes it with IORING_CQE_F_MORE (the request stays armed). A kernel without it fails the
+// request (EINVAL) instead. The request ends with the ring, which must go before the page.
 bool multishot_receives(io_uring& ring, void* page) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0) return false;
@@ -114,9 +113,7 @@ uint32_t probe_uring_features() {
     ::munmap(mem, 4096);
   }
   mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  if (mem != MAP_FAILED) {
-    if (multishot_receives(ring, mem)) features |= kUringMultishot;
-  }
+  if (mem != MAP_FAILED && multishot_receives(ring, mem)) features |= kUringMultishot;
   io_uring_queue_exit(&ring);
   if (mem != MAP_FAILED) ::munmap(mem, 4096);  // after the ring: the kernel held the buffer ring
   return features;
