@@ -109,7 +109,9 @@ TEST(UringFeatures, MultishotReceivesNeedNoRequestPerMessage) {
 
 // Backpressure with a multishot receive: small messages keep coming while the remote reads
 // nothing. Once the proxy's sends stop, the receive is cancelled at the queue limit, so the
-// direction holds two buffers, not one per message until the pool (4 MiB) is dry.
+// direction holds two buffers, not one per message until the pool (4 MiB) is dry. Both pools
+// hold 16 KiB buffers here: with 1 MiB ones a partial send lets a full-sized receive climb to
+// the large pool, and two of those (2 MiB, the designed bound) came close to the failure's 4 MiB.
 TEST(UringFeatures, AMultishotReceiveStopsAtTheQueueLimit) {
   if (!(probe_uring_features() & kUringMultishot)) GTEST_SKIP() << "this kernel has no multishot receive";
   Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front());
@@ -117,7 +119,8 @@ TEST(UringFeatures, AMultishotReceiveStopsAtTheQueueLimit) {
   uint16_t stats_port = free_port();
   uint16_t port = free_port();
   auto proxy = start_proxy(port, local_address(listener.get()).port(), "uring",
-                           {"--uring-features", "defer_taskrun,multishot", "--stats", stats_at(stats_port), "-w", "1"});
+                           {"--uring-features", "defer_taskrun,multishot", "--buffer-size", "16K", "--stats",
+                            stats_at(stats_port), "-w", "1"});
   Fd(::accept(listener.get(), nullptr, nullptr)).reset();  // start_proxy's own probe of the remote
   ASSERT_TRUE(wait_for_port(stats_port));
   Fd client = connect_to(port);
