@@ -136,6 +136,15 @@ const Fields<ProcessView>& process_fields() {
                         [](const ProcessView& p) { return p.start_time_unix_s; });
     integer<ProcessView>(f, kGauge, "threads", "threads", "threads in the process (/proc/self/status)",
                          [](const ProcessView& p) { return p.threads; });
+    integer<ProcessView>(f, kGauge, "host_tcp_memory_bytes", "bytes",
+                         "the kernel's TCP memory, whole machine, all processes (/proc/net/sockstat mem, in pages "
+                         "times the page size): what net.ipv4.tcp_mem regulates; --mode sockmap's two-way bulk "
+                         "leaves some charged after its sockets closed (docs/sockmap.md). 0 where unreadable",
+                         [](const ProcessView& p) { return p.host_tcp_memory_bytes; });
+    integer<ProcessView>(f, kGauge, "host_tcp_pressure_bytes", "bytes",
+                         "net.ipv4.tcp_mem's second mark in bytes: past it the kernel squeezes every TCP socket's "
+                         "buffers on the machine. 0 where unreadable",
+                         [](const ProcessView& p) { return p.host_tcp_pressure_bytes; });
     cpu_fields<ProcessView>(f, "the whole process, by getrusage (a cross-check for totals.cpu)", true,
                             [](const ProcessView& p) -> const CpuView& { return p.cpu; });
     return f;

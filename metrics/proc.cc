@@ -209,5 +209,40 @@ uint64_t thread_count() {
   return parse_status_field(text, "Threads").value_or(0);
 }
 
+std::optional<uint64_t> parse_sockstat_tcp_pages(std::string_view sockstat) {
+  while (!sockstat.empty()) {
+    size_t end = sockstat.find('\n');
+    std::string_view line = sockstat.substr(0, end);
+    if (line.substr(0, 5) == "TCP: ") {
+      size_t mem = line.find(" mem ");
+      return mem == std::string_view::npos ? std::nullopt : to_number(line.substr(mem + 5));
+    }
+    sockstat.remove_prefix(end == std::string_view::npos ? sockstat.size() : end + 1);
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> parse_tcp_mem_mark(std::string_view tcp_mem, int mark) {
+  for (int i = 0;; ++i) {
+    size_t at = tcp_mem.find_first_not_of(" \t\n");
+    if (at == std::string_view::npos) return std::nullopt;
+    tcp_mem.remove_prefix(at);
+    size_t end = tcp_mem.find_first_of(" \t\n");
+    if (i == mark) return to_number(tcp_mem.substr(0, end));
+    if (end == std::string_view::npos) return std::nullopt;
+    tcp_mem.remove_prefix(end);
+  }
+}
+
+std::optional<uint64_t> tcp_memory_pages() {
+  std::string text;
+  return read_small_file("/proc/net/sockstat", text) ? parse_sockstat_tcp_pages(text) : std::nullopt;
+}
+
+std::optional<uint64_t> tcp_mem_mark(int mark) {
+  std::string text;
+  return read_small_file("/proc/sys/net/ipv4/tcp_mem", text) ? parse_tcp_mem_mark(text, mark) : std::nullopt;
+}
+
 }  // namespace proc
 }  // namespace sp::metrics

@@ -72,5 +72,14 @@ std::optional<uint64_t> stat_field(std::string_view text, int number);
 // When this process started, in seconds since 1970 (stat's starttime after /proc/stat's btime); 0 if unknown.
 double start_time_unix_s();
 
+// The kernel's TCP memory, in pages, for the whole machine (every network namespace shares it):
+// what its sockets hold now ("TCP: inuse … mem N" of /proc/net/sockstat), and net.ipv4.tcp_mem's
+// marks ("low pressure high"; mark 0, 1 or 2), where the kernel starts to regulate, squeezes
+// every socket, and refuses. nullopt where the file cannot be read or parsed.
+std::optional<uint64_t> parse_sockstat_tcp_pages(std::string_view sockstat);
+std::optional<uint64_t> parse_tcp_mem_mark(std::string_view tcp_mem, int mark);
+std::optional<uint64_t> tcp_memory_pages();
+std::optional<uint64_t> tcp_mem_mark(int mark);
+
 }  // namespace proc
 }  // namespace sp::metrics

@@ -86,6 +86,11 @@ bool Sampler::read_proc(RawSample& s) {
   rlimit fds{};
   if (::getrlimit(RLIMIT_NOFILE, &fds) == 0) s.max_fds = fds.rlim_cur;
   s.threads = proc::thread_count();
+  // Machine-wide, beside the process: what every TCP socket holds bounds all of them (and
+  // --mode sockmap's two-way bulk leaves some of it charged for good, docs/sockmap.md).
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  s.host_tcp_memory_bytes = proc::tcp_memory_pages().value_or(0) * page;
+  s.host_tcp_pressure_bytes = proc::tcp_mem_mark(1).value_or(0) * page;
   return s.rss_bytes != 0 && s.open_fds != 0 && s.threads != 0;
 }
 

@@ -63,6 +63,8 @@ struct RawSample {
   uint64_t max_fds = 0;
   uint64_t threads = 0;
   double start_time_unix_s = 0;
+  uint64_t host_tcp_memory_bytes = 0;  // the whole machine's, not only this process's sockets
+  uint64_t host_tcp_pressure_bytes = 0;
 };
 
 // What does not change while the program runs: names and ids.
@@ -141,6 +143,8 @@ struct ProcessView {
   uint64_t open_fds = 0;
   uint64_t max_fds = 0;
   uint64_t threads = 0;
+  uint64_t host_tcp_memory_bytes = 0;
+  uint64_t host_tcp_pressure_bytes = 0;
   CpuView cpu;  // the kernel's account for the whole process
 };
 

@@ -86,6 +86,25 @@ TEST(Proc, ParsesStatusFields) {
   EXPECT_FALSE(proc::parse_status_field("", "Threads"));
 }
 
+TEST(Proc, ParsesTheKernelsTcpMemory) {
+  EXPECT_EQ(proc::parse_sockstat_tcp_pages("sockets: used 215\nTCP: inuse 11 orphan 0 tw 3 alloc 14 mem 27\nUDP: inuse 2 mem 1\n"),
+            27u);
+  EXPECT_EQ(proc::parse_sockstat_tcp_pages("TCP: inuse 1 orphan 0 tw 0 alloc 1 mem 512301\n"), 512301u);
+  EXPECT_EQ(proc::parse_sockstat_tcp_pages("sockets: used 215\nUDP: inuse 2 mem 1\n"), std::nullopt);
+  EXPECT_EQ(proc::parse_sockstat_tcp_pages("TCP: inuse 11 mem x\n"), std::nullopt);
+  EXPECT_EQ(proc::parse_sockstat_tcp_pages(""), std::nullopt);
+  EXPECT_EQ(proc::parse_tcp_mem_mark("287907\t383879\t575814\n", 0), 287907u);
+  EXPECT_EQ(proc::parse_tcp_mem_mark("287907\t383879\t575814\n", 1), 383879u);
+  EXPECT_EQ(proc::parse_tcp_mem_mark("287907\t383879\t575814\n", 2), 575814u);
+  EXPECT_EQ(proc::parse_tcp_mem_mark("287907\t383879\t575814\n", 3), std::nullopt);
+  EXPECT_EQ(proc::parse_tcp_mem_mark("  42 43 44", 1), 43u);
+  EXPECT_EQ(proc::parse_tcp_mem_mark("-1 2 3", 0), std::nullopt);
+  EXPECT_EQ(proc::parse_tcp_mem_mark("", 0), std::nullopt);
+  // This machine's own files parse (a kernel without them would make these nullopt, not crash).
+  EXPECT_TRUE(proc::tcp_memory_pages().has_value());
+  EXPECT_GT(proc::tcp_mem_mark(1).value_or(0), proc::tcp_mem_mark(0).value_or(0));
+}
+
 TEST(Proc, ReadsAnotherThreadsCpuClock) {
   std::atomic<int> tid{0};
   std::atomic<bool> stop{false};

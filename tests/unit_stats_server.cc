@@ -199,6 +199,15 @@ TEST(StatsServer, RatesAppearAfterAnInterval) {
   EXPECT_EQ(j["totals"]["bytes"], j["workers"][0]["bytes"]);
   EXPECT_GT(j["process"]["open_fds"].get<uint64_t>(), 3u);
   EXPECT_GT(j["process"]["rss_bytes"].get<uint64_t>(), 0u);
+  // The machine's TCP memory, beside the process, in whole pages (it may be 0 on an idle machine:
+  // the kernel caches pages per CPU before it counts them), and the pressure mark is the sysctl's
+  // second field, in bytes.
+  uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  EXPECT_EQ(j["process"]["host_tcp_memory_bytes"].get<uint64_t>() % page, 0u);
+  std::ifstream tcp_mem("/proc/sys/net/ipv4/tcp_mem");
+  uint64_t low = 0, pressure = 0;
+  tcp_mem >> low >> pressure;
+  EXPECT_EQ(j["process"]["host_tcp_pressure_bytes"].get<uint64_t>(), pressure * page);
 }
 
 TEST(StatsServer, LongLineGetsAnErrorAndTheConnectionEnds) {

@@ -60,18 +60,5 @@ TEST(WideBuffers, UnknownFiguresTakeNoRisk) {
   EXPECT_FALSE(no_pages.admit(session(1), std::nullopt));
 }
 
-TEST(WideBuffersParse, SockstatAndTcpMem) {
-  EXPECT_EQ(parse_sockstat_tcp_pages("sockets: used 215\nTCP: inuse 11 orphan 0 tw 3 alloc 14 mem 27\nUDP: inuse 2 mem 1\n"),
-            27);
-  EXPECT_EQ(parse_sockstat_tcp_pages("TCP: inuse 1 orphan 0 tw 0 alloc 1 mem 512301\n"), 512301);
-  EXPECT_EQ(parse_sockstat_tcp_pages("sockets: used 215\nUDP: inuse 2 mem 1\n"), std::nullopt);
-  EXPECT_EQ(parse_sockstat_tcp_pages("TCP: inuse 11 mem x\n"), std::nullopt);
-  EXPECT_EQ(parse_sockstat_tcp_pages(""), std::nullopt);
-  EXPECT_EQ(parse_tcp_mem_low("287907\t383879\t575814\n"), 287907);
-  EXPECT_EQ(parse_tcp_mem_low("  42 43 44"), 42);
-  EXPECT_EQ(parse_tcp_mem_low("-1 2 3"), std::nullopt);
-  EXPECT_EQ(parse_tcp_mem_low(""), std::nullopt);
-}
-
 }  // namespace
 }  // namespace sp

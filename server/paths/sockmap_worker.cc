@@ -18,9 +18,8 @@ constexpr int64_t kSyncEveryNs = 100 * kNsPerMs;
 // A burst of sessions reads the kernel's TCP memory once per this, not once per session.
 constexpr int64_t kPagesFreshNs = 10 * kNsPerMs;
 
-std::optional<int64_t> tcp_mem_low() {
-  std::string text;
-  return metrics::proc::read_small_file("/proc/sys/net/ipv4/tcp_mem", text) ? parse_tcp_mem_low(text) : std::nullopt;
+std::optional<int64_t> as_signed(std::optional<uint64_t> pages) {
+  return pages ? std::optional<int64_t>(static_cast<int64_t>(*pages)) : std::nullopt;
 }
 
 }  // namespace
@@ -31,7 +30,7 @@ SockmapWorker::SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics:
       worker_(worker),
       loop_(loop),
       counters_(counters),
-      wide_(memory_budget, kWideSessionCost, tcp_mem_low()) {
+      wide_(memory_budget, kWideSessionCost, as_signed(metrics::proc::tcp_mem_mark(0))) {
   up_ = map_.bytes(counter());  // what an earlier worker of this index counted is not ours
   down_ = map_.bytes(counter() + 1);
   trims_ = map_.trims(ring());
@@ -118,7 +117,7 @@ void SockmapWorker::publish_wide_sessions() {
 std::optional<int64_t> SockmapWorker::tcp_pages() {
   int64_t now = now_ns();
   if (pages_at_ns_ == 0 || now - pages_at_ns_ > kPagesFreshNs) {
-    pages_ = metrics::proc::read_small_file("/proc/net/sockstat", proc_text_) ? parse_sockstat_tcp_pages(proc_text_) : std::nullopt;
+    pages_ = as_signed(metrics::proc::tcp_memory_pages());
     pages_at_ns_ = now;
   }
   return pages_;

@@ -75,7 +75,6 @@ class SockmapWorker : public Handler {
   EventLoop::TimerId timer_ = 0;
   WideBuffers wide_;
   std::optional<int64_t> pages_;
-  std::string proc_text_;
   int64_t pages_at_ns_ = 0;
 };
 

@@ -1,37 +1,6 @@
 #include "server/paths/wide_buffers.h"
 
-#include <charconv>
-
 namespace sp {
-namespace {
-
-std::optional<int64_t> number_at(std::string_view text, size_t at) {
-  while (at < text.size() && text[at] == ' ') ++at;
-  int64_t value = 0;
-  auto [end, err] = std::from_chars(text.data() + at, text.data() + text.size(), value);
-  if (err != std::errc() || end == text.data() + at || value < 0) return std::nullopt;
-  return value;
-}
-
-}  // namespace
-
-std::optional<int64_t> parse_tcp_mem_low(std::string_view tcp_mem) {
-  size_t at = tcp_mem.find_first_not_of(" \t");
-  return at == std::string_view::npos ? std::nullopt : number_at(tcp_mem, at);
-}
-
-std::optional<int64_t> parse_sockstat_tcp_pages(std::string_view sockstat) {
-  while (!sockstat.empty()) {
-    size_t end = sockstat.find('\n');
-    std::string_view line = sockstat.substr(0, end);
-    if (line.substr(0, 5) == "TCP: ") {
-      size_t mem = line.find(" mem ");
-      return mem == std::string_view::npos ? std::nullopt : number_at(line, mem + 5);
-    }
-    sockstat.remove_prefix(end == std::string_view::npos ? sockstat.size() : end + 1);
-  }
-  return std::nullopt;
-}
 
 bool WideBuffers::calm(std::optional<int64_t> tcp_pages, bool after_pressure) const {
   if (!low_mark_) return true;

@@ -26,7 +26,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -41,10 +40,6 @@ inline constexpr int kWideSendBuffer = 8 << 20;
 inline constexpr int kNarrowSendBuffer = 256 << 10;
 // What one widened session may hold in the kernel's send buffers: two destinations, doubled.
 inline constexpr size_t kWideSessionCost = 2 * 2 * size_t{kWideSendBuffer};
-
-// The kernel's TCP memory in pages: net.ipv4.tcp_mem's first mark, and what its sockets hold now.
-std::optional<int64_t> parse_tcp_mem_low(std::string_view tcp_mem);      // "low pressure high"
-std::optional<int64_t> parse_sockstat_tcp_pages(std::string_view sockstat);  // "TCP: inuse … mem N"
 
 class WideBuffers {
  public:
