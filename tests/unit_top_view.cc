@@ -19,7 +19,8 @@ json snapshot(int workers, double uptime, uint64_t voluntary) {
             {"interval_s", 1.0}};
   s["totals"] = {{"connections_active", 3}, {"connections_total", 9}, {"bytes_per_s", 2.5e9},
                  {"cpu", {{"user_pct", 10.0}, {"sys_pct", 20.0}}}, {"ctx_switches", {{"voluntary", voluntary}, {"involuntary", 0}}}};
-  s["process"] = {{"rss_bytes", 5000000}, {"open_fds", 23}, {"threads", 5}, {"cpu", {{"user_pct", 1.0}, {"sys_pct", 2.0}}}};
+  s["process"] = {{"rss_bytes", 5000000}, {"open_fds", 23}, {"threads", 5}, {"cpu", {{"user_pct", 1.0}, {"sys_pct", 2.0}}},
+                  {"host_tcp_memory_bytes", 1200000}, {"host_tcp_pressure_bytes", 1572400000}};
   s["workers"] = json::array();
   for (int i = 0; i < workers; ++i)
     s["workers"].push_back({{"id", i}, {"connections_active", 1}, {"connections_total", 2}, {"bytes_per_s", 493.8e6},
@@ -54,12 +55,27 @@ TEST(TopView, RowsPerWorkerWithRatesBarsAndErrors) {
   EXPECT_NE(screen.find("2.5 GB/s"), std::string::npos);  // totals
   EXPECT_NE(screen.find("0.0.0.0:9998"), std::string::npos);
   EXPECT_NE(screen.find("rss 5.0 MB, 23 fds"), std::string::npos);
+  EXPECT_NE(screen.find("host: kernel TCP memory 1.2 MB of 1572.4 MB (tcp_mem pressure mark)\n"), std::string::npos)
+      << screen;
   // Worker rows: id, then numbers; errors 1+2+3+4; no earlier snapshot: context switches "-".
   EXPECT_NE(screen.find("\n0           1      2 493.8 MB/s   50.0   25.0      -      -     10  ["), std::string::npos)
       << screen;
   // 120 columns leave room for all 50 bar cells: 50 % user and 25 % sys of one core.
   EXPECT_NE(screen.find("[" + std::string(25, '=') + std::string(13, '#') + std::string(12, ' ') + "]"), std::string::npos)
       << screen;
+}
+
+TEST(TopView, TcpMemoryPastThePressureMarkIsAnAlert) {
+  json s = snapshot(1, 10, 100);
+  s["process"]["host_tcp_memory_bytes"] = 1600000000;
+  std::vector<Line> lines = render_frame(connected(&s));
+  auto host = std::find_if(lines.begin(), lines.end(), [](const Line& l) { return l.text.rfind("host:", 0) == 0; });
+  ASSERT_NE(host, lines.end()) << text(lines);
+  EXPECT_EQ(host->text, "host: kernel TCP memory 1600.0 MB of 1572.4 MB (tcp_mem pressure mark): UNDER PRESSURE");
+  EXPECT_EQ(host->style, Line::Style::kAlert);
+  s["process"].erase("host_tcp_pressure_bytes");  // an older proxy, or the sysctl unreadable: no line
+  lines = render_frame(connected(&s));
+  EXPECT_TRUE(std::none_of(lines.begin(), lines.end(), [](const Line& l) { return l.text.rfind("host:", 0) == 0; }));
 }
 
 TEST(TopView, ContextSwitchesPerSecondBetweenSnapshots) {

@@ -289,6 +289,12 @@ std::vector<Line> render_frame(const Frame& f) {
   add(format("process: rss %.1f MB, %llu fds, %llu threads, cpu user %.1f%% sys %.1f%%", num(p, "rss_bytes") / 1e6,
              static_cast<unsigned long long>(count(p, "open_fds")), static_cast<unsigned long long>(count(p, "threads")),
              num(obj(p, "cpu"), "user_pct"), num(obj(p, "cpu"), "sys_pct")));
+  // The machine's, not the process's: TCP memory near the pressure mark slows every socket.
+  double tcp = num(p, "host_tcp_memory_bytes"), pressure = num(p, "host_tcp_pressure_bytes");
+  if (pressure > 0)
+    add(format("host: kernel TCP memory %.1f MB of %.1f MB (tcp_mem pressure mark)%s", tcp / 1e6, pressure / 1e6,
+               tcp >= pressure ? ": UNDER PRESSURE" : ""),
+        tcp >= pressure ? Line::Style::kAlert : Line::Style::kPlain);
 
   return fit(std::move(out), f);
 }
