@@ -145,6 +145,11 @@ const Fields<ProcessView>& process_fields() {
                          "net.ipv4.tcp_mem's second mark in bytes: past it the kernel squeezes every TCP socket's "
                          "buffers on the machine. 0 where unreadable",
                          [](const ProcessView& p) { return p.host_tcp_pressure_bytes; });
+    integer<ProcessView>(f, kGauge, "host_tcp_under_pressure", "boolean",
+                         "1 while the kernel regulates TCP memory (/proc/net/protocols: press): set past "
+                         "host_tcp_pressure_bytes, cleared only below tcp_mem's first mark, so memory the kernel "
+                         "never gives back keeps it set; windows stop growing on every TCP socket of the machine",
+                         [](const ProcessView& p) { return p.host_tcp_under_pressure; });
     cpu_fields<ProcessView>(f, "the whole process, by getrusage (a cross-check for totals.cpu)", true,
                             [](const ProcessView& p) -> const CpuView& { return p.cpu; });
     return f;

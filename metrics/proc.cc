@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <charconv>
 #include <string>
+#include <vector>
 
 namespace sp::metrics {
 
@@ -232,6 +233,36 @@ std::optional<uint64_t> parse_tcp_mem_mark(std::string_view tcp_mem, int mark) {
     if (end == std::string_view::npos) return std::nullopt;
     tcp_mem.remove_prefix(end);
   }
+}
+
+std::optional<bool> parse_protocols_tcp_pressure(std::string_view protocols) {
+  size_t column = std::string_view::npos;  // of "press", from the header line
+  while (!protocols.empty()) {
+    size_t end = protocols.find('\n');
+    std::string_view line = protocols.substr(0, end);
+    protocols.remove_prefix(end == std::string_view::npos ? protocols.size() : end + 1);
+    std::vector<std::string_view> fields;
+    for (size_t at = 0; (at = line.find_first_not_of(' ', at)) != std::string_view::npos;) {
+      size_t stop = line.find(' ', at);
+      fields.push_back(line.substr(at, stop == std::string_view::npos ? std::string_view::npos : stop - at));
+      at = stop;
+    }
+    if (fields.empty()) continue;
+    if (fields[0] == "protocol") {
+      auto it = std::find(fields.begin(), fields.end(), "press");
+      if (it != fields.end()) column = static_cast<size_t>(it - fields.begin());
+    } else if (fields[0] == "TCP" && column < fields.size()) {
+      if (fields[column] == "yes") return true;
+      if (fields[column] == "no") return false;
+      return std::nullopt;  // "NI": the protocol has no pressure state
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<bool> tcp_memory_pressure() {
+  std::string text;
+  return read_small_file("/proc/net/protocols", text) ? parse_protocols_tcp_pressure(text) : std::nullopt;
 }
 
 std::optional<uint64_t> tcp_memory_pages() {

@@ -80,6 +80,11 @@ std::optional<uint64_t> parse_sockstat_tcp_pages(std::string_view sockstat);
 std::optional<uint64_t> parse_tcp_mem_mark(std::string_view tcp_mem, int mark);
 std::optional<uint64_t> tcp_memory_pages();
 std::optional<uint64_t> tcp_mem_mark(int mark);
+// Whether the kernel regulates TCP memory now (the "press" column of /proc/net/protocols' TCP
+// row). Set past tcp_mem's second mark, it clears only below the first: memory the kernel never
+// gives back can keep it set for good.
+std::optional<bool> parse_protocols_tcp_pressure(std::string_view protocols);
+std::optional<bool> tcp_memory_pressure();
 
 }  // namespace proc
 }  // namespace sp::metrics

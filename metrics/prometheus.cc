@@ -227,7 +227,7 @@ namespace {
 // Rows added with the conventions: they had no name before.
 constexpr std::string_view kNewRows[] = {"max_fds", "start_time_unix_s", "counters.buffer_bytes_handed",
                                          "counters.pipe_bytes_handed", "host_tcp_memory_bytes",
-                                         "host_tcp_pressure_bytes"};
+                                         "host_tcp_pressure_bytes", "host_tcp_under_pressure"};
 
 template <typename S>
 void renames(std::string& out, const Scope& scope, const Fields<S>& fields) {

@@ -91,6 +91,7 @@ bool Sampler::read_proc(RawSample& s) {
   static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   s.host_tcp_memory_bytes = proc::tcp_memory_pages().value_or(0) * page;
   s.host_tcp_pressure_bytes = proc::tcp_mem_mark(1).value_or(0) * page;
+  s.host_tcp_under_pressure = proc::tcp_memory_pressure().value_or(false) ? 1 : 0;
   return s.rss_bytes != 0 && s.open_fds != 0 && s.threads != 0;
 }
 

@@ -115,6 +115,7 @@ Snapshot make_snapshot(const SnapshotLayout& layout, const RawSample& start, con
   s.process.threads = now.threads;
   s.process.host_tcp_memory_bytes = now.host_tcp_memory_bytes;
   s.process.host_tcp_pressure_bytes = now.host_tcp_pressure_bytes;
+  s.process.host_tcp_under_pressure = now.host_tcp_under_pressure;
   s.process.cpu = cpu_view(begin.process_cpu, end.process_cpu, now.process_cpu, window_ns);
 
   for (size_t i = 0; i < layout.listeners.size(); ++i) {

@@ -65,6 +65,7 @@ struct RawSample {
   double start_time_unix_s = 0;
   uint64_t host_tcp_memory_bytes = 0;  // the whole machine's, not only this process's sockets
   uint64_t host_tcp_pressure_bytes = 0;
+  uint64_t host_tcp_under_pressure = 0;
 };
 
 // What does not change while the program runs: names and ids.
@@ -145,6 +146,7 @@ struct ProcessView {
   uint64_t threads = 0;
   uint64_t host_tcp_memory_bytes = 0;
   uint64_t host_tcp_pressure_bytes = 0;
+  uint64_t host_tcp_under_pressure = 0;
   CpuView cpu;  // the kernel's account for the whole process
 };
 

@@ -100,6 +100,17 @@ TEST(Proc, ParsesTheKernelsTcpMemory) {
   EXPECT_EQ(proc::parse_tcp_mem_mark("  42 43 44", 1), 43u);
   EXPECT_EQ(proc::parse_tcp_mem_mark("-1 2 3", 0), std::nullopt);
   EXPECT_EQ(proc::parse_tcp_mem_mark("", 0), std::nullopt);
+  const char* protocols =
+      "protocol  size sockets  memory press maxhdr  slab module     cl co di ac io in de sh ss gs se re bi br ha uh gp em\n"
+      "UDP       1344      0       0   NI       0   yes  kernel      y  y  y  n  y  y  y  n  y  y  y  y  y  n  n  y  y  n\n"
+      "TCP       2304      1  295808   yes     192   yes  kernel      y  y  y  y  y  y  y  y  y  y  y  y  y  n  y  y  y  y  y\n";
+  EXPECT_EQ(proc::parse_protocols_tcp_pressure(protocols), true);
+  std::string calm = protocols;
+  calm.replace(calm.find("295808   yes"), 12, "295808    no");
+  EXPECT_EQ(proc::parse_protocols_tcp_pressure(calm), false);
+  EXPECT_EQ(proc::parse_protocols_tcp_pressure("TCP 2304 1 5 yes\n"), std::nullopt);  // no header: no column
+  EXPECT_EQ(proc::parse_protocols_tcp_pressure(""), std::nullopt);
+  EXPECT_TRUE(proc::tcp_memory_pressure().has_value());
   // This machine's own files parse (a kernel without them would make these nullopt, not crash).
   EXPECT_TRUE(proc::tcp_memory_pages().has_value());
   EXPECT_GT(proc::tcp_mem_mark(1).value_or(0), proc::tcp_mem_mark(0).value_or(0));

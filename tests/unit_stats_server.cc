@@ -208,6 +208,7 @@ TEST(StatsServer, RatesAppearAfterAnInterval) {
   uint64_t low = 0, pressure = 0;
   tcp_mem >> low >> pressure;
   EXPECT_EQ(j["process"]["host_tcp_pressure_bytes"].get<uint64_t>(), pressure * page);
+  EXPECT_LE(j["process"]["host_tcp_under_pressure"].get<uint64_t>(), 1u);
 }
 
 TEST(StatsServer, LongLineGetsAnErrorAndTheConnectionEnds) {

@@ -73,6 +73,13 @@ TEST(TopView, TcpMemoryPastThePressureMarkIsAnAlert) {
   ASSERT_NE(host, lines.end()) << text(lines);
   EXPECT_EQ(host->text, "host: kernel TCP memory 1600.0 MB of 1572.4 MB (tcp_mem pressure mark): UNDER PRESSURE");
   EXPECT_EQ(host->style, Line::Style::kAlert);
+  s["process"]["host_tcp_memory_bytes"] = 1200000000;  // below the mark, but the kernel still regulates
+  s["process"]["host_tcp_under_pressure"] = 1;
+  lines = render_frame(connected(&s));
+  host = std::find_if(lines.begin(), lines.end(), [](const Line& l) { return l.text.rfind("host:", 0) == 0; });
+  ASSERT_NE(host, lines.end()) << text(lines);
+  EXPECT_EQ(host->text, "host: kernel TCP memory 1200.0 MB of 1572.4 MB (tcp_mem pressure mark): UNDER PRESSURE");
+  EXPECT_EQ(host->style, Line::Style::kAlert);
   s["process"].erase("host_tcp_pressure_bytes");  // an older proxy, or the sysctl unreadable: no line
   lines = render_frame(connected(&s));
   EXPECT_TRUE(std::none_of(lines.begin(), lines.end(), [](const Line& l) { return l.text.rfind("host:", 0) == 0; }));

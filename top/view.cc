@@ -290,11 +290,13 @@ std::vector<Line> render_frame(const Frame& f) {
              static_cast<unsigned long long>(count(p, "open_fds")), static_cast<unsigned long long>(count(p, "threads")),
              num(obj(p, "cpu"), "user_pct"), num(obj(p, "cpu"), "sys_pct")));
   // The machine's, not the process's: TCP memory near the pressure mark slows every socket.
+  // The kernel keeps regulating until memory falls below tcp_mem's first mark, not the second.
   double tcp = num(p, "host_tcp_memory_bytes"), pressure = num(p, "host_tcp_pressure_bytes");
+  bool squeezed = count(p, "host_tcp_under_pressure") != 0 || (pressure > 0 && tcp >= pressure);
   if (pressure > 0)
     add(format("host: kernel TCP memory %.1f MB of %.1f MB (tcp_mem pressure mark)%s", tcp / 1e6, pressure / 1e6,
-               tcp >= pressure ? ": UNDER PRESSURE" : ""),
-        tcp >= pressure ? Line::Style::kAlert : Line::Style::kPlain);
+               squeezed ? ": UNDER PRESSURE" : ""),
+        squeezed ? Line::Style::kAlert : Line::Style::kPlain);
 
   return fit(std::move(out), f);
 }
