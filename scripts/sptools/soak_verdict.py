@@ -302,6 +302,18 @@ def check_processes(meta):
     return {"name": "processes ran to the end", "ok": ok, "detail": detail}
 
 
+def host_tcp(run, final):
+    """The machine's TCP memory over the run (reported, not judged: every process on the machine
+    counts, and --mode sockmap's two-way bulk leaves some charged for good, docs/sockmap.md)."""
+    both = run + ([final] if final is not None else [])
+    mem = [m for m in (get(s, "process", "host_tcp_memory_bytes") for s in both) if is_num(m)]
+    if not mem:
+        return None
+    flagged = [get(s, "process", "host_tcp_under_pressure") for s in run]
+    return {"start_bytes": mem[0], "end_bytes": mem[-1], "peak_bytes": max(mem), "growth_bytes": mem[-1] - mem[0],
+            "pressure_samples": sum(1 for f in flagged if f == 1), "samples": len(run)}
+
+
 def verdict(meta, samples, client, stream, churn):
     """The verdict document (verdict.json) of one run."""
     run = [s for s in samples if get(s, "soak", "phase") == "run"]
@@ -334,7 +346,8 @@ def verdict(meta, samples, client, stream, churn):
                 "open_fds": c_fds["open_fds"], "sessionless_fds": c_fds["sessionless_fds"],
                 "rss_bytes": c_rss["rss_bytes"], "cpu_workers": c_cpu["workers"],
                 "pingpong_messages": get(client, "messages"),
-                "pingpong_latency_us": get(client, "latency_us")},
+                "pingpong_latency_us": get(client, "latency_us"),
+                "host_tcp_memory": host_tcp(run, final)},
             "checks": checks, "meta": meta}
 
 
@@ -352,6 +365,12 @@ def table(v):
                  f" {txt(v['run_s'])} s, stopped by {v['stop_reason']})", "",
              pad("check", 38) + "result  detail", "-" * 37 + " ------  " + "-" * 40]
     lines += [pad(c["name"], 38) + pad(res[c["ok"]], 8) + c["detail"] for c in v["checks"]] + [""]
+    host = (v.get("summary") or {}).get("host_tcp_memory")
+    if host:
+        mb = lambda b: f"{b / 1e6:.1f} MB"  # noqa: E731
+        lines += [f"machine (not judged): kernel TCP memory {mb(host['start_bytes'])} at the start, "
+                  f"{mb(host['end_bytes'])} at the end, peak {mb(host['peak_bytes'])}; under pressure in "
+                  f"{host['pressure_samples']} of {host['samples']} samples", ""]
     return "\n".join(lines) + "\n"
 
 

@@ -305,3 +305,21 @@ def test_the_inputs_are_not_modified():
     before = copy.deepcopy(run)
     judge(run)
     assert run == before
+
+
+def test_the_machines_tcp_memory_is_reported_not_judged():
+    run = healthy()
+    assert judge(run)[0]["summary"]["host_tcp_memory"] is None  # an older proxy: no figures
+    for i, smp in enumerate(run["samples"]):
+        smp["process"]["host_tcp_memory_bytes"] = 1_000_000 + 4096 * i
+        smp["process"]["host_tcp_under_pressure"] = 1 if i in (3, 4) else 0
+    run["samples"][-1]["process"]["host_tcp_memory_bytes"] = 900_000  # the final sample, after the drain
+    v, _ = judge(run)
+    assert v["ok"] is True
+    assert v["summary"]["host_tcp_memory"] == {
+        "start_bytes": 1_000_000, "end_bytes": 900_000, "peak_bytes": 1_000_000 + 4096 * 39,
+        "growth_bytes": -100_000, "pressure_samples": 2, "samples": 40}
+    assert ("machine (not judged): kernel TCP memory 1.0 MB at the start, 0.9 MB at the end, peak 1.2 MB; "
+            "under pressure in 2 of 40 samples") in sv.table(v)
+    assert "machine (not judged)" not in sv.table(judge(healthy())[0])
+
