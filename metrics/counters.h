@@ -52,6 +52,7 @@ namespace sp::metrics {
   X(sockmap_narrowed, "sessions", "--mode sockmap: times a widened session was narrowed to 512 KiB because the kernel's TCP memory reached tcp_mem's first mark") \
   X(sockmap_wide_sessions, "sessions", "gauge: --mode sockmap sessions with widened send buffers right now") \
   X(sockmap_fallbacks, "sessions", "--mode sockmap: sessions the kernel would not take (maps full, socket no longer established), relayed with splice") \
+  X(sockmap_declined, "sessions", "--mode sockmap: sessions relayed with splice because the kernel's TCP memory was at or above --sockmap-tcp-memory of tcp_mem's first mark when they started (two-way bulk through sockmap leaks the kernel's TCP memory: docs/sockmap.md)") \
   SP_SIZE_BUCKETS(X, buffers, "buffers", "read/write buffers handed to pumps")                                             \
   X(buffer_bytes_handed, "bytes", "the sizes of the read/write buffers handed to pumps, added up (with the buffers_* counts: their histogram)") \
   SP_SIZE_BUCKETS(X, pipes, "pipes", "pipes handed to pumps")                                                              \

@@ -2,7 +2,8 @@
 // stats show it and no pump ran), bytes that arrive before the sockets enter the maps come first,
 // a half-close waits for what the kernel still queues, a remote that never reads stalls its client
 // (the relay holds the sender back) and loses nothing, both destinations get a wide send buffer
-// within the memory budget, 2,000 echoes at once all finish, and where bpf(2) is refused the proxy says so once, names the remedy and relays with splice.
+// within the memory budget, 2,000 echoes at once all finish, new sessions go to splice past
+// --sockmap-tcp-memory, and where bpf(2) is refused the proxy says so once, names the remedy and relays with splice.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
@@ -84,6 +85,7 @@ TEST(SockmapE2E, TheKernelRelaysAndTheStatsCountItsBytes) {
   ASSERT_EQ(snap.value("mode_effective", ""), "sockmap") << "the kernel relay was refused here";
   EXPECT_EQ(delta("sockmap_sessions"), 3u);
   EXPECT_EQ(delta("sockmap_fallbacks"), 0u);
+  EXPECT_EQ(delta("sockmap_declined"), 0u) << "the kernel's TCP memory is past --sockmap-tcp-memory here";
   EXPECT_EQ(delta("read_calls") + delta("splice_calls"), 0u) << "bytes went through a pump, not the kernel";
   // Counted by the program itself, exactly: three sessions of 4 MiB each way.
   EXPECT_EQ(delta("bytes_in"), 3u * (4 << 20));
@@ -312,6 +314,35 @@ TEST(SockmapCrowd, TwoThousandEchoesAtOnceWidenNothingAndArriveIntact) {
     nlohmann::json snap = stats_snapshot(stats_port);
     EXPECT_EQ(worker_counter(snap, "sockmap_widened"), 0u) << snap.dump();
   }
+}
+
+// Two-way bulk through the kernel relay leaks the kernel's TCP memory (docs/sockmap.md), so at
+// --sockmap-tcp-memory of tcp_mem's first mark new sessions go to splice. At 0 % every session is
+// past the mark: each is relayed intact with splice, counted, and the log says why once.
+TEST(SockmapE2E, NewSessionsGoToSpliceAtTheTcpMemoryMarkAndTheLogSaysWhyOnce) {
+  if (!metrics::proc::tcp_mem_mark(0) || !metrics::proc::tcp_memory_pages())
+    GTEST_SKIP() << "this kernel does not show tcp_mem or /proc/net/sockstat";
+  uint16_t stats_port = free_port();
+  ProxyStack stack("sockmap", {"--stats", "127.0.0.1:" + std::to_string(stats_port), "-w", "1", "--stats-interval", "0.1",
+                               "--sockmap-tcp-memory", "0"});
+  ASSERT_TRUE(wait_for_port(stats_port));
+  std::this_thread::sleep_for(300ms);
+  auto before = stats_snapshot(stats_port);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(echoes(stack.proxy_port, 4 << 20));
+  std::this_thread::sleep_for(300ms);
+  auto snap = stats_snapshot(stats_port);
+  auto delta = [&](const char* name) { return worker_counter(snap, name) - worker_counter(before, name); };
+  ASSERT_EQ(snap.value("mode_effective", ""), "sockmap") << "the kernel relay was refused here";
+  EXPECT_EQ(delta("sockmap_declined"), 3u) << snap.dump();
+  EXPECT_EQ(delta("sockmap_sessions"), 0u);
+  EXPECT_GT(delta("splice_calls"), 0u);
+  EXPECT_EQ(delta("bytes_in"), 3u * (4 << 20));
+  stack.proxy->signal(SIGTERM);
+  ASSERT_EQ(stack.proxy->wait(10s), 0);
+  std::string err = stack.proxy->err();
+  EXPECT_EQ(occurrences(err, "new sessions are relayed with splice"), 1u) << err;
+  EXPECT_NE(err.find("tcp_mem's first mark"), std::string::npos) << "the mark is not named: " << err;
+  EXPECT_NE(err.find("docs/sockmap.md"), std::string::npos) << err;
 }
 
 TEST(SockmapE2E, RefusedBpfFallsBackToSpliceAndSaysWhyOnce) {

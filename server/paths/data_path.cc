@@ -142,7 +142,8 @@ DataPathWorker::DataPathWorker(const DataPathOptions& options, DataPath effectiv
   }
   if (effective_ == DataPath::kSockmap && sockmap) {
     try {
-      sockmap_ = std::make_unique<SockmapWorker>(*sockmap, id, loop, counters, options.pumps.memory_budget);
+      sockmap_ = std::make_unique<SockmapWorker>(*sockmap, id, loop, counters, options.pumps.memory_budget,
+                                                 options.sockmap_tcp_memory_percent);
     } catch (const std::exception& e) {
       log::error(name, ": ", e.what(), "; this worker relays with splice");
       effective_ = effective_mode(effective_, false);
@@ -172,6 +173,10 @@ std::unique_ptr<Relay> DataPathWorker::make_pump_relay(PumpMode mode, const Rela
 }
 
 std::unique_ptr<Relay> DataPathWorker::make_sockmap_relay(const RelaySockets& sockets, RelayOwner& owner) {
+  if (!sockmap_->admit_session()) {
+    counters_.sockmap_declined.add();
+    return make_pump_relay(PumpMode::kSplice, sockets, owner);
+  }
   auto relay = std::make_unique<SockmapRelay>(*sockmap_, loop_, counters_, sockets, owner);
   bool partial = false;
   int err = relay->attach(&partial);

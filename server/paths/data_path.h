@@ -49,6 +49,9 @@ struct DataPathOptions {
   UringOptions uring;          // --mode uring: derived from the pumps' sizes (finish())
   size_t turn_bytes = 1 << 20;  // the most bytes one direction moves per turn (turn_budget.h)
   uint32_t uring_features = kUringDefaultFeatures;  // the io_uring features to use where the kernel has them
+  // --mode sockmap: new sessions are relayed with splice while the kernel's TCP memory is at or
+  // above this percentage of tcp_mem's first mark (server/paths/sockmap_worker.h says why).
+  unsigned sockmap_tcp_memory_percent = 50;
   // Sizes the ring's buffer pools from the pump options: call once they are parsed.
   void finish();
 };

@@ -4,10 +4,12 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <system_error>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "metrics/proc.h"
 #include "server/paths/bpf/relay_session.h"
 
@@ -25,12 +27,14 @@ std::optional<int64_t> as_signed(std::optional<uint64_t> pages) {
 }  // namespace
 
 SockmapWorker::SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics::WorkerCounters& counters,
-                             size_t memory_budget)
+                             size_t memory_budget, unsigned tcp_memory_percent)
     : map_(map),
       worker_(worker),
       loop_(loop),
       counters_(counters),
-      wide_(memory_budget, kWideSessionCost, as_signed(metrics::proc::tcp_mem_mark(0))) {
+      wide_(memory_budget, kWideSessionCost, as_signed(metrics::proc::tcp_mem_mark(0))),
+      low_mark_(as_signed(metrics::proc::tcp_mem_mark(0))) {
+  if (low_mark_) decline_at_ = *low_mark_ * tcp_memory_percent / 100;
   up_ = map_.bytes(counter());  // what an earlier worker of this index counted is not ours
   down_ = map_.bytes(counter() + 1);
   trims_ = map_.trims(ring());
@@ -46,6 +50,29 @@ SockmapWorker::~SockmapWorker() {
   if (timer_) loop_.cancel(timer_);
   loop_.remove(ring_fd_.get());
   ring_buffer__free(ring_);
+}
+
+bool SockmapWorker::admit_session() {
+  std::optional<int64_t> pages = tcp_pages();
+  if (!decline_at_ || !pages) return true;  // the kernel's figures cannot be read: nothing to go by
+  bool decline = *pages >= *decline_at_;
+  if (decline != declining_) {
+    declining_ = decline;
+    constexpr double kMiBPerPage = 4096.0 / (1 << 20);
+    std::string figures = "the kernel's TCP memory (" + std::to_string(std::lround(*pages * kMiBPerPage)) + " MiB) is " +
+                          (decline ? "at or above " : "below ") + std::to_string(std::lround(*decline_at_ * kMiBPerPage)) +
+                          " MiB (--sockmap-tcp-memory of tcp_mem's first mark, " +
+                          std::to_string(std::lround(*low_mark_ * kMiBPerPage)) + " MiB)";
+    static log::RateLimit limit;  // shared by the workers: one line a second in all
+    if (decline)
+      log::warn_limited(limit, "sockmap: ", figures,
+                        ": new sessions are relayed with splice until it falls below (two-way bulk through the "
+                        "kernel relay leaks TCP memory no socket gives back, and the relay crawls under memory "
+                        "pressure; a reboot or a higher net.ipv4.tcp_mem returns it: docs/sockmap.md)");
+    else
+      log::info("sockmap: ", figures, ": new sessions use the kernel relay again");
+  }
+  return !decline;
 }
 
 void SockmapWorker::session_started(SockmapSession* relay, const Sockmap::Keys& keys) {

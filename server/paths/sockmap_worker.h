@@ -4,6 +4,14 @@
 // ring, on which the program reports a direction it cannot go on relaying (its kernel queue passed
 // SP_RELAY_QUEUE_LIMIT, or a retransmission could not be trimmed); the session is told.
 //
+// It also decides whether a new session may use the kernel relay at all. Two-way bulk through it
+// leaks the kernel's TCP memory (a lost update of sk_forward_alloc in the psock backlog, Linux
+// 6.18: docs/sockmap.md), which no socket ever gives back, and past tcp_mem's first mark the
+// kernel may stay in memory pressure for good, where no TCP window grows and the kernel relay
+// crawls. So while the kernel's TCP memory is at or above --sockmap-tcp-memory (50 % by default)
+// of that mark, new sessions are relayed with splice, which leaks nothing and copes with pressure;
+// the kernel relay takes sessions again once it fell below. Sessions keep the path they started on.
+//
 // Thread context: its worker's loop thread only.
 #pragma once
 
@@ -36,13 +44,18 @@ class SockmapSession {
 class SockmapWorker : public Handler {
  public:
   // Throws std::system_error where the kernel refuses the worker's ring. `memory_budget`: what the
-  // worker's widened sessions may hold in their send buffers (--memory-budget).
-  SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics::WorkerCounters& counters, size_t memory_budget);
+  // worker's widened sessions may hold in their send buffers (--memory-budget);
+  // `tcp_memory_percent`: of tcp_mem's first mark, where new sessions go to splice instead.
+  SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics::WorkerCounters& counters, size_t memory_budget,
+                unsigned tcp_memory_percent);
   ~SockmapWorker() override;
   SockmapWorker(const SockmapWorker&) = delete;
   SockmapWorker& operator=(const SockmapWorker&) = delete;
 
   Sockmap& map() { return map_; }
+  // Whether a new session may use the kernel relay (false: relay it with splice). Logs when that
+  // changes, with the figures.
+  bool admit_session();
   uint32_t counter() const { return Sockmap::counter_of(worker_); }
   uint32_t ring() const { return static_cast<uint32_t>(worker_); }
   // `keys` are the relay's sockets, in the maps now; the ring names them.
@@ -76,6 +89,9 @@ class SockmapWorker : public Handler {
   WideBuffers wide_;
   std::optional<int64_t> pages_;
   int64_t pages_at_ns_ = 0;
+  std::optional<int64_t> low_mark_;     // tcp_mem's first mark, pages (nullopt: unreadable)
+  std::optional<int64_t> decline_at_;   // pages from which new sessions go to splice
+  bool declining_ = false;
 };
 
 }  // namespace sp
