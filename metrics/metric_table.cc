@@ -82,7 +82,7 @@ const Fields<Snapshot>& top_fields() {
                    [](const Snapshot& s) { return std::string_view(s.mode_effective); });
     text<Snapshot>(f, "uring_features",
                    "--mode uring: the io_uring features in effect, comma-separated (defer_taskrun, batch_wait, "
-                   "incremental, multishot; docs/uring.md); empty in other modes",
+                   "incremental, multishot, linked_sends; docs/uring.md); empty in other modes",
                    [](const Snapshot& s) { return std::string_view(s.uring_features); });
     integer<Snapshot>(f, kLabel, "pid", "", "process id", [](const Snapshot& s) { return static_cast<uint64_t>(s.pid); });
     number<Snapshot>(f, kGauge, "uptime_s", 3, "s", "time since the stats thread started, just after the listeners opened",

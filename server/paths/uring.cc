@@ -177,6 +177,23 @@ void Uring::send(int fd, const char* data, size_t len, UringOp* op) {
   io_uring_sqe_set_data(sqe, op);
 }
 
+void Uring::send_then_receive(int dst, const char* data, size_t len, UringOp* send_op, int src, UringGroup group,
+                              UringOp* receive_op, bool poll_first, size_t max_len) {
+  // Both in one submission: a batch that ended after the send would submit it unlinked.
+  if (io_uring_sq_space_left(&ring_) < 2) {
+    counters_.uring_submissions.add(io_uring_sq_ready(&ring_));
+    counters_.uring_enters.add();
+    io_uring_submit(&ring_);
+  }
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_send(sqe, dst, data, len, MSG_NOSIGNAL | MSG_WAITALL);
+  io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS);
+  io_uring_sqe_set_data(sqe, send_op);
+  receive(src, group, receive_op, poll_first, max_len);
+  ++linked_;
+  counters_.uring_linked_sends.add();
+}
+
 void Uring::cancel(int fd) {
   io_uring_sqe* sqe = next_sqe();
   io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);

@@ -87,6 +87,17 @@ class Uring : public Sleeper {
   // Completes (with the poll mask) once fd has something to read, or has hung up.
   void poll_readable(int fd, UringOp* op);
   void send(int fd, const char* data, size_t len, UringOp* op);
+  // kUringLinkedSends: a send of all `len` bytes (MSG_WAITALL) whose success posts no completion,
+  // linked to a receive as receive() makes it, which the kernel issues once the send completed:
+  // the receive's completion says the send succeeded. A failed send completes (its error, or the
+  // bytes it sent before it) and its receive then never does. Counted until linked_done().
+  void send_then_receive(int dst, const char* data, size_t len, UringOp* send_op, int src, UringGroup group,
+                         UringOp* receive_op, bool poll_first, size_t max_len);
+  // Whether another linked send may start: each pins its buffer until its direction's next
+  // message, so an idle connection's last one stays pinned; half the small pool at most.
+  bool may_link() const { return linked_ < groups_[kSmallBuffers].count / 2; }
+  // A linked send's outcome is known (its receive completed, or it failed).
+  void linked_done() { --linked_; }
   // Cancels every request on fd; each completes (with -ECANCELED or its own result).
   void cancel(int fd);
 
@@ -140,6 +151,7 @@ class Uring : public Sleeper {
   bool incremental_ = false;
   Group groups_[kUringGroups];
   unsigned sends_since_wait_ = 0;  // each may complete as it is issued: the batch wait expects them
+  unsigned linked_ = 0;            // linked sends whose outcome is not known yet
   size_t bulk_directions_ = 0;
   bool epoll_watched_ = false;
   int epoll_fd_ = -1;

@@ -14,7 +14,8 @@
 namespace sp {
 namespace {
 
-constexpr UringFeature kOrder[] = {kUringDeferTaskrun, kUringBatchWait, kUringIncremental, kUringMultishot};
+constexpr UringFeature kOrder[] = {kUringDeferTaskrun, kUringBatchWait, kUringIncremental, kUringMultishot,
+                                   kUringLinkedSends};
 
 // A multishot receive over a socket pair, into a buffer ring at the start of `page` (group 1)
 // whose one buffer is the page's second half: true when one byte written to the other end
@@ -53,6 +54,7 @@ const char* uring_feature_name(UringFeature feature) {
     case kUringBatchWait: return "batch_wait";
     case kUringIncremental: return "incremental";
     case kUringMultishot: return "multishot";
+    case kUringLinkedSends: return "linked_sends";
   }
   return "?";
 }
@@ -63,6 +65,7 @@ const char* uring_feature_since(UringFeature feature) {
     case kUringBatchWait: return "Linux 6.12";
     case kUringIncremental: return "Linux 6.12";
     case kUringMultishot: return "Linux 6.0";
+    case kUringLinkedSends: return "Linux 5.18";
   }
   return "?";
 }
@@ -107,6 +110,9 @@ uint32_t probe_uring_features() {
     if (io_uring_queue_init_params(8, &ring, &params) < 0) return 0;
   }
   if (params.features & IORING_FEAT_MIN_TIMEOUT) features |= kUringBatchWait;
+  // CQE_SKIP_SUCCESS came with 5.17 and a send's MSG_WAITALL with 5.18; the base (provided buffer
+  // rings) needs 5.19 already.
+  if (params.features & IORING_FEAT_CQE_SKIP) features |= kUringLinkedSends;
   void* mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (mem != MAP_FAILED) {
     if (uring_abi::register_buf_ring(ring, mem, 8, 0, IOU_PBUF_RING_INC) == 0) features |= kUringIncremental;

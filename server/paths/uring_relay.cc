@@ -44,6 +44,10 @@ void UringRelay::stop() {
     ring_.cancel(client_);
     ring_.cancel(remote_);
   }
+  // A linked receive is issued only once its send completed, possibly after the cancel ran: with
+  // the receive side shut it then completes at once instead of waiting for data.
+  if (up_.linked) ::shutdown(up_.src, SHUT_RD);
+  if (down_.linked) ::shutdown(down_.src, SHUT_RD);
   check_stopped();
 }
 
@@ -118,6 +122,7 @@ void UringRelay::Direction::more_received(int result, uint32_t flags) {
 
 void UringRelay::Direction::received(int result, uint32_t flags) {
   if (pending == Pending::kMultishot && (flags & IORING_CQE_F_MORE)) return more_received(result, flags);
+  if (linked) linked_send_completed();
   receiving = false;
   cancelling = false;
   Pending was = std::exchange(pending, Pending::kPool);
@@ -180,6 +185,7 @@ void UringRelay::Direction::send_next() {
   if (queued() > 0) {
     const Chunk& c = queue.front();
     sending = true;
+    if (send_linked(c)) return;
     relay.ring_.send(dst, data(c) + c.offset, c.received - c.offset, &send_op);
     return;
   }
@@ -191,7 +197,43 @@ void UringRelay::Direction::send_next() {
   }
 }
 
+bool UringRelay::Direction::send_linked(const Chunk& c) {
+  Uring& ring = relay.ring_;
+  // A whole small message, alone in the queue, of a direction that would arm its next receive
+  // now from the small pool (not while the pools are short, bulk, or stopping).
+  if (!(ring.features() & kUringLinkedSends) || ring.groups() < 2 || !ring.may_link()) return false;
+  if (light_streak < kLightStreak || bulk || c.own || c.offset != 0 || c.group != kSmallBuffers || queued() != 1)
+    return false;
+  if (receiving || resume_pending || eof || relay.stopping_) return false;
+  linked = true;
+  receiving = true;
+  pending = Pending::kPool;
+  group = receiving_from = kSmallBuffers;
+  size_t others = relay.ring_.bulk_directions() / 2;
+  asked = std::min(ring.buffer_size(kSmallBuffers), turn_budget(others, ring.buffer_size(kLargeBuffers)));
+  ring.send_then_receive(dst, data(c), c.received, &send_op, src, kSmallBuffers, &receive_op, drained, asked);
+  return true;
+}
+
+void UringRelay::Direction::linked_send_completed() {
+  linked = false;
+  sending = false;
+  relay.ring_.linked_done();
+  const Chunk& c = queue.front();
+  bytes.add(c.received);
+  delivered += c.received;
+  give_back(c);
+  queue.pop();
+  relay.owner_.relay_activity();
+}
+
 void UringRelay::Direction::sent(int result) {
+  if (linked) {
+    // Only a failed linked send completes; its receive will not.
+    linked = false;
+    receiving = false;
+    relay.ring_.linked_done();
+  }
   sending = false;
   if (relay.stopping_) return relay.check_stopped();
   if (result == -EAGAIN || result == -EINTR) return send_next();

@@ -20,6 +20,13 @@
 // a 16 KiB buffer of the direction's own from the worker's BufferPool (the pumps' lowest rung):
 // no connection waits on another's backlog.
 //
+// With kUringLinkedSends a light direction (the same streak) sends its message linked to its own
+// next receive, and the send posts no completion when it succeeds: the wait that submitted both
+// lasts until the next message instead of ending at the send's completion (one io_uring_enter
+// per hop instead of two). The receive's completion then also completes the send; a failed send
+// completes alone, and its receive never does. Stopping shuts the sockets' receive side as well
+// as cancelling, since a linked receive issued after the cancel would otherwise wait for data.
+//
 // Fair turns: a receive asks for at most a turn's budget (server/paths/turn_budget.h, shared among the
 // ring's bulk directions), so every completion carries a bounded amount; and a direction whose
 // receive came back full re-arms through the back of the loop's ready queue instead of at once,
@@ -134,6 +141,8 @@ class UringRelay : public Relay {
     void more_received(int result, uint32_t flags);  // a multishot receive's, still armed
     void sent(int result);
     void send_next();
+    bool send_linked(const Chunk& c);  // the send and the next receive as one linked pair, if it may
+    void linked_send_completed();      // its receive completed: every byte of the front chunk went
     bool in_flight() const { return receiving || sending; }
     size_t queued() const { return queue.size(); }
     char* data(const Chunk& c) { return c.own ? own.get() : relay.ring_.data(c.group, c.slice); }
@@ -160,6 +169,7 @@ class UringRelay : public Relay {
     UringGroup group = kSmallBuffers;  // the pool the next receive takes from
     UringGroup receiving_from = kSmallBuffers;
     bool sending = false;
+    bool linked = false;  // the send in flight is linked to the receive in flight
     bool eof = false;
     bool drained = false;   // the last receive left the socket empty: the next one polls first
     bool cancelling = false;  // the multishot receive was asked to stop
