@@ -20,7 +20,7 @@ TEST(UringFeatureNames, ListsParseBackAndKeepTheirOrder) {
   for (uint32_t set = 1; set <= kUringAllFeatures; ++set) {
     EXPECT_EQ(parse_uring_features(uring_feature_list(set)), set) << set;
   }
-  EXPECT_EQ(uring_feature_list(kUringDefaultFeatures), "defer_taskrun") << "the default -h shows";
+  EXPECT_EQ(uring_feature_list(kUringDefaultFeatures), "defer_taskrun,linked_sends") << "the default -h shows";
 }
 
 TEST(UringFeatureNames, UnknownWordsAndEmptyItemsAreRefused) {
