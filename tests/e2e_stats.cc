@@ -213,9 +213,18 @@ TEST_P(StatsE2E, BusyProxyReportsRatesAndCpuThatMatchProc) {
             << cpu_s(b["process"]["cpu"]) << " s, /proc/PID/stat " << b_lo << ".." << b_hi << " s; interval " << last_pct
             << "% vs /proc " << proc_pct << "%; " << b["totals"]["bytes_per_s"].get<double>() / 1e6 << " MB/s\n";
 
-  // watch 200: at least 5 valid JSON lines in about 1.2 s, through nc and jq.
-  RunResult w = sh("(echo 'watch 200'; sleep 1.25) | timeout 1.25 nc 127.0.0.1 " + std::to_string(stats_port) +
-                   " | jq -c .totals");
+  // watch 200: at least 5 valid JSON lines in about 1.2 s, through nc and jq. The pipeline ends by
+  // itself after 1.25 s; killed at sh()'s 20 s instead, it says the machine stalled (this shared
+  // VM logged "workqueue lockup ... stuck for 36s" twice during this test), not the proxy: once more.
+  auto watch = [&] {
+    return sh("(echo 'watch 200'; sleep 1.25) | timeout 1.25 nc 127.0.0.1 " + std::to_string(stats_port) +
+              " | jq -c .totals");
+  };
+  RunResult w = watch();
+  if (w.code == -1) {
+    std::cout << "[ stalled  ] the 1.25 s watch pipeline ran past 20 s: the machine stalled; once more\n";
+    w = watch();
+  }
   auto lines = json_lines(w.out);
   EXPECT_GE(lines.size(), 5u) << w.out << w.err;
   for (const json& t : lines) EXPECT_GT(t["bytes_per_s"].get<double>(), 0);
