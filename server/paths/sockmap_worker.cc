@@ -32,9 +32,9 @@ SockmapWorker::SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics:
       worker_(worker),
       loop_(loop),
       counters_(counters),
-      wide_(memory_budget, kWideSessionCost, as_signed(metrics::proc::tcp_mem_mark(0))),
-      low_mark_(as_signed(metrics::proc::tcp_mem_mark(0))) {
-  if (low_mark_) decline_at_ = *low_mark_ * tcp_memory_percent / 100;
+      low_mark_(as_signed(metrics::proc::tcp_mem_mark(0))),
+      decline_at_(low_mark_ ? std::optional<int64_t>(*low_mark_ * tcp_memory_percent / 100) : std::nullopt),
+      wide_(memory_budget, kWideSessionCost, low_mark_) {
   up_ = map_.bytes(counter());  // what an earlier worker of this index counted is not ours
   down_ = map_.bytes(counter() + 1);
   trims_ = map_.trims(ring());

@@ -86,11 +86,11 @@ class SockmapWorker : public Handler {
   uint64_t down_ = 0;
   uint64_t trims_ = 0;
   EventLoop::TimerId timer_ = 0;
+  std::optional<int64_t> low_mark_;     // tcp_mem's first mark, pages (nullopt: unreadable)
+  std::optional<int64_t> decline_at_;   // pages from which new sessions go to splice
   WideBuffers wide_;
   std::optional<int64_t> pages_;
   int64_t pages_at_ns_ = 0;
-  std::optional<int64_t> low_mark_;     // tcp_mem's first mark, pages (nullopt: unreadable)
-  std::optional<int64_t> decline_at_;   // pages from which new sessions go to splice
   bool declining_ = false;
 };
 

@@ -135,12 +135,16 @@ Uring::~Uring() {
   }
 }
 
+void Uring::submit_now() {
+  counters_.uring_submissions.add(io_uring_sq_ready(&ring_));
+  counters_.uring_enters.add();
+  io_uring_submit(&ring_);
+}
+
 io_uring_sqe* Uring::next_sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   while (!sqe) {  // the submission queue is full: hand it to the kernel now
-    counters_.uring_submissions.add(io_uring_sq_ready(&ring_));
-    counters_.uring_enters.add();
-    io_uring_submit(&ring_);
+    submit_now();
     sqe = io_uring_get_sqe(&ring_);
   }
   return sqe;
@@ -180,11 +184,7 @@ void Uring::send(int fd, const char* data, size_t len, UringOp* op) {
 void Uring::send_then_receive(int dst, const char* data, size_t len, UringOp* send_op, int src, UringGroup group,
                               UringOp* receive_op, bool poll_first, size_t max_len) {
   // Both in one submission: a batch that ended after the send would submit it unlinked.
-  if (io_uring_sq_space_left(&ring_) < 2) {
-    counters_.uring_submissions.add(io_uring_sq_ready(&ring_));
-    counters_.uring_enters.add();
-    io_uring_submit(&ring_);
-  }
+  if (io_uring_sq_space_left(&ring_) < 2) submit_now();
   io_uring_sqe* sqe = next_sqe();
   io_uring_prep_send(sqe, dst, data, len, MSG_NOSIGNAL | MSG_WAITALL);
   io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS);

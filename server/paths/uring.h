@@ -140,6 +140,7 @@ class Uring : public Sleeper {
   static uint16_t buffer_id(uint32_t flags) { return static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT); }
   void register_group(UringGroup group, size_t size, unsigned count);
   void give_back(UringGroup group, uint16_t id);
+  void submit_now();  // hands the queued requests to the kernel without waiting
   io_uring_sqe* next_sqe();
   void dispatch(io_uring_cqe* cqe, bool& epoll_ready);
   int wait(int timeout_ms);

@@ -93,11 +93,15 @@ void UringRelay::Direction::arm_receive() {
     return;
   }
   pending = Pending::kPool;
+  asked = receive_size();
+  relay.ring_.receive(src, group, &receive_op, drained, asked);
+}
+
+size_t UringRelay::Direction::receive_size() const {
   // Counted in sessions, as the pumps' ready list counts them (a session's two directions share a turn).
   size_t others = (relay.ring_.bulk_directions() - (bulk ? 1 : 0)) / 2;
   size_t largest = relay.ring_.buffer_size(relay.ring_.groups() > 1 ? kLargeBuffers : kSmallBuffers);
-  asked = std::min(relay.ring_.buffer_size(group), turn_budget(others, largest));
-  relay.ring_.receive(src, group, &receive_op, drained, asked);
+  return std::min(relay.ring_.buffer_size(group), turn_budget(others, largest));
 }
 
 void UringRelay::Direction::more_received(int result, uint32_t flags) {
@@ -209,8 +213,7 @@ bool UringRelay::Direction::send_linked(const Chunk& c) {
   receiving = true;
   pending = Pending::kPool;
   group = receiving_from = kSmallBuffers;
-  size_t others = relay.ring_.bulk_directions() / 2;
-  asked = std::min(ring.buffer_size(kSmallBuffers), turn_budget(others, ring.buffer_size(kLargeBuffers)));
+  asked = receive_size();
   ring.send_then_receive(dst, data(c), c.received, &send_op, src, kSmallBuffers, &receive_op, drained, asked);
   return true;
 }

@@ -137,6 +137,7 @@ class UringRelay : public Relay {
     Direction(UringRelay& r, int from, int to, metrics::Counter& bytes_counter)
         : relay(r), src(from), dst(to), bytes(bytes_counter) {}
     void arm_receive();
+    size_t receive_size() const;  // what a pool receive asks for: its buffer, at most a turn's budget
     void received(int result, uint32_t flags);
     void more_received(int result, uint32_t flags);  // a multishot receive's, still armed
     void sent(int result);
