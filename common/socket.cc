@@ -37,16 +37,16 @@ Fd listen_tcp(const SocketAddress& addr, int backlog, bool reuseport) {
   return fd;
 }
 
+Fd stream_socket(const SocketAddress& addr, int* err) {
+  fd_reserve::Allocation making_a_descriptor;
+  Fd fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  *err = fd ? 0 : errno;
+  return fd;
+}
+
 Fd connect_nonblocking(const SocketAddress& addr, int* err) {
-  Fd fd;
-  {
-    fd_reserve::Allocation making_a_descriptor;
-    fd.reset(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  }
-  if (!fd) {
-    *err = errno;
-    return fd;
-  }
+  Fd fd = stream_socket(addr, err);
+  if (!fd) return fd;
   if (::connect(fd.get(), addr.get(), addr.length) != 0 && errno != EINPROGRESS) {
     *err = errno;
     return Fd();

@@ -14,6 +14,11 @@ namespace sp {
 // if asked, SO_REUSEPORT. Throws std::system_error naming the address: "bind 0.0.0.0:9998: ...".
 Fd listen_tcp(const SocketAddress& addr, int backlog = 4096, bool reuseport = false);
 
+// A non-blocking, close-on-exec TCP socket for addr's family, not yet connected (for a connect
+// made elsewhere, e.g. on an io_uring); invalid Fd and *err set on failure. Holds an
+// fd_reserve::Allocation, as connect_nonblocking does.
+Fd stream_socket(const SocketAddress& addr, int* err);
+
 // Starts a non-blocking connect. On success the Fd is valid and the connect may still be in
 // progress (wait for writability, then check socket_error()); on failure *err is the errno.
 Fd connect_nonblocking(const SocketAddress& addr, int* err);

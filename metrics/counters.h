@@ -44,6 +44,7 @@ namespace sp::metrics {
   X(uring_enobufs, "events", "--mode uring: receives that found every provided buffer in use (ENOBUFS)")  \
   X(uring_cq_overflows, "events", "--mode uring: waits after which the completion queue had overflowed")  \
   X(uring_linked_sends, "requests", "--mode uring: sends linked to their direction's next receive, whose success posts no completion (--uring-features linked_sends)") \
+  X(uring_connects, "requests", "--mode uring: remote connects made on the ring instead of in the event loop (--uring-features connect)") \
   X(sockmap_sessions, "sessions", "--mode sockmap: sessions whose bytes the kernel relayed")                \
   X(sockmap_overflows, "sessions", "--mode sockmap: sessions reset at a last-resort limit (256 MiB queued in the kernel for a destination, or 64 MiB held back and not yet moved on)") \
   X(sockmap_holds, "events", "--mode sockmap: times a direction's kernel queue reached 2 MiB and the relay held its sender back (its bytes moved on with read/write until the queue drained)") \

@@ -1,7 +1,8 @@
 // --mode uring's kernel features (server/paths/uring_features.h) end to end: the stats and the
 // log say which are in effect and why the others are not; every set the proxy can run with, the
 // full one and reduced ones, relays bulk, half-closing and many small streams byte for byte; linked
-// sends take one io_uring_enter per hop and leave no session behind when cut short; an idle
+// sends take one io_uring_enter per hop and leave no session behind when cut short; a session that
+// connects on the ring never joins epoll, and its connect is cancelled at the timeout; an idle
 // worker holds next to no memory.
 #include <gtest/gtest.h>
 
@@ -9,6 +10,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,7 +79,8 @@ TEST_P(UringFeatureSets, EverySetRelaysEveryByte) {
 
 INSTANTIATE_TEST_SUITE_P(Features, UringFeatureSets,
                          ::testing::Values("all", "none", "defer_taskrun,incremental", "incremental", "defer_taskrun",
-                                           "batch_wait", "multishot", "linked_sends", "defer_taskrun,linked_sends"),
+                                           "batch_wait", "multishot", "linked_sends", "defer_taskrun,linked_sends",
+                                           "connect", "defer_taskrun,linked_sends,connect"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& c : name)
@@ -88,7 +92,7 @@ TEST(UringFeatures, AnUnknownNameIsRefusedWithTheValidOnes) {
   auto r = run({bin("proxy"), "--mode", "uring", "--uring-features", "incremental,bundles"}, 5s);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("unknown io_uring feature 'bundles'"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("defer_taskrun,batch_wait,incremental,multishot,linked_sends"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("defer_taskrun,batch_wait,incremental,multishot,linked_sends,connect"), std::string::npos) << r.err;
 }
 
 // The request count shows a multishot receive at work: a ping-pong message then costs its two
@@ -182,6 +186,63 @@ TEST(UringFeatures, AMultishotReceiveStopsAtTheQueueLimit) {
   uint64_t held = snap["workers"][0]["counters"].value("buffer_bytes_held", uint64_t{0});
   EXPECT_GT(sent, 1u << 20) << "too little was sent to fill the remote's buffers";
   EXPECT_LE(held, 256u << 10) << "the proxy took " << held << " bytes of buffers for a remote that does not read";
+}
+
+// Sockets the process has in its epoll sets: the "tfd:" lines of each epoll descriptor's fdinfo.
+int epoll_watched(int pid) {
+  namespace fs = std::filesystem;
+  int watched = 0;
+  std::string proc = "/proc/" + std::to_string(pid);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(proc + "/fd", ec)) {
+    if (fs::read_symlink(entry.path(), ec).string() != "anon_inode:[eventpoll]") continue;
+    std::ifstream info(proc + "/fdinfo/" + entry.path().filename().string());
+    for (std::string line; std::getline(info, line);) watched += line.rfind("tfd:", 0) == 0;
+  }
+  return watched;
+}
+
+// --uring-features connect: a session lives on the ring from the start. Ten connects that hang (a
+// remote whose accept backlog is full drops their SYNs) put none of their sockets in an epoll set
+// of the proxy, where sessions handed over from epoll put both of theirs there while connecting;
+// at the connect timeout the ring's connects are cancelled and every client is closed.
+TEST(UringFeatures, SessionsThatConnectOnTheRingNeverJoinEpoll) {
+  if (!(probe_uring_features() & kUringConnect)) GTEST_SKIP() << "this kernel has no IORING_OP_CONNECT";
+  Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front(), 0);
+  uint16_t remote_port = local_address(listener.get()).port();
+  std::vector<Fd> fillers;
+  for (int i = 0; i < 4; ++i) {
+    int err = 0;
+    fillers.push_back(connect_nonblocking(resolve(HostPort{"127.0.0.1", remote_port}, false).front(), &err));
+  }
+  std::this_thread::sleep_for(200ms);
+  constexpr int kClients = 10;
+  for (bool on_ring : {true, false}) {
+    SCOPED_TRACE(on_ring ? "connect on the ring" : "connect in the loop");
+    uint16_t stats_port = free_port();
+    uint16_t port = free_port();
+    auto proxy = start_proxy(port, remote_port, "uring",
+                             {"--uring-features", on_ring ? "defer_taskrun,linked_sends,connect" : "defer_taskrun,linked_sends",
+                              "--connect-timeout", "1", "--stats", stats_at(stats_port), "-w", "1"});
+    ASSERT_TRUE(wait_for_port(stats_port));
+    ASSERT_TRUE(wait_until_no_sessions(stats_port, 5s));  // start_proxy's probe waits for its timeout too
+    std::this_thread::sleep_for(200ms);                    // and the stats socket's clients are gone
+    int before = epoll_watched(proxy->pid());
+    std::vector<Fd> clients;
+    for (int i = 0; i < kClients; ++i) clients.push_back(connect_to(port, 4s));
+    std::this_thread::sleep_for(400ms);
+    int during = epoll_watched(proxy->pid());
+    auto start = std::chrono::steady_clock::now();
+    for (Fd& c : clients) EXPECT_TRUE(read_to_eof(c.get()).empty());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 3s) << "the connect timeout did not close the clients";
+    EXPECT_EQ(during - before, on_ring ? 0 : 2 * kClients) << before << " sockets watched before, " << during << " during";
+    ASSERT_TRUE(wait_until_no_sessions(stats_port, 5s));
+    auto counters = stats_snapshot(stats_port)["workers"][0]["counters"];
+    // start_proxy waits for its port with a connect through the proxy: one session more
+    EXPECT_EQ(counters["uring_connects"], on_ring ? kClients + 1 : 0) << counters;
+    EXPECT_EQ(counters["connect_timeout"], kClients + 1) << counters;
+    EXPECT_TRUE(proxy->running());
+  }
 }
 
 // The provided buffers are mapped, not touched: 32 idle workers fit in 40 MiB.

@@ -11,7 +11,7 @@ namespace sp {
 namespace {
 
 TEST(UringFeatureNames, ListsParseBackAndKeepTheirOrder) {
-  EXPECT_EQ(uring_feature_list(kUringAllFeatures), "defer_taskrun,batch_wait,incremental,multishot,linked_sends");
+  EXPECT_EQ(uring_feature_list(kUringAllFeatures), "defer_taskrun,batch_wait,incremental,multishot,linked_sends,connect");
   EXPECT_EQ(uring_feature_list(0), "");
   EXPECT_EQ(parse_uring_features("all"), kUringAllFeatures);
   EXPECT_EQ(parse_uring_features("none"), 0u);
@@ -20,7 +20,7 @@ TEST(UringFeatureNames, ListsParseBackAndKeepTheirOrder) {
   for (uint32_t set = 1; set <= kUringAllFeatures; ++set) {
     EXPECT_EQ(parse_uring_features(uring_feature_list(set)), set) << set;
   }
-  EXPECT_EQ(uring_feature_list(kUringDefaultFeatures), "defer_taskrun,linked_sends") << "the default -h shows";
+  EXPECT_EQ(uring_feature_list(kUringDefaultFeatures), "defer_taskrun,linked_sends,connect") << "the default -h shows";
 }
 
 TEST(UringFeatureNames, UnknownWordsAndEmptyItemsAreRefused) {
@@ -30,7 +30,7 @@ TEST(UringFeatureNames, UnknownWordsAndEmptyItemsAreRefused) {
       parse_uring_features(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";
     } catch (const std::invalid_argument& e) {
-      EXPECT_NE(std::string(e.what()).find("expected all, none or defer_taskrun,batch_wait,incremental,multishot,linked_sends"), std::string::npos)
+      EXPECT_NE(std::string(e.what()).find("expected all, none or defer_taskrun,batch_wait,incremental,multishot,linked_sends,connect"), std::string::npos)
           << e.what();
     }
   }

@@ -54,6 +54,10 @@ struct RelaySockets {
   Handler* client_handler;
   int remote;
   Handler* remote_handler;
+  // false: the socket was never registered in the loop (a session that lives on the worker's
+  // io_uring from the start: --uring-features connect).
+  bool client_in_loop = true;
+  bool remote_in_loop = true;
 };
 
 class Relay {

@@ -200,6 +200,20 @@ void Uring::cancel(int fd) {
   io_uring_sqe_set_data64(sqe, kIgnore);
 }
 
+void Uring::connect(int fd, const sockaddr* addr, socklen_t length, UringOp* op) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_connect(sqe, fd, addr, length);
+  io_uring_sqe_set_data(sqe, op);
+  counters_.uring_connects.add();
+}
+
+void Uring::close(int fd) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_close(sqe, fd);
+  io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+  io_uring_sqe_set_data64(sqe, kIgnore);
+}
+
 void Uring::receive_into(int fd, char* data, size_t len, UringOp* op) {
   io_uring_sqe* sqe = next_sqe();
   io_uring_prep_recv(sqe, fd, data, len, 0);

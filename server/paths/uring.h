@@ -16,6 +16,7 @@
 #pragma once
 
 #include <liburing.h>
+#include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -100,6 +101,12 @@ class Uring : public Sleeper {
   void linked_done() { --linked_; }
   // Cancels every request on fd; each completes (with -ECANCELED or its own result).
   void cancel(int fd);
+  // kUringConnect: connects fd (a non-blocking socket) to addr, which must stay valid until the
+  // next submission; the completion's result is 0 or -errno.
+  void connect(int fd, const sockaddr* addr, socklen_t length, UringOp* op);
+  // Closes fd with the next submission (no completion): the number stays taken until then, so no
+  // socket made meanwhile can get it. Nothing may be in flight on fd.
+  void close(int fd);
 
   // The features in effect (those of options.features this ring could set up).
   uint32_t features() const { return features_; }

@@ -15,7 +15,7 @@ namespace sp {
 namespace {
 
 constexpr UringFeature kOrder[] = {kUringDeferTaskrun, kUringBatchWait, kUringIncremental, kUringMultishot,
-                                   kUringLinkedSends};
+                                   kUringLinkedSends, kUringConnect};
 
 // A multishot receive over a socket pair, into a buffer ring at the start of `page` (group 1)
 // whose one buffer is the page's second half: true when one byte written to the other end
@@ -55,6 +55,7 @@ const char* uring_feature_name(UringFeature feature) {
     case kUringIncremental: return "incremental";
     case kUringMultishot: return "multishot";
     case kUringLinkedSends: return "linked_sends";
+    case kUringConnect: return "connect";
   }
   return "?";
 }
@@ -66,6 +67,7 @@ const char* uring_feature_since(UringFeature feature) {
     case kUringIncremental: return "Linux 6.12";
     case kUringMultishot: return "Linux 6.0";
     case kUringLinkedSends: return "Linux 5.18";
+    case kUringConnect: return "Linux 5.5";
   }
   return "?";
 }
@@ -113,6 +115,10 @@ uint32_t probe_uring_features() {
   // CQE_SKIP_SUCCESS came with 5.17 and a send's MSG_WAITALL with 5.18; the base (provided buffer
   // rings) needs 5.19 already.
   if (params.features & IORING_FEAT_CQE_SKIP) features |= kUringLinkedSends;
+  if (io_uring_probe* probe = io_uring_get_probe_ring(&ring)) {
+    if (io_uring_opcode_supported(probe, IORING_OP_CONNECT)) features |= kUringConnect;
+    io_uring_free_probe(probe);
+  }
   void* mem = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (mem != MAP_FAILED) {
     if (uring_abi::register_buf_ring(ring, mem, 8, 0, IOU_PBUF_RING_INC) == 0) features |= kUringIncremental;

@@ -19,6 +19,8 @@ UringRelay::UringRelay(Uring& ring, EventLoop& loop, BufferPool& own_buffers, co
       owner_(owner),
       client_(sockets.client),
       remote_(sockets.remote),
+      client_in_loop_(sockets.client_in_loop),
+      remote_in_loop_(sockets.remote_in_loop),
       up_(*this, sockets.client, sockets.remote, counters.bytes_in),
       down_(*this, sockets.remote, sockets.client, counters.bytes_out) {}
 
@@ -31,8 +33,8 @@ UringRelay::~UringRelay() {
 
 void UringRelay::start(uint32_t) {
   // The ring sees what the client sent while connecting: its first receive finds it queued.
-  loop_.remove(client_);
-  loop_.remove(remote_);
+  if (client_in_loop_) loop_.remove(client_);
+  if (remote_in_loop_) loop_.remove(remote_);
   up_.arm_receive();
   down_.arm_receive();
 }

@@ -36,7 +36,8 @@
 // Every request in flight points at this object, so it must outlive them: stop() cancels them
 // and the owner hears relay_stopped() once none is left; only then may it close the sockets.
 // The ring watches both sockets from start() on: they leave epoll, which would only wake the
-// worker for nothing.
+// worker for nothing (with kUringConnect a session's sockets never joined it: the remote connected
+// on the ring).
 //
 // Thread context: its worker's loop thread only.
 #pragma once
@@ -190,6 +191,8 @@ class UringRelay : public Relay {
   RelayOwner& owner_;
   int client_;
   int remote_;
+  bool client_in_loop_;  // else the session lived on the ring from the start (kUringConnect)
+  bool remote_in_loop_;
   Direction up_;    // client -> remote
   Direction down_;  // remote -> client
   bool stopping_ = false;

@@ -109,7 +109,7 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          "64M", [&](const std::string& v) { c.paths.pumps.memory_budget = parse_size(v, 0, 1ULL << 40); }});
   p.add({0, "uring-features", "LIST",
          "--mode uring: the io_uring features to use where the kernel has them, comma-separated: defer_taskrun "
-         "(Linux 6.1), batch_wait (6.12), incremental (6.12), multishot (6.0), linked_sends (5.18); all; none "
+         "(Linux 6.1), batch_wait (6.12), incremental (6.12), multishot (6.0), linked_sends (5.18), connect (5.5); all; none "
          "(docs/uring.md)",
          uring_feature_list(kUringDefaultFeatures),
          [&](const std::string& v) { c.paths.uring_features = parse_uring_features(v); }});

@@ -30,7 +30,12 @@ void ProxySession::start() {
     account().listener = local_address(client_.get());
   }
   set_nodelay(client_.get());
-  env_.loop.add(client_.get(), EventLoop::kEdgeAll, &client_side_);
+  // A session that connects on the ring lives there from the start: its client socket joins the
+  // loop only to read a PROXY header. A client that leaves meanwhile is seen by the relay.
+  if (!paths_.connects_on_ring() || options_.accept_proxy) {
+    env_.loop.add(client_.get(), EventLoop::kEdgeAll, &client_side_);
+    client_in_loop_ = true;
+  }
   if (options_.accept_proxy) {
     state_ = State::kReadingHeader;
     timer_ = env_.loop.run_after(options_.accept_proxy_timeout_ns, [this] {
@@ -117,8 +122,20 @@ void ProxySession::connect_next() {
   while (address_index_ < addresses_->size()) {
     const SocketAddress& addr = (*addresses_)[address_index_++];
     int err = 0;
+    if (paths_.connects_on_ring()) {
+      // addr lives in addresses_, which the session holds until long after the submission.
+      remote_fd_ = stream_socket(addr, &err);
+      if (remote_fd_) {
+        paths_.connect_on_ring(remote_fd_.get(), addr, ring_connect_);
+        ring_connecting_ = true;
+        return;
+      }
+      last_connect_error_ = err;
+      continue;
+    }
     remote_fd_ = connect_nonblocking(addr, &err);
     if (remote_fd_) {
+      remote_in_loop_ = true;
       // Also reached from an event handler (the next address after a failed one), where nothing
       // above would catch: a failed registration ends this session only.
       try {
@@ -165,8 +182,26 @@ void ProxySession::on_connect_result(uint32_t events) {
   if (address_index_ > 0)
     log::debug(describe_error("connect", (*addresses_)[address_index_ - 1], last_connect_error_));
   env_.loop.remove(remote_fd_.get());
+  remote_in_loop_ = false;
   remote_fd_.reset();
   connect_next();  // the next address, if the name had several
+}
+
+void ProxySession::on_ring_connect(int result) {
+  ring_connecting_ = false;
+  if (state_ == State::kStopping) {  // closed while connecting: the sockets may go now
+    close_sockets(reset_on_close_);
+    return;
+  }
+  if (result == 0) {
+    connected();
+    return;
+  }
+  last_connect_error_ = -result;
+  if (address_index_ > 0)
+    log::debug(describe_error("connect", (*addresses_)[address_index_ - 1], last_connect_error_));
+  remote_fd_.reset();
+  connect_next();
 }
 
 void ProxySession::connected() {
@@ -177,7 +212,8 @@ void ProxySession::connected() {
   holds_backend_ = true;
   if (options_.send_proxy && !send_proxy_header()) return;
   state_ = State::kOpen;
-  relay_ = paths_.make_relay({client_.get(), &client_side_, remote_fd_.get(), &remote_side_}, *this);
+  relay_ = paths_.make_relay(
+      {client_.get(), &client_side_, remote_fd_.get(), &remote_side_, client_in_loop_, remote_in_loop_}, *this);
   if (!relay_) {
     set_end(SessionEnd::kError, "the kernel relay took the sockets half-way");
     close(true);  // the kernel took the session half-way: reset
@@ -294,6 +330,13 @@ void ProxySession::close(bool reset) {
     relay_->stop();
     return;
   }
+  if (ring_connecting_) {
+    // The ring's request points at this session: the sockets close once it completed.
+    state_ = State::kStopping;
+    reset_on_close_ = reset;
+    paths_.cancel_connect(ring_connect_);
+    return;
+  }
   close_sockets(reset);
 }
 
@@ -303,8 +346,13 @@ void ProxySession::close_sockets(bool reset) {
   // A reset on one side is passed on as a reset on the other: the peer learns the stream broke.
   for (Fd* fd : {&client_, &remote_fd_}) {
     if (!*fd) continue;
-    if (!relay_) env_.loop.remove(fd->get());  // a relay took the sockets out of the loop in stop()
+    // A relay took the sockets out of the loop in stop(); a remote connected on the ring was never in it.
+    if (!relay_ && (fd == &client_ ? client_in_loop_ : remote_in_loop_)) env_.loop.remove(fd->get());
     if (reset) set_reset_on_close(fd->get());
+  }
+  if (paths_.connects_on_ring()) {
+    for (Fd* fd : {&client_, &remote_fd_})
+      if (*fd) paths_.close_on_ring(std::move(*fd));
   }
   client_.reset();
   remote_fd_.reset();

@@ -52,12 +52,19 @@ class ProxySession : public Session, private RelayOwner {
     bool is_client;
   };
   enum class State { kReadingHeader, kConnecting, kOpen, kStopping, kClosed };
+  // The remote's connect made on the worker's io_uring (DataPathWorker::connects_on_ring()).
+  struct RingConnect : UringOp {
+    explicit RingConnect(ProxySession& s) : session(s) {}
+    void on_completion(int result, uint32_t) override { session.on_ring_connect(result); }
+    ProxySession& session;
+  };
 
   void read_proxy_header();  // --accept-proxy: then connects, or closes the client
   void start_connecting();  // to the next backend the pool picks
   void connect_next();      // to the next address of the backend
   void on_side_events(bool client, uint32_t events);
   void on_connect_result(uint32_t events);
+  void on_ring_connect(int result);  // 0 or -errno
   void connected();
   bool send_proxy_header();  // --send-proxy: false when the remote did not take it whole
   void connect_failed(int err, bool timed_out);
@@ -87,6 +94,10 @@ class ProxySession : public Session, private RelayOwner {
   State state_ = State::kConnecting;
   Side client_side_{*this, true};
   Side remote_side_{*this, false};
+  RingConnect ring_connect_{*this};
+  bool ring_connecting_ = false;  // its completion is still to come: the session waits for it to close
+  bool client_in_loop_ = false;   // client_ is registered in the loop
+  bool remote_in_loop_ = false;   // remote_fd_ is (a connect the loop watches)
   std::unique_ptr<Relay> relay_;  // once connected
   bool reset_on_close_ = false;
   uint32_t pending_client_events_ = 0;  // seen while connecting, replayed once connected
