@@ -41,6 +41,9 @@ WORKLOADS = {
                       desc="redis-benchmark -t set -c 50 against redis-server (no persistence)"),
     "redis-get": dict(kind="redis", test="get", conns=50, pipeline=1, rate_hint=60000,
                       desc="redis-benchmark -t get -c 50 against redis-server"),
+    "redis-get-k0": dict(kind="redis", test="get", conns=20, pipeline=1, keepalive=False, rate_hint=6000,
+                         desc="redis-benchmark -t get -c 20 -k 0: a new connection for every request, so each "
+                              "request is a whole proxy session (connect, relay, close)"),
     "redis-get-P32": dict(kind="redis", test="get", conns=50, pipeline=32, rate_hint=1000000,
                           desc="redis-benchmark -t get -c 50 -P 32 (32 pipelined requests per connection)"),
     "wrk-1k-64c": dict(kind="wrk", conns=64, file_size=1024,
@@ -69,7 +72,7 @@ TOOLS = {"iperf3": [("iperf3", "iperf3")], "sockperf": [("sockperf", "sockperf")
          "redis": [("redis-server", "redis-server"), ("redis-benchmark", "redis-tools")],
          "wrk": [("nginx", "nginx-light"), ("wrk", "wrk")], "curl": [("nginx", "nginx-light"), ("curl", "curl")]}
 
-REAL_CLIENTS = ["redis-set", "redis-get", "redis-get-P32", "wrk-1k-64c", "curl-256m"]
+REAL_CLIENTS = ["redis-set", "redis-get", "redis-get-P32", "redis-get-k0", "wrk-1k-64c", "curl-256m"]
 DEFAULT = ["pp-1k-1c", "pp-1k-64c", "pp-16k-1c", "stream-64k-1c", "stream-64k-8c", "iperf3-P1", "iperf3-P4",
            "sockperf-pp-1k"] + REAL_CLIENTS + MIXED
 QUICK = ["pp-1k-1c", "stream-64k-8c", "iperf3-P1", "sockperf-pp-1k", "redis-get-P32", "wrk-1k-64c", "curl-256m",
@@ -224,6 +227,8 @@ def client_argv(ctx, wl, host, port, tag):
         n = max(1000, min(int(rate * a.duration), 50_000_000))
         argv = ["redis-benchmark", "-h", host, "-p", str(port), "-c", str(wl["conns"]), "-n", str(n),
                 "-t", wl["test"], "-P", str(wl["pipeline"]), "--csv"]
+        if not wl.get("keepalive", True):
+            argv[-1:-1] = ["-k", "0"]  # a connection per request: what a session costs
         post = {"requests": n}
     elif kind == "wrk":
         threads = max(1, min(wl["conns"], a.client_threads))

@@ -70,6 +70,14 @@ def test_redis_request_count_follows_the_last_rate_seen():
     assert argv[argv.index("-n") + 1] == "1000000"
 
 
+def test_the_churn_workload_opens_a_connection_per_request_and_the_others_keep_theirs():
+    argv, _, _ = W.client_argv(ctx(), W.WORKLOADS["redis-get-k0"], "127.0.0.1", 7000, "t")
+    assert argv[argv.index("-k") + 1] == "0" and argv[-1] == "--csv"
+    for name in ("redis-get", "redis-set", "redis-get-P32"):
+        argv, _, _ = W.client_argv(ctx(), W.WORKLOADS[name], "127.0.0.1", 7000, "t")
+        assert "-k" not in argv, name
+
+
 def test_curl_fetches_to_scratch_and_checks_the_served_file():
     argv, _, post = W.client_argv(ctx(), W.WORKLOADS["curl-256m"], "127.0.0.1", 8080, "t")
     assert argv.count("-o") == len(post["files"]) == 4
