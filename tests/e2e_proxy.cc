@@ -102,17 +102,9 @@ TEST_P(ProxyE2E, UnreachableRemoteClosesTheClientAndKeepsServing) {
 }
 
 TEST_P(ProxyE2E, ConnectTimeoutClosesTheClient) {
-  // A remote whose accept backlog is full drops new SYNs, so connects hang until the timeout.
-  Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front(), 0);
-  uint16_t remote_port = local_address(listener.get()).port();
-  std::vector<Fd> fillers;
-  for (int i = 0; i < 4; ++i) {
-    int err = 0;
-    fillers.push_back(connect_nonblocking(resolve(HostPort{"127.0.0.1", remote_port}, false).front(), &err));
-  }
-  std::this_thread::sleep_for(200ms);
+  HangingRemote remote;  // connects hang until the timeout
   uint16_t port = free_port();
-  auto proxy = start_proxy(port, remote_port, GetParam(), {"--connect-timeout", "500ms"});
+  auto proxy = start_proxy(port, remote.port, GetParam(), {"--connect-timeout", "500ms"});
   auto start = std::chrono::steady_clock::now();
   Fd fd = connect_to(port, 10s);
   read_to_eof(fd.get());

@@ -208,20 +208,13 @@ int epoll_watched(int pid) {
 // at the connect timeout the ring's connects are cancelled and every client is closed.
 TEST(UringFeatures, SessionsThatConnectOnTheRingNeverJoinEpoll) {
   if (!(probe_uring_features() & kUringConnect)) GTEST_SKIP() << "this kernel has no IORING_OP_CONNECT";
-  Fd listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front(), 0);
-  uint16_t remote_port = local_address(listener.get()).port();
-  std::vector<Fd> fillers;
-  for (int i = 0; i < 4; ++i) {
-    int err = 0;
-    fillers.push_back(connect_nonblocking(resolve(HostPort{"127.0.0.1", remote_port}, false).front(), &err));
-  }
-  std::this_thread::sleep_for(200ms);
+  HangingRemote remote;
   constexpr int kClients = 10;
   for (bool on_ring : {true, false}) {
     SCOPED_TRACE(on_ring ? "connect on the ring" : "connect in the loop");
     uint16_t stats_port = free_port();
     uint16_t port = free_port();
-    auto proxy = start_proxy(port, remote_port, "uring",
+    auto proxy = start_proxy(port, remote.port, "uring",
                              {"--uring-features", on_ring ? "defer_taskrun,linked_sends,connect" : "defer_taskrun,linked_sends",
                               "--connect-timeout", "1", "--stats", stats_at(stats_port), "-w", "1"});
     ASSERT_TRUE(wait_for_port(stats_port));

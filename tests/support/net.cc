@@ -86,6 +86,16 @@ bool read_exact(int fd, void* out, size_t len) {
   return true;
 }
 
+HangingRemote::HangingRemote() {
+  listener = listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front(), 0);
+  port = local_address(listener.get()).port();
+  for (int i = 0; i < 4; ++i) {
+    int err = 0;
+    fillers.push_back(connect_nonblocking(resolve(HostPort{"127.0.0.1", port}, false).front(), &err));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the fillers' handshakes fill the queue
+}
+
 bool echoes(uint16_t port, size_t bytes) {
   Fd fd = connect_to(port, std::chrono::seconds(5));
   auto data = random_bytes(bytes, 7);

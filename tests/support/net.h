@@ -27,6 +27,14 @@ std::string sha256_hex(const std::vector<uint8_t>& data);
 bool echoes(uint16_t port, size_t bytes);
 // How often `what` occurs in `text` (a log line said once, say).
 size_t occurrences(const std::string& text, const std::string& what);
+// A remote whose connects hang: a listener with a backlog of 0, filled, so that the kernel drops
+// new SYNs (connects to it wait for a connect timeout). It holds while the object lives.
+struct HangingRemote {
+  HangingRemote();
+  Fd listener;
+  std::vector<Fd> fillers;
+  uint16_t port = 0;
+};
 // Open fds of a process (count of /proc/PID/fd), and resident memory in bytes.
 int open_fds(int pid);
 uint64_t rss_bytes(int pid);
