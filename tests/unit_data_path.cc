@@ -99,5 +99,24 @@ TEST(DataPathModes, AWorkerThatFellBackAloneSaysSoInTheStats) {
   EXPECT_EQ(json["workers"][1]["mode_effective"], "uring") << "a worker without its own says the process's";
 }
 
+
+// The ring's buffers follow --memory-budget and --buffer-size; with incremental consumption one
+// ring of buffers no larger than 64 KiB (a held slice pins its whole buffer: with 1 MiB ones a
+// crowd of 2,000 connections stalled, bench/results/2026-12-07c-vm-uring-connect), of the two
+// pools' memory.
+TEST(DataPathModes, IncrementalBuffersAreSmallAndHoldThePoolsMemory) {
+  DataPathOptions options;
+  options.finish();  // the defaults: --buffer-size 1M, --memory-budget 64M
+  EXPECT_EQ(options.uring.buffer_size[kLargeBuffers], 1u << 20);
+  EXPECT_EQ(options.uring.incremental_buffer_size, 64u << 10);
+  EXPECT_EQ(options.uring.incremental_buffers * options.uring.incremental_buffer_size,
+            options.uring.buffers[kSmallBuffers] * options.uring.buffer_size[kSmallBuffers] +
+                options.uring.buffers[kLargeBuffers] * options.uring.buffer_size[kLargeBuffers]);
+  options.pumps.buffer_size = 32 << 10;
+  options.finish();
+  EXPECT_EQ(options.uring.incremental_buffer_size, 32u << 10) << "never above --buffer-size";
+  EXPECT_EQ(options.uring.incremental_buffers, 256u);
+}
+
 }  // namespace
 }  // namespace sp

@@ -76,6 +76,8 @@ void announce_uring_features(uint32_t offered, uint32_t asked) {
 
 }  // namespace
 
+constexpr size_t kIncrementalBufferMax = 64 << 10;
+
 void DataPathOptions::finish() {
   // The ring's buffer pools become resident as traffic fills them: 4 MiB each at most, within the
   // memory budget, large buffers no larger than the --buffer-size ceiling.
@@ -83,9 +85,13 @@ void DataPathOptions::finish() {
   uring.buffer_size[kLargeBuffers] = std::max(uring.buffer_size[kSmallBuffers], std::bit_floor(pumps.buffer_size));
   for (int g = 0; g < kUringGroups; ++g)
     uring.buffers[g] = static_cast<unsigned>(std::bit_floor(std::clamp<size_t>(pool / uring.buffer_size[g], 2, 1024)));
-  // With incremental consumption the two pools' memory is one ring of large buffers.
+  // With incremental consumption the two pools' memory is one ring of buffers of at most 64 KiB: a
+  // slice held for a slow destination pins its whole buffer, and with 1 MiB ones 2,000 connections
+  // at once stalled 8-22 for 5 s or more where 64 KiB ones stalled 1-3, as the pools do
+  // (bench/results/2026-12-07c-vm-uring-connect/NOTES.md); bulk moved the same.
+  uring.incremental_buffer_size = std::min(uring.buffer_size[kLargeBuffers], kIncrementalBufferMax);
   uring.incremental_buffers =
-      static_cast<unsigned>(std::bit_floor(std::clamp<size_t>(2 * pool / uring.buffer_size[kLargeBuffers], 4, 1024)));
+      static_cast<unsigned>(std::bit_floor(std::clamp<size_t>(2 * pool / uring.incremental_buffer_size, 4, 1024)));
 }
 
 DataPaths::DataPaths(const DataPathOptions& options) : options_(options), effective_(options.mode) {

@@ -85,7 +85,7 @@ Uring::Uring(const UringOptions& options, metrics::WorkerCounters& counters)
   try {
     incremental_ = features_ & kUringIncremental;
     if (incremental_) {
-      register_group(kSmallBuffers, options_.buffer_size[kLargeBuffers], options_.incremental_buffers);
+      register_group(kSmallBuffers, options_.incremental_buffer_size, options_.incremental_buffers);
     } else {
       register_group(kSmallBuffers, options_.buffer_size[kSmallBuffers], options_.buffers[kSmallBuffers]);
       register_group(kLargeBuffers, options_.buffer_size[kLargeBuffers], options_.buffers[kLargeBuffers]);

@@ -50,7 +50,11 @@ struct UringOptions {
   unsigned entries = 1024;  // submission queue; the completion queue is four times as large
   size_t buffer_size[kUringGroups] = {16 << 10, 1 << 20};
   unsigned buffers[kUringGroups] = {256, 4};  // per worker (powers of two); memory touched when used
-  unsigned incremental_buffers = 8;             // large ones, with incremental consumption
+  // With incremental consumption: one ring of these instead of the two pools. A slice a slow
+  // destination holds pins its whole buffer, so they are smaller than the large pool's (see
+  // kIncrementalBufferMax in data_path.cc).
+  size_t incremental_buffer_size = 64 << 10;
+  unsigned incremental_buffers = 128;
   uint32_t features = 0;  // of the kernel's (probe_uring_features()), the ones to use
 };
 
