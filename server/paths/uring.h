@@ -6,7 +6,7 @@
 // ring.
 //
 // What it builds on depends on the kernel (uring_features.h): with incremental consumption one
-// ring of large buffers serves every receive, each taking the next bytes of the buffer at the
+// ring of 64 KiB buffers serves every receive, each taking the next bytes of the buffer at the
 // head, and a buffer goes back to the kernel once the kernel has moved past it and every slice of
 // it was sent; without, two pools of whole buffers, small and large. With DEFER_TASKRUN the
 // completions' work runs when the worker waits; with the batch wait that wait does not end at the

@@ -42,7 +42,7 @@ enum UringFeature : uint32_t {
   // wait for one completion more than the sends submitted, for at most a short batch time
   // (min_wait_usec, 6.12). Without it: wake at the first completion.
   kUringBatchWait = 1u << 1,
-  // One buffer ring per worker whose large buffers the kernel fills a receive at a time
+  // One buffer ring per worker whose buffers (64 KiB) the kernel fills a receive at a time
   // (IOU_PBUF_RING_INC, 6.12). Without it: two pools of whole buffers, small and large.
   kUringIncremental = 1u << 2,
   // A direction whose messages are small keeps one receive armed for all of them
@@ -67,7 +67,8 @@ inline constexpr uint32_t kUringAllFeatures =
     kUringDeferTaskrun | kUringBatchWait | kUringIncremental | kUringMultishot | kUringLinkedSends | kUringConnect;
 // Asked for, not the default (docs/uring.md has the figures): the batch wait halves the
 // io_uring_enter calls but costs CPU and latency where timers are dear (a VM); incremental
-// consumption stalls connections in a crowd, where a held slice pins its whole large buffer.
+// consumption measured no gain (with 1 MiB buffers it stalled a crowd, where a held slice pins its
+// whole buffer; 64 KiB ones do not).
 // Linked sends halve the calls of one connection at less CPU and measured level elsewhere; a
 // session that connects on the ring costs 0.82x the proxy CPU of one handed over from epoll.
 inline constexpr uint32_t kUringDefaultFeatures = kUringDeferTaskrun | kUringLinkedSends | kUringConnect;
