@@ -76,8 +76,6 @@ void announce_uring_features(uint32_t offered, uint32_t asked) {
 
 }  // namespace
 
-constexpr size_t kIncrementalBufferMax = 64 << 10;
-
 void DataPathOptions::finish() {
   // The ring's buffer pools become resident as traffic fills them: 4 MiB each at most, within the
   // memory budget, large buffers no larger than the --buffer-size ceiling.

@@ -73,14 +73,15 @@ class DataPathWorker {
   // The relay for a session whose sockets are both connected (and registered in the loop).
   // Null when the kernel took the session half-way and refused the rest: reset it then.
   std::unique_ptr<Relay> make_relay(const RelaySockets& sockets, RelayOwner& owner);
-  // Whether sessions connect their remote socket on the worker's ring (--uring-features connect):
-  // such a socket never joins the loop, and the relay finds it there (RelaySockets::remote_in_loop).
-  bool connects_on_ring() const { return uring_ && (uring_->features() & kUringConnect); }
-  // Starts that connect: op's completion follows once, with 0 or -errno, also after cancel_connect().
+  // Whether sessions live on the worker's ring from connect to close (--uring-features connect):
+  // the remote socket connects on it, neither socket joins the loop (RelaySockets::*_in_loop), and
+  // both close on it.
+  bool sessions_on_ring() const { return uring_ && (uring_->features() & kUringConnect); }
+  // Starts the connect: op's completion follows once, with 0 or -errno, also after cancel_connect().
   // addr must stay valid until the loop next waits (the kernel copies it at submission).
   void connect_on_ring(int fd, const SocketAddress& addr, UringOp& op) { uring_->connect(fd, addr.get(), addr.length, &op); }
   void cancel_connect(UringOp& op) { uring_->cancel_request(&op); }
-  // Such a session's sockets are closed on the ring too, with the next submission.
+  // Closes a socket of such a session with the next submission.
   void close_on_ring(Fd fd) { uring_->close(fd.release()); }
   // The worker has no session left.
   void idle() { pools_.clear(); }

@@ -46,14 +46,16 @@ class UringOp {
 enum UringGroup : uint16_t { kSmallBuffers = 0, kLargeBuffers = 1 };
 inline constexpr int kUringGroups = 2;
 
+// With incremental consumption the ring's buffers are at most this large: a slice a slow
+// destination holds pins its whole buffer (DataPathOptions::finish).
+inline constexpr size_t kIncrementalBufferMax = 64 << 10;
+
 struct UringOptions {
   unsigned entries = 1024;  // submission queue; the completion queue is four times as large
   size_t buffer_size[kUringGroups] = {16 << 10, 1 << 20};
   unsigned buffers[kUringGroups] = {256, 4};  // per worker (powers of two); memory touched when used
-  // With incremental consumption: one ring of these instead of the two pools. A slice a slow
-  // destination holds pins its whole buffer, so they are smaller than the large pool's (see
-  // kIncrementalBufferMax in data_path.cc).
-  size_t incremental_buffer_size = 64 << 10;
+  // With incremental consumption: one ring of these instead of the two pools.
+  size_t incremental_buffer_size = kIncrementalBufferMax;
   unsigned incremental_buffers = 128;
   uint32_t features = 0;  // of the kernel's (probe_uring_features()), the ones to use
 };

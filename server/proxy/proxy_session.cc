@@ -1,7 +1,5 @@
 #include "server/proxy/proxy_session.h"
 
-#include <linux/tcp.h>
-#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -32,7 +30,7 @@ void ProxySession::start() {
   set_nodelay(client_.get());
   // A session that connects on the ring lives there from the start: its client socket joins the
   // loop only to read a PROXY header. A client that leaves meanwhile is seen by the relay.
-  if (!paths_.connects_on_ring() || options_.accept_proxy) {
+  if (!paths_.sessions_on_ring() || options_.accept_proxy) {
     env_.loop.add(client_.get(), EventLoop::kEdgeAll, &client_side_);
     client_in_loop_ = true;
   }
@@ -122,7 +120,7 @@ void ProxySession::connect_next() {
   while (address_index_ < addresses_->size()) {
     const SocketAddress& addr = (*addresses_)[address_index_++];
     int err = 0;
-    if (paths_.connects_on_ring()) {
+    if (paths_.sessions_on_ring()) {
       // addr lives in addresses_, which the session holds until long after the submission.
       remote_fd_ = stream_socket(addr, &err);
       if (remote_fd_) {
@@ -178,10 +176,14 @@ void ProxySession::on_connect_result(uint32_t events) {
     connected();
     return;
   }
-  last_connect_error_ = *err;
+  address_failed(*err);
+}
+
+void ProxySession::address_failed(int err) {
+  last_connect_error_ = err;
   if (address_index_ > 0)
     log::debug(describe_error("connect", (*addresses_)[address_index_ - 1], last_connect_error_));
-  env_.loop.remove(remote_fd_.get());
+  if (remote_in_loop_) env_.loop.remove(remote_fd_.get());
   remote_in_loop_ = false;
   remote_fd_.reset();
   connect_next();  // the next address, if the name had several
@@ -193,15 +195,8 @@ void ProxySession::on_ring_connect(int result) {
     close_sockets(reset_on_close_);
     return;
   }
-  if (result == 0) {
-    connected();
-    return;
-  }
-  last_connect_error_ = -result;
-  if (address_index_ > 0)
-    log::debug(describe_error("connect", (*addresses_)[address_index_ - 1], last_connect_error_));
-  remote_fd_.reset();
-  connect_next();
+  if (result == 0) connected();
+  else address_failed(-result);
 }
 
 void ProxySession::connected() {
@@ -349,10 +344,7 @@ void ProxySession::close_sockets(bool reset) {
     // A relay took the sockets out of the loop in stop(); a remote connected on the ring was never in it.
     if (!relay_ && (fd == &client_ ? client_in_loop_ : remote_in_loop_)) env_.loop.remove(fd->get());
     if (reset) set_reset_on_close(fd->get());
-  }
-  if (paths_.connects_on_ring()) {
-    for (Fd* fd : {&client_, &remote_fd_})
-      if (*fd) paths_.close_on_ring(std::move(*fd));
+    if (paths_.sessions_on_ring()) paths_.close_on_ring(std::move(*fd));
   }
   client_.reset();
   remote_fd_.reset();
@@ -361,79 +353,6 @@ void ProxySession::close_sockets(bool reset) {
   if (relay_) relay_->sockets_closed();
   env_.counters.connections_closed.add();
   env_.finished(this);
-}
-
-ProxySession::Account& ProxySession::account() {
-  if (!account_) account_ = std::make_unique<Account>();
-  return *account_;
-}
-
-void ProxySession::set_end(SessionEnd end, std::string error) {
-  if (!options_.log_sessions || account().end) return;
-  account().end = end;
-  account().error = std::move(error);
-}
-
-namespace {
-// tcpi_state values (include/net/tcp_states.h): <linux/tcp.h> has the tcp_info with its byte
-// counts but not the states, <netinet/tcp.h> the states but an older tcp_info.
-enum : uint8_t { kTimeWait = 6, kClose = 7, kCloseWait = 8, kLastAck = 9, kClosing = 11 };
-
-// Bytes the socket received from its peer, for a relay that does not see them (the kernel moves
-// them). TCP counts the FIN in tcpi_bytes_received; fin_seen: the relay ended on both EOFs (the
-// socket may be CLOSED by now, a state that no longer says whether a FIN came).
-uint64_t tcp_bytes_received(int fd, bool fin_seen) {
-  tcp_info info{};
-  socklen_t len = sizeof info;
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
-  uint8_t s = info.tcpi_state;
-  bool fin = fin_seen || s == kCloseWait || s == kLastAck || s == kClosing || s == kTimeWait;
-  return info.tcpi_bytes_received - (fin && info.tcpi_bytes_received ? 1 : 0);
-}
-
-// A relay that cannot say which socket failed: the one the reset closed.
-bool tcp_closed(int fd) {
-  tcp_info info{};
-  socklen_t len = sizeof info;
-  return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == kClose;
-}
-}  // namespace
-
-// Before the relay stops (a pump relay lets go of its pumps) and while the sockets are open.
-void ProxySession::take_tally(bool both_eof) {
-  if (!relay_ || !options_.log_sessions || account().tallied) return;
-  account().tallied = true;
-  RelayTally& tally = account().tally;
-  tally = relay_->tally();
-  if (!tally.bytes_known) {
-    tally.to_remote = tcp_bytes_received(client_.get(), both_eof);
-    tally.to_client = tcp_bytes_received(remote_fd_.get(), both_eof);
-  }
-  if (tally.failed == RelaySide::kUnknown)
-    tally.failed = tcp_closed(client_.get()) ? RelaySide::kClient : tcp_closed(remote_fd_.get()) ? RelaySide::kRemote : RelaySide::kUnknown;
-}
-
-void ProxySession::write_session_log() {
-  const Account& a = account();
-  SessionRecord r;
-  r.client = client();  // behind a balancer (--accept-proxy), the client its header names
-  r.listener = a.listener.to_string();
-  if (address_index_ > 0) r.remote = (*addresses_)[address_index_ - 1].to_string();
-  else r.remote = backend_ ? backend_->spec().where.to_string() : backends_.describe();
-  r.mode = relay_ && a.tally.mode ? a.tally.mode : to_string(paths_.effective());
-  r.bytes_to_remote = a.tally.to_remote;
-  r.bytes_to_client = a.tally.to_client;
-  r.duration_ms = (env_.loop.now() - started_ns_) / kNsPerMs;
-  r.end = a.end.value_or(SessionEnd::kError);
-  r.error = a.error;
-  log_session(r);
-}
-
-std::string ProxySession::client() const {
-  if (account_ && account_->carried_client) return account_->carried_client->to_string();
-  if (account_ && account_->client.length) return account_->client.to_string();
-  SocketAddress peer = peer_address(client_.get());
-  return peer.length ? peer.to_string() : "?";
 }
 
 }  // namespace sp

@@ -52,7 +52,7 @@ class ProxySession : public Session, private RelayOwner {
     bool is_client;
   };
   enum class State { kReadingHeader, kConnecting, kOpen, kStopping, kClosed };
-  // The remote's connect made on the worker's io_uring (DataPathWorker::connects_on_ring()).
+  // The remote's connect made on the worker's io_uring (DataPathWorker::sessions_on_ring()).
   struct RingConnect : UringOp {
     explicit RingConnect(ProxySession& s) : session(s) {}
     void on_completion(int result, uint32_t) override { session.on_ring_connect(result); }
@@ -65,6 +65,7 @@ class ProxySession : public Session, private RelayOwner {
   void on_side_events(bool client, uint32_t events);
   void on_connect_result(uint32_t events);
   void on_ring_connect(int result);  // 0 or -errno
+  void address_failed(int err);      // a connect to the current address failed: the next one
   void connected();
   bool send_proxy_header();  // --send-proxy: false when the remote did not take it whole
   void connect_failed(int err, bool timed_out);
