@@ -40,10 +40,6 @@ std::string tool(const std::string& name) {
   std::string var = tool(name);                                                                          \
   if (var.empty()) GTEST_SKIP() << name << " is not installed (Debian: scripts/setup-deps installs it)"
 
-RunResult sh(const std::string& command, std::chrono::milliseconds timeout = 20s) {
-  return run({"/bin/sh", "-c", command}, timeout);
-}
-
 std::string temp_dir() {
   const char* base = std::getenv("TMPDIR");
   std::string dir = std::string(base ? base : "/tmp") + "/sp-e2e-prom-XXXXXX";

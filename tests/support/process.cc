@@ -139,4 +139,8 @@ std::vector<std::string> with_args(std::vector<std::string> base, const std::vec
   return argv;
 }
 
+RunResult sh(const std::string& command, std::chrono::milliseconds timeout) {
+  return run({"/bin/sh", "-c", command}, timeout);
+}
+
 }  // namespace sp::test

@@ -45,6 +45,8 @@ struct RunResult {
   std::string err;
 };
 RunResult run(std::vector<std::string> argv, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+// A shell pipeline (/bin/sh -c; stdin is /dev/null), bounded in time.
+RunResult sh(const std::string& command, std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // `base` (a program and the flags a helper gives it by default) followed by a test's `extra`,
 // less each default flag with a value that `extra` gives again (in any spelling: -w, --workers,

@@ -1,5 +1,7 @@
 #include "tests/support/stats.h"
 
+#include <sstream>
+
 #include <sys/socket.h>
 
 #include <string>
@@ -30,6 +32,14 @@ bool wait_until_no_sessions(uint16_t port, std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   } while (std::chrono::steady_clock::now() < deadline);
   return false;
+}
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
 }
 
 }  // namespace sp::test

@@ -3,10 +3,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace sp::test {
+
+// Each non-empty line of text parsed as JSON (a bad line throws: it fails the test).
+std::vector<nlohmann::json> json_lines(const std::string& text);
 
 // One JSON snapshot from 127.0.0.1:port; an empty object if the socket does not answer.
 nlohmann::json stats_snapshot(uint16_t port);
