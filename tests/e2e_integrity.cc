@@ -23,12 +23,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-uint64_t worker_sum(const nlohmann::json& snap, const char* name) {
-  uint64_t sum = 0;
-  for (const auto& w : snap["workers"]) sum += w["counters"].value(name, uint64_t{0});
-  return sum;
-}
-
 // One worker, so that every session of a run shares it, and the stats socket.
 struct IntegrityStack {
   explicit IntegrityStack(const std::string& mode)

@@ -21,6 +21,7 @@
 #include "tests/support/client_run.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
+#include "tests/support/sockmap_stack.h"
 #include "tests/support/stack.h"
 #include "tests/support/stats.h"
 
@@ -28,46 +29,6 @@ namespace sp::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// The remote end of a session, accepted by the test; reads give up after 10 s instead of hanging.
-Fd accept_remote(int listener) {
-  Fd fd(::accept(listener, nullptr, nullptr));
-  timeval timeout{10, 0};
-  if (fd) ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  return fd;
-}
-
-// A sockmap proxy in front of a listener the test accepts on itself (the remote end of each
-// session is the test's own socket), with its stats on stats_port when one is given.
-struct ProxyToListener {
-  explicit ProxyToListener(uint16_t stats_port = 0, std::vector<std::string> extra = {})
-      : listener(listen_tcp(resolve(HostPort{"127.0.0.1", 0}, true).front())), port(free_port()) {
-    set_nonblocking(listener.get(), false);
-    extra.insert(extra.end(), {"-w", "1"});
-    if (stats_port) extra.insert(extra.end(), {"--stats", "127.0.0.1:" + std::to_string(stats_port), "--stats-interval", "0.1"});
-    proxy = start_proxy(port, local_address(listener.get()).port(), "sockmap", extra);
-    Fd probe(::accept(listener.get(), nullptr, nullptr));  // start_proxy's readiness probe
-  }
-  Fd listener;
-  uint16_t port;
-  std::unique_ptr<ChildProcess> proxy;
-};
-
-// One more session after a reset: the proxy still serves.
-bool echoes_through(uint16_t port, int listener) {
-  Fd client = connect_to(port, 10s);
-  Fd remote = accept_remote(listener);
-  const std::string ping = "still serving";
-  std::string got(ping.size(), '\0');
-  return remote && send_all(client.get(), ping.data(), ping.size()) && read_exact(remote.get(), got.data(), got.size()) &&
-         got == ping;
-}
-
-uint64_t worker_counter(const nlohmann::json& snap, const char* name) {
-  uint64_t sum = 0;
-  for (const auto& w : snap["workers"]) sum += w["counters"].value(name, uint64_t{0});
-  return sum;
-}
 
 TEST(SockmapE2E, TheKernelRelaysAndTheStatsCountItsBytes) {
   uint16_t stats_port = free_port();
@@ -80,7 +41,7 @@ TEST(SockmapE2E, TheKernelRelaysAndTheStatsCountItsBytes) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(echoes(stack.proxy_port, 4 << 20));
   std::this_thread::sleep_for(300ms);  // a sample after the sessions closed
   auto snap = stats_snapshot(stats_port);
-  auto delta = [&](const char* name) { return worker_counter(snap, name) - worker_counter(before, name); };
+  auto delta = [&](const char* name) { return worker_sum(snap, name) - worker_sum(before, name); };
   EXPECT_EQ(snap.value("mode", ""), "sockmap");
   ASSERT_EQ(snap.value("mode_effective", ""), "sockmap") << "the kernel relay was refused here";
   EXPECT_EQ(delta("sockmap_sessions"), 3u);
@@ -151,7 +112,7 @@ TEST(SockmapE2E, HalfCloseWaitsUntilEveryQueuedByteLeft) {
   EXPECT_EQ(std::string(answer.begin(), answer.end()), reply);
   auto snap = stats_snapshot(stats_port);
   ASSERT_EQ(snap.value("mode_effective", ""), "sockmap");
-  EXPECT_EQ(worker_counter(snap, "sockmap_overflows"), 0u);
+  EXPECT_EQ(worker_sum(snap, "sockmap_overflows"), 0u);
 }
 
 // Bytes that say where they are in the stream (each aligned 8-byte word holds its own offset,
@@ -199,8 +160,8 @@ TEST(SockmapE2E, ANeverReadingRemoteStallsItsClientAndLosesNothing) {
   // kernel queues before the relay holds (2 MiB). Without the hold the client never stalled.
   EXPECT_LT(sent, 80u << 20) << "the sender was not held back";
   auto snap = stats_snapshot(stats_port);
-  EXPECT_GE(worker_counter(snap, "sockmap_holds"), 1u);
-  EXPECT_EQ(worker_counter(snap, "sockmap_overflows"), 0u);
+  EXPECT_GE(worker_sum(snap, "sockmap_holds"), 1u);
+  EXPECT_EQ(worker_sum(snap, "sockmap_overflows"), 0u);
   // Now the remote reads all of it, in order.
   std::vector<uint8_t> got(kChunk);
   for (uint64_t at = 0; at < sent; at += kChunk) {
@@ -211,7 +172,7 @@ TEST(SockmapE2E, ANeverReadingRemoteStallsItsClientAndLosesNothing) {
     ASSERT_TRUE(diff.first == got.begin() + static_cast<ptrdiff_t>(want))
         << "wrong byte at offset " << at + static_cast<uint64_t>(diff.first - got.begin()) << " of " << sent;
   }
-  EXPECT_EQ(worker_counter(stats_snapshot(stats_port), "resets"), 0u);
+  EXPECT_EQ(worker_sum(stats_snapshot(stats_port), "resets"), 0u);
   EXPECT_TRUE(echoes_through(stack.port, stack.listener.get()));
 }
 
@@ -258,7 +219,7 @@ TEST(SockmapE2E, BulkSessionsGetWideSendBuffersWithinTheBudget) {
   std::vector<uint64_t> send_buffers = session_send_buffers(stack, &short_client, &short_remote, 1 << 20);
   ASSERT_EQ(send_buffers.size(), 2u);
   for (uint64_t tb : send_buffers) EXPECT_LT(tb, 8u << 20);
-  EXPECT_EQ(worker_counter(stats_snapshot(stats_port), "sockmap_widened"), 0u);
+  EXPECT_EQ(worker_sum(stats_snapshot(stats_port), "sockmap_widened"), 0u);
   short_client.reset();
   short_remote.reset();
 
@@ -267,8 +228,8 @@ TEST(SockmapE2E, BulkSessionsGetWideSendBuffersWithinTheBudget) {
   ASSERT_EQ(send_buffers.size(), 2u);
   for (uint64_t tb : send_buffers) EXPECT_GE(tb, 16u << 20);
   nlohmann::json snap = stats_snapshot(stats_port);
-  EXPECT_EQ(worker_counter(snap, "sockmap_widened"), 1u) << snap.dump();
-  EXPECT_EQ(worker_counter(snap, "sockmap_wide_sessions"), 1u) << snap.dump();
+  EXPECT_EQ(worker_sum(snap, "sockmap_widened"), 1u) << snap.dump();
+  EXPECT_EQ(worker_sum(snap, "sockmap_wide_sessions"), 1u) << snap.dump();
 
   // Beyond the budget the kernel autotunes them (a budget below one session's 32 MiB: none).
   uint16_t narrow_stats = free_port();
@@ -278,7 +239,7 @@ TEST(SockmapE2E, BulkSessionsGetWideSendBuffersWithinTheBudget) {
   ASSERT_EQ(send_buffers.size(), 2u);
   for (uint64_t tb : send_buffers) EXPECT_LT(tb, 8u << 20);
   snap = stats_snapshot(narrow_stats);
-  EXPECT_EQ(worker_counter(snap, "sockmap_widened"), 0u) << snap.dump();
+  EXPECT_EQ(worker_sum(snap, "sockmap_widened"), 0u) << snap.dump();
   EXPECT_TRUE(echoes_through(narrow.port, narrow.listener.get()));
 }
 
@@ -312,7 +273,7 @@ TEST(SockmapCrowd, TwoThousandEchoesAtOnceWidenNothingAndArriveIntact) {
     EXPECT_GE(finished, 1990) << describe(r);
     EXPECT_LE(finished + errors.value("short_reads", 0), 2000) << describe(r);
     nlohmann::json snap = stats_snapshot(stats_port);
-    EXPECT_EQ(worker_counter(snap, "sockmap_widened"), 0u) << snap.dump();
+    EXPECT_EQ(worker_sum(snap, "sockmap_widened"), 0u) << snap.dump();
   }
 }
 
@@ -331,7 +292,7 @@ TEST(SockmapE2E, NewSessionsGoToSpliceAtTheTcpMemoryMarkAndTheLogSaysWhyOnce) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(echoes(stack.proxy_port, 4 << 20));
   std::this_thread::sleep_for(300ms);
   auto snap = stats_snapshot(stats_port);
-  auto delta = [&](const char* name) { return worker_counter(snap, name) - worker_counter(before, name); };
+  auto delta = [&](const char* name) { return worker_sum(snap, name) - worker_sum(before, name); };
   ASSERT_EQ(snap.value("mode_effective", ""), "sockmap") << "the kernel relay was refused here";
   EXPECT_EQ(delta("sockmap_declined"), 3u) << snap.dump();
   EXPECT_EQ(delta("sockmap_sessions"), 0u);
@@ -354,8 +315,8 @@ TEST(SockmapE2E, RefusedBpfFallsBackToSpliceAndSaysWhyOnce) {
   EXPECT_EQ(snap.value("mode", ""), "sockmap");
   EXPECT_EQ(snap.value("mode_effective", ""), "splice");
   for (const auto& w : snap["workers"]) EXPECT_EQ(w.value("mode_effective", ""), "splice") << "a worker's own mode";
-  EXPECT_GT(worker_counter(snap, "splice_calls"), 0u);
-  EXPECT_EQ(worker_counter(snap, "sockmap_sessions"), 0u);
+  EXPECT_GT(worker_sum(snap, "splice_calls"), 0u);
+  EXPECT_EQ(worker_sum(snap, "sockmap_sessions"), 0u);
   proxy.signal(SIGTERM);
   ASSERT_EQ(proxy.wait(10s), 0);
   std::string err = proxy.err();

@@ -181,7 +181,7 @@ std::unique_ptr<Relay> DataPathWorker::make_sockmap_relay(const RelaySockets& so
     counters_.sockmap_declined.add();
     return make_pump_relay(PumpMode::kSplice, sockets, owner);
   }
-  auto relay = std::make_unique<SockmapRelay>(*sockmap_, loop_, counters_, sockets, owner);
+  auto relay = std::make_unique<SockmapRelay>(*sockmap_, loop_, pools_.context(), sockets, owner);
   bool partial = false;
   int err = relay->attach(&partial);
   if (err == 0) return relay;

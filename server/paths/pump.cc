@@ -39,12 +39,12 @@ void Pump::release_holding() {
   offset_ = 0;
 }
 
-size_t Pump::affordable(size_t rung, size_t wanted, size_t holding) {
-  if (rung == 0) return 0;  // the lowest rung is always granted: every connection must move bytes
-  const auto& c = ctx_.counters;
+size_t affordable_rung(PumpContext& ctx, size_t rung, size_t wanted, size_t holding) {
+  if (rung == 0) return 0;
+  const auto& c = ctx.counters;
   size_t others = c.buffer_bytes_held.get() + c.pipe_bytes_held.get() - holding;
-  if (others + wanted <= ctx_.memory_budget) return rung;
-  ctx_.counters.budget_refusals.add();
+  if (others + wanted <= ctx.memory_budget) return rung;
+  ctx.counters.budget_refusals.add();
   return 0;
 }
 
@@ -52,7 +52,7 @@ size_t Pump::affordable(size_t rung, size_t wanted, size_t holding) {
 void Pump::hold_buffer() {
   if (pipe_.read_end) ctx_.pipes.release(std::move(pipe_));  // kAuto switched back: one or the other
   if (buffer_ && buffer_.rung == buffer_rung_) return;
-  buffer_rung_ = affordable(buffer_rung_, ctx_.buffers.ladder().size(buffer_rung_), buffer_ ? buffer_.size : 0);
+  buffer_rung_ = affordable_rung(ctx_, buffer_rung_, ctx_.buffers.ladder().size(buffer_rung_), buffer_ ? buffer_.size : 0);
   if (buffer_ && buffer_.rung == buffer_rung_) return;
   ctx_.buffers.release(std::move(buffer_));
   buffer_ = ctx_.buffers.acquire(buffer_rung_);
@@ -61,7 +61,7 @@ void Pump::hold_buffer() {
 bool Pump::hold_pipe() {
   ctx_.buffers.release(std::move(buffer_));  // kAuto switched: hold one or the other
   if (pipe_.read_end && pipe_.rung == pipe_rung_) return true;
-  pipe_rung_ = affordable(pipe_rung_, ctx_.pipes.ladder().size(pipe_rung_), pipe_.read_end ? pipe_.capacity : 0);
+  pipe_rung_ = affordable_rung(ctx_, pipe_rung_, ctx_.pipes.ladder().size(pipe_rung_), pipe_.read_end ? pipe_.capacity : 0);
   if (pipe_.read_end && pipe_.rung == pipe_rung_) return true;
   ctx_.pipes.release(std::move(pipe_));
   return ctx_.pipes.acquire(pipe_rung_, pipe_);

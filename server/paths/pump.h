@@ -49,6 +49,12 @@ struct PumpContext {
   BulkVerdict* auto_verdict = nullptr;  // kAuto: the worker's last verdict, shared by its directions
 };
 
+// The rung a direction may hold within the worker's memory budget: `rung`, whose buffer or pipe
+// takes `wanted` bytes, if the worker's other buffers and pipes (those held, less `holding`, the
+// direction's own) leave room for it; else the lowest, which is always granted (every connection
+// must move bytes), and the refusal is counted.
+size_t affordable_rung(PumpContext& ctx, size_t rung, size_t wanted, size_t holding);
+
 struct PumpOptions {
   size_t pipe_size = 1 << 20;    // ceiling of the pipes' size ladder
   size_t buffer_size = 1 << 20;  // ceiling of the read/write buffers' size ladder
@@ -122,7 +128,6 @@ class Pump {
   void release_holding();
   void hold_buffer();
   bool hold_pipe();
-  size_t affordable(size_t rung, size_t wanted, size_t holding);
   void adapt_after_fill(size_t n, size_t asked);
 
   int src_;

@@ -25,8 +25,9 @@ constexpr int64_t kLastRecheckNs = 50 * kNsPerMs;
 // bytes: looked at again after 50 µs, doubling to 10 ms (the psock sender drains at TCP's pace).
 constexpr int64_t kFirstMoveWaitNs = 50'000;
 constexpr int64_t kLastMoveWaitNs = 10 * kNsPerMs;
-// Held bytes move through one buffer per held direction, at most kMoveTurn bytes per turn of the
-// loop so that the worker's other sessions get theirs.
+// Held bytes move through one buffer per held direction (this size while the worker's memory
+// budget allows, else the pool's smallest), at most kMoveTurn bytes per turn of the loop so that
+// the worker's other sessions get theirs.
 constexpr size_t kMoveBuffer = 256 << 10;
 constexpr size_t kMoveTurn = 2 << 20;
 constexpr uint32_t kBaseEvents = EPOLLRDHUP | EPOLLET;
@@ -89,16 +90,20 @@ bool fin_received(uint8_t state) {
 
 }  // namespace
 
-SockmapRelay::SockmapRelay(SockmapWorker& worker, EventLoop& loop, metrics::WorkerCounters& counters,
-                           const RelaySockets& sockets, RelayOwner& owner)
+SockmapRelay::SockmapRelay(SockmapWorker& worker, EventLoop& loop, PumpContext& pumps, const RelaySockets& sockets,
+                           RelayOwner& owner)
     : worker_(worker),
       loop_(loop),
-      counters_(counters),
+      pumps_(pumps),
+      counters_(pumps.counters),
       owner_(owner),
       up_(sockets.client, sockets.client_handler, sockets.remote),
       down_(sockets.remote, sockets.remote_handler, sockets.client) {}
 
-SockmapRelay::~SockmapRelay() { detach(); }
+SockmapRelay::~SockmapRelay() {
+  detach();
+  for (Direction* d : {&up_, &down_}) pumps_.buffers.release(std::move(d->buffer));
+}
 
 void SockmapRelay::detach() {
   if (detached_) return;
@@ -142,6 +147,7 @@ int SockmapRelay::attach(bool* partial) {
 
 void SockmapRelay::set_wide(bool wide) {
   for (const Direction* d : {&up_, &down_}) set_send_buffer(d->dst, wide ? kWideSendBuffer : kNarrowSendBuffer);
+  worker_.map().set_wide(keys_, wide);
 }
 
 void SockmapRelay::told(uint64_t cookie, uint32_t what) {
@@ -156,7 +162,7 @@ void SockmapRelay::told(uint64_t cookie, uint32_t what) {
   if (what == SP_RELAY_HOLD || what == SP_RELAY_RESUME) {
     d.holding = what == SP_RELAY_HOLD;
     if (d.holding) {
-      if (!d.buffer) d.buffer = std::make_unique<char[]>(kMoveBuffer);
+      if (!d.buffer) d.buffer = take_move_buffer();
       counters_.sockmap_holds.add();
       set_window(d, false);
       move_on(d);
@@ -164,7 +170,7 @@ void SockmapRelay::told(uint64_t cookie, uint32_t what) {
       // The program resumes only once every held byte was written, but this event may be read
       // late: after a new hold whose bytes the relay is already moving. Those stay in the buffer
       // until written (move_on lets it go then).
-      if (d.pending == 0) d.buffer.reset();
+      if (d.pending == 0) pumps_.buffers.release(std::move(d.buffer));
       set_window(d, true);
       update_interest();
     }
@@ -224,7 +230,7 @@ bool SockmapRelay::move_on(Direction& d) {
   bool kernel_behind = false;
   while (moved < kMoveTurn) {
     if (d.pending == 0) {
-      ssize_t n = ::recv(d.src, d.buffer.get(), kMoveBuffer, MSG_DONTWAIT);
+      ssize_t n = ::recv(d.src, d.buffer.get(), d.buffer.size, MSG_DONTWAIT);
       if (n <= 0) {
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) err = errno;
         // Held bytes the relay cannot read yet: close the window until they arrive. (0: the FIN
@@ -269,9 +275,19 @@ bool SockmapRelay::move_on(Direction& d) {
   } else if (moved >= kMoveTurn) {
     rearm_move(d);  // more may wait: after the other sessions' turn
   }
-  if (!d.holding && d.pending == 0) d.buffer.reset();  // the last bytes of a hold that has ended
+  if (!d.holding && d.pending == 0) pumps_.buffers.release(std::move(d.buffer));  // the last bytes of a hold that has ended
   update_interest();
   return true;
+}
+
+int64_t SockmapRelay::kernel_queued() const {
+  int64_t queued = 0;
+  for (const Direction* d : {&up_, &down_}) {
+    // As in redirected_ones_written: written first, so a lagging figure errs towards more queued.
+    int64_t kernel_written = written(d->dst) - static_cast<int64_t>(d->written_before + d->released);
+    queued += std::max<int64_t>(static_cast<int64_t>(worker_.map().taken(d->key).redirected) - kernel_written, 0);
+  }
+  return queued;
 }
 
 bool SockmapRelay::redirected_ones_written(const Direction& d) const {
@@ -291,6 +307,13 @@ void SockmapRelay::rearm_move(Direction& d) {
     Direction& other = held == &up_ ? down_ : up_;
     if (move_on(*held) && move_on(other)) check();
   });
+}
+
+BufferPool::Buffer SockmapRelay::take_move_buffer() {
+  const SizeLadder& ladder = pumps_.buffers.ladder();
+  size_t rung = 0;
+  while (rung < ladder.top() && ladder.size(rung) < kMoveBuffer) ++rung;
+  return pumps_.buffers.acquire(affordable_rung(pumps_, rung, ladder.size(rung), 0));
 }
 
 void SockmapRelay::set_window(Direction& d, bool open) {

@@ -20,10 +20,10 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 
 #include "common/event_loop.h"
 #include "metrics/counters.h"
+#include "server/paths/pump.h"
 #include "server/paths/relay.h"
 #include "server/paths/sockmap.h"
 #include "server/paths/sockmap_worker.h"
@@ -32,8 +32,9 @@ namespace sp {
 
 class SockmapRelay : public Relay, public SockmapSession {
  public:
-  // The sockets' handlers are the session's registrations of them in the loop.
-  SockmapRelay(SockmapWorker& worker, EventLoop& loop, metrics::WorkerCounters& counters, const RelaySockets& sockets,
+  // The sockets' handlers are the session's registrations of them in the loop; held bytes move
+  // through buffers of the worker's pool, within its memory budget (`pumps`).
+  SockmapRelay(SockmapWorker& worker, EventLoop& loop, PumpContext& pumps, const RelaySockets& sockets,
                RelayOwner& owner);
   ~SockmapRelay() override;
   SockmapRelay(const SockmapRelay&) = delete;
@@ -52,6 +53,7 @@ class SockmapRelay : public Relay, public SockmapSession {
   // SP_RELAY_RESUME, SP_RELAY_BULK, or a reason to reset the session (SP_RELAY_OVERFLOW, SP_RELAY_UNTRIMMABLE).
   void told(uint64_t cookie, uint32_t what) override;
   void set_wide(bool wide) override;
+  int64_t kernel_queued() const override;
   // Nanoseconds since either socket last received data (TCP_INFO), for --idle-timeout.
   int64_t idle_ns() const override;
 
@@ -68,7 +70,7 @@ class SockmapRelay : public Relay, public SockmapSession {
     bool holding = false;         // the program holds: held bytes wait in src for the relay
     bool window_closed = false;   // src's window clamped to its minimum (see move_on)
     uint64_t released = 0;        // held bytes the relay wrote into dst
-    std::unique_ptr<char[]> buffer;  // while holding: read from src, not yet written
+    BufferPool::Buffer buffer;    // while holding: read from src, not yet written
     size_t pending_at = 0;
     size_t pending = 0;
     bool pending_in_order = false;  // every byte redirected before the pending ones is in dst
@@ -88,6 +90,7 @@ class SockmapRelay : public Relay, public SockmapSession {
   // Whether dst's TCP took every byte the kernel redirected before the held bytes in hand.
   bool redirected_ones_written(const Direction& d) const;
   void rearm_move(Direction& d);
+  BufferPool::Buffer take_move_buffer();
   void set_window(Direction& d, bool open);
   void update_interest();
   uint32_t interest(const Direction& as_src, const Direction& as_dst) const;
@@ -96,6 +99,7 @@ class SockmapRelay : public Relay, public SockmapSession {
 
   SockmapWorker& worker_;
   EventLoop& loop_;
+  PumpContext& pumps_;
   metrics::WorkerCounters& counters_;
   RelayOwner& owner_;
   Sockmap::Keys keys_;

@@ -34,6 +34,12 @@ bool wait_until_no_sessions(uint16_t port, std::chrono::milliseconds timeout) {
   return false;
 }
 
+uint64_t worker_sum(const nlohmann::json& snap, const char* name) {
+  uint64_t sum = 0;
+  for (const auto& w : snap.value("workers", nlohmann::json::array())) sum += w["counters"].value(name, uint64_t{0});
+  return sum;
+}
+
 std::vector<nlohmann::json> json_lines(const std::string& text) {
   std::vector<nlohmann::json> out;
   std::stringstream in(text);

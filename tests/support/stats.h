@@ -16,6 +16,9 @@ std::vector<nlohmann::json> json_lines(const std::string& text);
 // One JSON snapshot from 127.0.0.1:port; an empty object if the socket does not answer.
 nlohmann::json stats_snapshot(uint16_t port);
 
+// A worker counter of a snapshot, summed over its workers (0 where absent).
+uint64_t worker_sum(const nlohmann::json& snap, const char* name);
+
 // Waits until the proxy behind the stats socket has no live session (the wait-for-port probe
 // included); false if that does not happen within `timeout`.
 bool wait_until_no_sessions(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
