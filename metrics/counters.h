@@ -47,8 +47,7 @@ namespace sp::metrics {
   X(uring_connects, "requests", "--mode uring: remote connects made on the ring instead of in the event loop (--uring-features connect)") \
   X(sockmap_sessions, "sessions", "--mode sockmap: sessions whose bytes the kernel relayed")                \
   X(sockmap_overflows, "sessions", "--mode sockmap: sessions reset at a last-resort limit (256 MiB queued in the kernel for a destination, or 64 MiB held back and not yet moved on)") \
-  X(sockmap_holds, "events", "--mode sockmap: times a direction's kernel queue reached sockmap_hold_at_bytes and the relay held its sender back (its bytes moved on with read/write until the queue drained)") \
-  X(sockmap_hold_at_bytes, "bytes", "gauge: --mode sockmap: the kernel queue at which a direction holds now: 2 MiB, lowered (to 64 KiB at least) so that two per session fit what --memory-budget leaves beside the worker's widened send buffers, buffers and pipes") \
+  X(sockmap_holds, "events", "--mode sockmap: times a direction's kernel queue reached 2 MiB and the relay held its sender back (its bytes moved on with read/write until the queue drained)") \
   X(sockmap_kernel_queued_bytes, "bytes", "gauge: --mode sockmap: bytes the kernel relayed that the destinations' TCP has not taken yet, summed over the worker's sessions each second (they wait in psock queues, which tcp_mem does not count)") \
   X(sockmap_trims, "segments", "--mode sockmap: retransmitted segments whose head repeated bytes already relayed, trimmed before relaying (the kernel would have sent them twice)") \
   X(sockmap_untrimmable, "sessions", "--mode sockmap: sessions reset because a retransmitted segment could not be trimmed (never seen; a byte sent twice is worse)") \
@@ -75,7 +74,7 @@ namespace sp::metrics {
 
 // The counters above that are gauges (bytes held right now: they go up and down); every other one
 // only grows. Prometheus names the growing ones *_total (metrics/prometheus.cc).
-#define SP_WORKER_GAUGES(X) X(buffer_bytes_held) X(pipe_bytes_held) X(sockmap_wide_sessions) X(sockmap_hold_at_bytes) \
+#define SP_WORKER_GAUGES(X) X(buffer_bytes_held) X(pipe_bytes_held) X(sockmap_wide_sessions) \
   X(sockmap_kernel_queued_bytes)
 
 #define SP_COUNT_COUNTER(name, unit, description) +1

@@ -110,8 +110,6 @@ Sockmap::Sockmap(relay_bpf* skel)
       bytes_fd_(bpf_map__fd(skel->maps.bytes)),
       trims_fd_(bpf_map__fd(skel->maps.trims)),
       rings_fd_(bpf_map__fd(skel->maps.rings)),
-      hold_at_fd_(bpf_map__fd(skel->maps.hold_at)),
-      wide_fd_(bpf_map__fd(skel->maps.wide)),
       cpus_(libbpf_num_possible_cpus()) {}
 
 Sockmap::~Sockmap() { relay_bpf__destroy(skel_); }
@@ -196,21 +194,10 @@ void Sockmap::erase(const Keys& keys) {
     bpf_map_delete_elem(targets_fd_, &key);
     bpf_map_delete_elem(sessions_fd_, &key);
     bpf_map_delete_elem(released_fd_, &key);
-    bpf_map_delete_elem(wide_fd_, &key);
   }
 }
 
 uint64_t Sockmap::bytes(uint32_t counter) const { return per_cpu_sum(bytes_fd_, counter); }
-
-void Sockmap::set_wide(const Keys& keys, bool wide) {
-  const uint32_t yes = 1;
-  for (uint64_t key : {keys.client, keys.remote}) {
-    if (wide) bpf_map_update_elem(wide_fd_, &key, &yes, BPF_ANY);
-    else bpf_map_delete_elem(wide_fd_, &key);
-  }
-}
-
-void Sockmap::set_hold_at(uint32_t ring, uint32_t bytes) { bpf_map_update_elem(hold_at_fd_, &ring, &bytes, BPF_ANY); }
 
 uint64_t Sockmap::trims(uint32_t ring) const { return per_cpu_sum(trims_fd_, ring); }
 

@@ -53,8 +53,6 @@ class Sockmap {
   Fd create_ring(uint32_t index, int* err);
   // Bytes the program redirected on `counter` since start, summed over CPUs.
   uint64_t bytes(uint32_t counter) const;
-  void set_wide(const Keys& keys, bool wide);
-  void set_hold_at(uint32_t ring, uint32_t bytes);
   // Segments the program trimmed for the worker with this ring index (retransmitted bytes it had
   // relayed already), since start, summed over CPUs.
   uint64_t trims(uint32_t ring) const;
@@ -74,8 +72,6 @@ class Sockmap {
   int bytes_fd_;
   int trims_fd_;
   int rings_fd_;
-  int hold_at_fd_;
-  int wide_fd_;
   int cpus_;
 };
 

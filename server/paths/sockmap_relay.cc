@@ -147,7 +147,6 @@ int SockmapRelay::attach(bool* partial) {
 
 void SockmapRelay::set_wide(bool wide) {
   for (const Direction* d : {&up_, &down_}) set_send_buffer(d->dst, wide ? kWideSendBuffer : kNarrowSendBuffer);
-  worker_.map().set_wide(keys_, wide);
 }
 
 void SockmapRelay::told(uint64_t cookie, uint32_t what) {
@@ -221,7 +220,6 @@ bool SockmapRelay::move_on(Direction& d) {
     }
     d.pending_in_order = d.pending != 0;  // bytes in hand were read before this check
   }
-  move_wait_ns_ = kFirstMoveWaitNs;
   // Reading opens the window again: the read sends the window update the sender waits for.
   set_window(d, true);
   uint64_t before = d.released;
@@ -269,6 +267,9 @@ bool SockmapRelay::move_on(Direction& d) {
     fail(err);
     return false;
   }
+  // The timer's wait starts again only after progress: a look that moved nothing (held bytes not
+  // readable yet, a full destination) backs off, or a stalled session costs a core.
+  if (moved) move_wait_ns_ = kFirstMoveWaitNs;
   if (kernel_behind) {
     set_window(d, false);  // nothing moves until the kernel's queue drained
     rearm_move(d);

@@ -12,7 +12,6 @@
 #include "common/log.h"
 #include "metrics/proc.h"
 #include "server/paths/bpf/relay_session.h"
-#include "server/paths/sockmap_budget.h"
 
 namespace sp {
 namespace {
@@ -43,7 +42,6 @@ SockmapWorker::SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics:
       counters_(counters),
       low_mark_(as_signed(metrics::proc::tcp_mem_mark(0))),
       decline_at_(low_mark_ ? std::optional<int64_t>(*low_mark_ * tcp_memory_percent / 100) : std::nullopt),
-      memory_budget_(memory_budget),
       wide_(memory_budget, kWideSessionCost, low_mark_) {
   up_ = map_.bytes(counter());  // what an earlier worker of this index counted is not ours
   down_ = map_.bytes(counter() + 1);
@@ -54,7 +52,6 @@ SockmapWorker::SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics:
   ring_ = ring_buffer__new(ring_fd_.get(), &SockmapWorker::on_ring_event, this, nullptr);
   if (!ring_) throw std::system_error(errno, std::generic_category(), "ring_buffer__new");
   loop_.add(ring_fd_.get(), EPOLLIN | EPOLLET, this);
-  update_hold_at();  // an earlier worker of this index may have left another threshold
 }
 
 SockmapWorker::~SockmapWorker() {
@@ -91,7 +88,6 @@ void SockmapWorker::session_started(SockmapSession* relay, const Sockmap::Keys& 
   relays_[keys.client] = relay;
   relays_[keys.remote] = relay;
   sessions_.insert(relay);
-  update_hold_at();
   if (first) arm();
 }
 
@@ -99,7 +95,6 @@ bool SockmapWorker::admit_wide(SockmapSession* session) {
   if (!wide_.admit(session, tcp_pages())) return false;
   counters_.sockmap_widened.add();
   publish_wide_sessions();
-  update_hold_at();
   return true;
 }
 
@@ -112,7 +107,6 @@ void SockmapWorker::session_ended(const Sockmap::Keys& keys) {
   }
   relays_.erase(keys.client);
   relays_.erase(keys.remote);
-  update_hold_at();
   if (relays_.empty()) {
     set_gauge(counters_.sockmap_kernel_queued_bytes, 0);
     if (timer_) loop_.cancel(timer_);
@@ -137,7 +131,6 @@ void SockmapWorker::arm() {
     timer_ = 0;
     sync();
     watch_memory();
-    update_hold_at();  // the buffers held change without telling the worker
     if (++syncs_ % kSyncsPerQueueMeasure == 0) measure_kernel_queues();
     if (!relays_.empty()) arm();
   });
@@ -151,19 +144,9 @@ void SockmapWorker::watch_memory() {
   counters_.sockmap_narrowed.add(changes.narrow.size());
   counters_.sockmap_widened.add(changes.widen.size());
   publish_wide_sessions();
-  update_hold_at();
 }
 
 void SockmapWorker::publish_wide_sessions() { set_gauge(counters_.sockmap_wide_sessions, wide_.widened()); }
-
-void SockmapWorker::update_hold_at() {
-  size_t spent = wide_.widened() * kWideSessionCost + counters_.buffer_bytes_held.get() + counters_.pipe_bytes_held.get();
-  uint32_t hold_at = sockmap_hold_threshold(memory_budget_, spent, sessions_.size());
-  if (hold_at == hold_at_) return;
-  map_.set_hold_at(ring(), hold_at);
-  hold_at_ = hold_at;
-  set_gauge(counters_.sockmap_hold_at_bytes, hold_at);
-}
 
 void SockmapWorker::measure_kernel_queues() {
   int64_t queued = 0;

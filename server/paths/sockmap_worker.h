@@ -4,9 +4,10 @@
 // ring, on which the program reports a direction it cannot go on relaying (its kernel queue passed
 // SP_RELAY_QUEUE_LIMIT, or a retransmission could not be trimmed); the session is told.
 //
-// It keeps what its sessions queue in the kernel within --memory-budget, by the threshold at which
-// the program holds their directions (server/paths/sockmap_budget.h), and shows it: the gauges
-// sockmap_hold_at_bytes and sockmap_kernel_queued_bytes (measured each second).
+// It measures what its sessions leave queued in the kernel (redirected, not yet taken by the
+// destination's TCP: memory no socket is charged for) once a second: the gauge
+// sockmap_kernel_queued_bytes. The relay holds each direction at SP_RELAY_HOLD_AT of it; a lower
+// threshold shared within --memory-budget stalled crowds (docs/sockmap.md).
 //
 // It also decides whether a new session may use the kernel relay at all. Two-way bulk through it
 // leaks the kernel's TCP memory (a lost update of sk_forward_alloc in the psock backlog, Linux
@@ -78,7 +79,6 @@ class SockmapWorker : public Handler {
   void arm();
   void watch_memory();
   void publish_wide_sessions();  // the gauge follows wide_
-  void update_hold_at();         // after any change of sessions_, of the widened ones, or every sync
   void measure_kernel_queues();
   // Pages of TCP memory in use (/proc/net/sockstat), read at most every few milliseconds.
   std::optional<int64_t> tcp_pages();
@@ -92,7 +92,6 @@ class SockmapWorker : public Handler {
   ring_buffer* ring_ = nullptr;
   std::unordered_map<uint64_t, SockmapSession*> relays_;  // by socket cookie, both sockets of each
   std::unordered_set<SockmapSession*> sessions_;
-  uint32_t hold_at_ = 0;  // what the program's map says
   unsigned syncs_ = 0;
   uint64_t up_ = 0;  // what the map said last time
   uint64_t down_ = 0;
@@ -100,7 +99,6 @@ class SockmapWorker : public Handler {
   EventLoop::TimerId timer_ = 0;
   std::optional<int64_t> low_mark_;     // tcp_mem's first mark, pages (nullopt: unreadable)
   std::optional<int64_t> decline_at_;   // pages from which new sessions go to splice
-  size_t memory_budget_;
   WideBuffers wide_;
   std::optional<int64_t> pages_;
   int64_t pages_at_ns_ = 0;

@@ -29,8 +29,6 @@
 #include <unordered_set>
 #include <vector>
 
-#include "server/paths/bpf/relay_session.h"
-
 namespace sp {
 
 class SockmapSession;
@@ -41,7 +39,7 @@ class SockmapSession;
 inline constexpr int kWideSendBuffer = 8 << 20;
 inline constexpr int kNarrowSendBuffer = 256 << 10;
 // What one widened session may hold in the kernel's send buffers: two destinations, doubled.
-inline constexpr size_t kWideSessionCost = 2 * 2 * size_t{kWideSendBuffer} + 2 * size_t{SP_RELAY_HOLD_AT};
+inline constexpr size_t kWideSessionCost = 2 * 2 * size_t{kWideSendBuffer};
 
 class WideBuffers {
  public:

@@ -105,9 +105,8 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          "1M", [&](const std::string& v) { c.paths.pumps.buffer_size = parse_size(v, 512, 1ULL << 30); }});
   p.add({0, "memory-budget", "BYTES",
          "per worker: buffers and pipes its sessions may hold before growth stops and every direction "
-         "runs at 16K (counted in budget_refusals); in sockmap mode also their widened send buffers and "
-         "what they queue in the kernel (a direction's sender is held once its queue reaches its share, "
-         "64K at least)",
+         "runs at 16K (counted in budget_refusals); in sockmap mode the buffers that move held bytes on "
+         "and the widened send buffers",
          "64M", [&](const std::string& v) { c.paths.pumps.memory_budget = parse_size(v, 0, 1ULL << 40); }});
   p.add({0, "uring-features", "LIST",
          "--mode uring: the io_uring features to use where the kernel has them, comma-separated: defer_taskrun "

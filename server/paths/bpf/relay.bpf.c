@@ -107,25 +107,6 @@ struct {
   __type(value, __u64);
 } trims SEC(".maps");
 
-// Each worker's hold threshold in bytes (index: its ring), set by the worker within its budget;
-// 0: SP_RELAY_HOLD_AT.
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, SP_RELAY_RINGS);
-  __type(key, __u32);
-  __type(value, __u32);
-} hold_at SEC(".maps");
-
-// The sockets of sessions the worker widened: they hold at SP_RELAY_HOLD_AT whatever their
-// worker's threshold.
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __uint(max_entries, SP_RELAY_MAX_SOCKETS);
-  __type(key, __u64);
-  __type(value, __u32);
-} wide SEC(".maps");
-
 // One ring per worker, created by user space.
 struct ring {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -228,11 +209,9 @@ int relay(struct __sk_buff *skb) {
   // Relayed so far, by the kernel or (held) by the worker.
   if (s->redirected + moved_on >= SP_RELAY_BULK_AT && !(s->flags & SP_RELAY_BULK_TOLD) && tell(s, cookie, SP_RELAY_BULK) == 0)
     s->flags |= SP_RELAY_BULK_TOLD;  // else: told on the next segment
-  __u32 *threshold = bpf_map_lookup_elem(&hold_at, &s->ring);
-  __u32 hold_from = threshold && *threshold ? *threshold : SP_RELAY_HOLD_AT;
   if (s->flags & SP_RELAY_HOLDING)
     set_holding(s, cookie, s->held != moved_on);  // every held byte moved on: relay again
-  else if (waiting >= hold_from && (waiting >= SP_RELAY_HOLD_AT || !bpf_map_lookup_elem(&wide, &cookie)))
+  else if (waiting >= SP_RELAY_HOLD_AT)
     set_holding(s, cookie, 1);
   else if (!(s->flags & SP_RELAY_TOLD))
     set_holding(s, cookie, 0);  // a resume the ring could not take before

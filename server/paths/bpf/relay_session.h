@@ -19,11 +19,8 @@
 // its segments are passed to its own socket's receive side instead, where they are charged to its
 // receive buffer and so close its TCP window, and the worker moves them on with read/write once the
 // destination took everything before them. The direction relays in the kernel again once the
-// worker has moved every held byte (`released` == `held`). The worker lowers its sessions'
-// threshold (its entry in `hold_at`, 0 meaning this one) so that what they queue stays within
-// --memory-budget, down to SP_RELAY_HOLD_MIN (server/paths/sockmap_budget.h).
+// worker has moved every held byte (`released` == `held`).
 #define SP_RELAY_HOLD_AT (2 << 20)
-#define SP_RELAY_HOLD_MIN (64 << 10)
 // A direction that relayed this many bytes (redirected, or held and moved on) is bulk: the worker
 // is told once, and may widen the session's send buffers (server/paths/wide_buffers.h).
 #define SP_RELAY_BULK_AT (16 << 20)
