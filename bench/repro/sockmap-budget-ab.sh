@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# A/B of two proxy binaries in --mode sockmap where sessions share one worker's --memory-budget
-# (the kernel-queue threshold of server/paths/sockmap_budget.h): 2 parallel 200 MB iperf3 uploads
-# and downloads (both sessions widened: the budget's 64 MiB go to their send buffers, so B holds
-# at the 64 KiB floor), one 200 MB upload (B unchanged: 2 MiB), and a 3 s two-way bulk echo over
-# 2 connections (tcp_ping_client --mode stream, every byte checked). 1-worker proxy on loopback,
+# A/B of two proxy binaries in --mode sockmap where sessions share one worker (docs/sockmap.md: made
+# for the per-worker hold threshold of commit 13a85f7, B, against its parent, A): 2 parallel 200 MB
+# iperf3 uploads and downloads, one 200 MB upload, and a 3 s two-way bulk echo over 2 connections
+# (tcp_ping_client --mode stream, every byte checked). 1-worker proxy on loopback,
 # REPS interleaved repetitions (default 5), medians printed with the holds each side counted.
 # Needs root, iperf3, jq, nc; ports 25210-25213.
 #   [WORKLOADS="down-P2 ..."] sockmap-budget-ab.sh PROXY_A PROXY_B [REPS]
