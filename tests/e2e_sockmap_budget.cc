@@ -53,16 +53,18 @@ void push_until_every_client_stalls(std::vector<Session>& sessions) {
   }
 }
 
-bool arrives_in_order(int remote, uint64_t sent) {
+// Empty when every byte sent arrived, in order; else what went wrong, and where.
+std::string arrival_error(int remote, uint64_t sent) {
   constexpr size_t kChunk = 256 << 10;
   std::vector<uint8_t> got(kChunk);
   for (uint64_t at = 0; at < sent; at += kChunk) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, sent - at));
-    if (!read_exact(remote, got.data(), want)) return false;
+    if (!read_exact(remote, got.data(), want)) return "nothing for 10 s, or the end, at byte " + std::to_string(at);
     auto expected = stream_bytes(at, want);
-    if (!std::equal(expected.begin(), expected.end(), got.begin())) return false;
+    auto diff = std::mismatch(expected.begin(), expected.end(), got.begin());
+    if (diff.first != expected.end()) return "wrong byte at " + std::to_string(at + (diff.first - expected.begin()));
   }
-  return true;
+  return "";
 }
 
 // Eight sessions whose remote never reads, on one worker with a 1 MiB budget. Each direction
@@ -94,8 +96,15 @@ TEST(SockmapE2E, TheKernelQueuesAHoldPerDirectionAndHeldBytesMoveWithinTheBudget
   EXPECT_LE(buffers, kBudget + kSessions * kSmallest) << "move buffers past the budget";
   EXPECT_GT(worker_sum(snap, "budget_refusals"), 0u);
 
-  for (size_t i = 0; i < sessions.size(); i++)
-    EXPECT_TRUE(arrives_in_order(sessions[i].remote.get(), sessions[i].sent)) << "session " << i << " of " << sessions[i].sent << " bytes";
+  // Every remote reads at once. (One after another, under TSan, the later sessions' senders sat in
+  // TCP's zero-window probing with a 21 s backoff by the time their remote read, and the reads
+  // timed out: a finding of its own, in docs/sockmap.md.)
+  std::vector<std::string> errors(kSessions);
+  std::vector<std::thread> readers;
+  for (size_t i = 0; i < kSessions; i++)
+    readers.emplace_back([&, i] { errors[i] = arrival_error(sessions[i].remote.get(), sessions[i].sent); });
+  for (std::thread& reader : readers) reader.join();
+  for (size_t i = 0; i < kSessions; i++) EXPECT_EQ(errors[i], "") << "session " << i << " of " << sessions[i].sent << " bytes";
   snap = stats_snapshot(stats_port);
   EXPECT_EQ(worker_sum(snap, "resets"), 0u);
   EXPECT_EQ(worker_sum(snap, "sockmap_overflows"), 0u);
