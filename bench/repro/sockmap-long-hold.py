@@ -4,15 +4,16 @@
 # held (its window closed by the relay's hold), the remotes read one after another, WAIT s apart,
 # and each session's longest gap is printed: it grows with how long the session was held, as the
 # client's zero-window probe backoff does (2026-12-07, 4 sessions, 3 s apart: 0.2, 1.6, 3.4, 6.7 s).
-# Needs root (sockmap). Usage: sockmap-long-hold.py PROXY N WAIT [PROXY ARGS...]
-import socket, sys, time, subprocess, signal
+# MODE=rw (or another --mode) for the same through a pump. Needs root (sockmap).
+# Usage: [MODE=sockmap] sockmap-long-hold.py PROXY N WAIT [PROXY ARGS...]
+import os, socket, sys, time, subprocess, signal
 if len(sys.argv) < 4 or sys.argv[1].startswith("-"):
     print("usage: sockmap-long-hold.py PROXY N WAIT [PROXY ARGS...]", file=sys.stderr)
     sys.exit(2)
 proxy, n, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]); extra = sys.argv[4:]
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); srv.bind(("127.0.0.1", 0)); srv.listen(64)
 s = socket.socket(); s.bind(("127.0.0.1", 0)); pport = s.getsockname()[1]; s.close()
-px = subprocess.Popen([proxy, "-s", f"127.0.0.1:{pport}", "-r", f"127.0.0.1:{srv.getsockname()[1]}", "--mode", "sockmap", "-w", "1", "--stats", "off"] + extra, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+px = subprocess.Popen([proxy, "-s", f"127.0.0.1:{pport}", "-r", f"127.0.0.1:{srv.getsockname()[1]}", "--mode", os.environ.get("MODE", "sockmap"), "-w", "1", "--stats", "off"] + extra, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 time.sleep(0.5)
 pairs = []
 for i in range(n):
