@@ -281,22 +281,19 @@ bool SockmapRelay::move_on(Direction& d) {
   return true;
 }
 
-int64_t SockmapRelay::kernel_queued() const {
-  int64_t queued = 0;
-  for (const Direction* d : {&up_, &down_}) {
-    // As in redirected_ones_written: written first, so a lagging figure errs towards more queued.
-    int64_t kernel_written = written(d->dst) - static_cast<int64_t>(d->written_before + d->released);
-    queued += std::max<int64_t>(static_cast<int64_t>(worker_.map().taken(d->key).redirected) - kernel_written, 0);
-  }
-  return queued;
+int64_t SockmapRelay::kernel_queued(uint64_t cookie) const {
+  return std::max<int64_t>(redirected_waiting(cookie == up_.key ? up_ : down_), 0);
 }
 
-bool SockmapRelay::redirected_ones_written(const Direction& d) const {
+int64_t SockmapRelay::redirected_waiting(const Direction& d) const {
   // Written is read before redirected: the bytes in hand keep the program holding (they are not
-  // released yet), so redirected cannot grow past them, and a lagging written only makes us wait.
+  // released yet), so redirected cannot grow past them, and a lagging written only errs towards
+  // more waiting.
   int64_t kernel_written = written(d.dst) - static_cast<int64_t>(d.written_before + d.released);
-  return static_cast<int64_t>(worker_.map().taken(d.key).redirected) <= kernel_written;
+  return static_cast<int64_t>(worker_.map().taken(d.key).redirected) - kernel_written;
 }
+
+bool SockmapRelay::redirected_ones_written(const Direction& d) const { return redirected_waiting(d) <= 0; }
 
 void SockmapRelay::rearm_move(Direction& d) {
   if (move_timer_) return;

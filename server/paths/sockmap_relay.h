@@ -53,7 +53,7 @@ class SockmapRelay : public Relay, public SockmapSession {
   // SP_RELAY_RESUME, SP_RELAY_BULK, or a reason to reset the session (SP_RELAY_OVERFLOW, SP_RELAY_UNTRIMMABLE).
   void told(uint64_t cookie, uint32_t what) override;
   void set_wide(bool wide) override;
-  int64_t kernel_queued() const override;
+  int64_t kernel_queued(uint64_t cookie) const override;
   // Nanoseconds since either socket last received data (TCP_INFO), for --idle-timeout.
   int64_t idle_ns() const override;
 
@@ -87,6 +87,8 @@ class SockmapRelay : public Relay, public SockmapSession {
   void check();
   // Moves held bytes from d.src to d.dst; false when the session failed (touch nothing then).
   bool move_on(Direction& d);
+  // Bytes the kernel redirected into dst that its TCP has not taken yet (0 or less: none).
+  int64_t redirected_waiting(const Direction& d) const;
   // Whether dst's TCP took every byte the kernel redirected before the held bytes in hand.
   bool redirected_ones_written(const Direction& d) const;
   void rearm_move(Direction& d);

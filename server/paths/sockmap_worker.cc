@@ -87,7 +87,6 @@ void SockmapWorker::session_started(SockmapSession* relay, const Sockmap::Keys& 
   bool first = relays_.empty();
   relays_[keys.client] = relay;
   relays_[keys.remote] = relay;
-  sessions_.insert(relay);
   if (first) arm();
 }
 
@@ -103,7 +102,6 @@ void SockmapWorker::session_ended(const Sockmap::Keys& keys) {
   if (auto it = relays_.find(keys.client); it != relays_.end()) {
     wide_.remove(it->second);
     publish_wide_sessions();
-    sessions_.erase(it->second);
   }
   relays_.erase(keys.client);
   relays_.erase(keys.remote);
@@ -150,7 +148,7 @@ void SockmapWorker::publish_wide_sessions() { set_gauge(counters_.sockmap_wide_s
 
 void SockmapWorker::measure_kernel_queues() {
   int64_t queued = 0;
-  for (const SockmapSession* session : sessions_) queued += session->kernel_queued();
+  for (const auto& [cookie, session] : relays_) queued += session->kernel_queued(cookie);  // each direction once
   set_gauge(counters_.sockmap_kernel_queued_bytes, static_cast<uint64_t>(queued));
 }
 

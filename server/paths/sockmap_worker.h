@@ -24,7 +24,6 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "common/event_loop.h"
 #include "common/fd.h"
@@ -42,8 +41,9 @@ class SockmapSession {
   virtual void told(uint64_t cookie, uint32_t what) = 0;
   // Widens or narrows the destinations' send buffers (server/paths/wide_buffers.h).
   virtual void set_wide(bool wide) = 0;
-  // Bytes the kernel redirected for either direction that the destination's TCP has not taken yet.
-  virtual int64_t kernel_queued() const = 0;
+  // Bytes the kernel redirected for the direction whose source has this cookie that the
+  // destination's TCP has not taken yet.
+  virtual int64_t kernel_queued(uint64_t cookie) const = 0;
 
  protected:
   ~SockmapSession() = default;
@@ -91,7 +91,6 @@ class SockmapWorker : public Handler {
   Fd ring_fd_;
   ring_buffer* ring_ = nullptr;
   std::unordered_map<uint64_t, SockmapSession*> relays_;  // by socket cookie, both sockets of each
-  std::unordered_set<SockmapSession*> sessions_;
   unsigned syncs_ = 0;
   uint64_t up_ = 0;  // what the map said last time
   uint64_t down_ = 0;
