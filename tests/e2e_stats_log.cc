@@ -27,11 +27,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-std::string temp_path(const std::string& name) {
-  const char* dir = std::getenv("TMPDIR");
-  return std::string(dir ? dir : "/tmp") + "/sp-e2e-stats-" + std::to_string(::getpid()) + "-" + name;
-}
-
 TEST(StatsE2EUnix, UnixSocketWithNcAndCleanExit) {
   std::string path = temp_path("proxy.sock");
   ::unlink(path.c_str());

@@ -23,6 +23,7 @@
 #include "metrics/stats_server.h"
 #include "tests/support/fake_program.h"
 #include "tests/support/net.h"
+#include "tests/support/process.h"
 
 namespace sp::metrics {
 namespace {
@@ -369,11 +370,6 @@ TEST(StatsServer, HundredsOfIdleClientsAreAnsweredAndClosed) {
   EXPECT_TRUE(fds_return_to(baseline, 5s));
 }
 
-std::string temp_socket_path(const char* name) {
-  const char* dir = std::getenv("TMPDIR");
-  return std::string(dir ? dir : "/tmp") + "/sp-stats-" + std::to_string(::getpid()) + "-" + name;
-}
-
 Fd connect_unix(const std::string& path) {
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un a{};
@@ -385,7 +381,7 @@ Fd connect_unix(const std::string& path) {
 
 TEST(StatsServer, UnixSocketIsPrivateReplacesAStaleOneAndIsRemoved) {
   FakeProgram program;
-  std::string path = temp_socket_path("unix.sock");
+  std::string path = test::temp_path("unix.sock");
   {  // a socket file left behind by a killed process
     Fd stale(::socket(AF_UNIX, SOCK_STREAM, 0));
     sockaddr_un a{};
@@ -422,7 +418,7 @@ TEST(StatsServer, UnixSocketIsPrivateReplacesAStaleOneAndIsRemoved) {
 
 TEST(StatsServer, UnixPathThatIsNotASocketIsLeftAlone) {
   FakeProgram program;
-  std::string path = temp_socket_path("regular");
+  std::string path = test::temp_path("regular");
   { std::ofstream(path) << "precious"; }
   StatsOptions o;
   o.where = "unix:" + path;
@@ -436,7 +432,7 @@ TEST(StatsServer, UnixPathThatIsNotASocketIsLeftAlone) {
 
 TEST(StatsServer, LogGetsOneLinePerInterval) {
   FakeProgram program;
-  std::string path = temp_socket_path("log.jsonl");
+  std::string path = test::temp_path("log.jsonl");
   ::unlink(path.c_str());
   StatsOptions o;
   o.interval_ns = 50'000'000;

@@ -13,13 +13,15 @@
 #include <thread>
 
 namespace sp::test {
-namespace {
+
 std::string temp_path(const char* what) {
   static std::atomic<int> counter{0};
   const char* dir = std::getenv("TMPDIR");
   return std::string(dir ? dir : "/tmp") + "/sp-test-" + std::to_string(::getpid()) + "-" +
          std::to_string(counter++) + "." + what;
 }
+
+namespace {
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;

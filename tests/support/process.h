@@ -14,6 +14,9 @@ namespace sp::test {
 // Absolute path of a built binary: bin("proxy").
 std::string bin(const std::string& name);
 
+// A fresh path under $TMPDIR (or /tmp) ending in `what`, unique in this process; nothing is created.
+std::string temp_path(const char* what);
+
 class ChildProcess {
  public:
   // Starts argv[0] (a path) with the given arguments. stdout/stderr go to files in the test's
