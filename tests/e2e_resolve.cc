@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -64,19 +65,27 @@ struct Resolver {
   std::filesystem::path dir;
 };
 
-// One ping through the proxy: true when it came back intact, false when the proxy closed us.
-bool ping(uint16_t port, std::chrono::milliseconds* took = nullptr) {
+// One ping through the proxy: true when it came back intact, false when the proxy closed us;
+// *why says how it failed, for the failure message.
+bool ping(uint16_t port, std::chrono::milliseconds* took = nullptr, std::string* why = nullptr) {
   auto start = Clock::now();
   bool ok = false;
+  std::string reason;
   try {
     Fd fd = connect_to(port, 5s);
     std::vector<uint8_t> msg(64), got(64);
     PayloadPattern().fill(0, msg.data(), msg.size());
-    ok = send_all(fd.get(), msg.data(), msg.size()) && read_exact(fd.get(), got.data(), got.size()) && got == msg;
-  } catch (const std::system_error&) {
+    errno = 0;  // read_exact leaves it alone at EOF
+    if (!send_all(fd.get(), msg.data(), msg.size())) reason = "send: " + std::string(strerror(errno));
+    else if (!read_exact(fd.get(), got.data(), got.size())) reason = "read: " + std::string(errno ? strerror(errno) : "EOF");
+    else if (got != msg) reason = "the echo differs";
+    else ok = true;
+  } catch (const std::system_error& e) {
     // The proxy's reset can beat the connect's completion on loopback: closed, as promptly.
+    reason = e.what();
   }
   if (took) *took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  if (why) *why = reason;
   return ok;
 }
 
@@ -121,11 +130,16 @@ TEST(ResolveE2E, UnresolvedRemoteNameKeepsTheProxyUpAndIsUsedOnceItResolves) {
   resolver.write_hosts(std::string("127.0.0.1 localhost\n127.0.0.1 ") + kName + "\n");
   auto appeared = Clock::now();
   bool served = false;
+  std::string why;
   while (!served && Clock::now() - appeared < 10s) {
-    served = ping(port);
+    served = ping(port, nullptr, &why);
     if (!served) std::this_thread::sleep_for(100ms);
   }
-  EXPECT_TRUE(served) << "not served 10 s after the name resolved: " << proxy.err();
+  // Seen once in CI (not reproduced in 60 runs, 40 of them beside two busy loops): each ping
+  // failed at once, and the proxy logged no failed connect. What is needed to tell who closed.
+  EXPECT_TRUE(served) << "not served 10 s after the name resolved; the last ping: " << why
+                      << "\nthe server is " << (server.running() ? "running" : "gone") << ": " << server.err()
+                      << "\nthe proxy's counters: " << stats_snapshot(stats).dump() << "\nits log: " << proxy.err();
   EXPECT_LT(Clock::now() - appeared, 7s);
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(ping(port));
   EXPECT_NE(proxy.err().find(std::string("'") + kName + "' resolves now: 127.0.0.1:" + std::to_string(server_port)),
