@@ -53,13 +53,16 @@ void push_until_every_client_stalls(std::vector<Session>& sessions) {
   }
 }
 
-// Empty when every byte sent arrived, in order; else what went wrong, and where.
-std::string arrival_error(int remote, uint64_t sent) {
+// Empty when every byte sent arrived, in order; else what went wrong, and where. *longest_gap: the
+// longest wait for a chunk.
+std::string arrival_error(int remote, uint64_t sent, Clock::duration* longest_gap = nullptr) {
   constexpr size_t kChunk = 256 << 10;
   std::vector<uint8_t> got(kChunk);
   for (uint64_t at = 0; at < sent; at += kChunk) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, sent - at));
+    auto asked = Clock::now();
     if (!read_exact(remote, got.data(), want)) return "nothing for 10 s, or the end, at byte " + std::to_string(at);
+    if (longest_gap) *longest_gap = std::max(*longest_gap, Clock::now() - asked);
     auto expected = stream_bytes(at, want);
     auto diff = std::mismatch(expected.begin(), expected.end(), got.begin());
     if (diff.first != expected.end()) return "wrong byte at " + std::to_string(at + (diff.first - expected.begin()));
@@ -109,6 +112,36 @@ TEST(SockmapE2E, TheKernelQueuesAHoldPerDirectionAndHeldBytesMoveWithinTheBudget
   EXPECT_EQ(worker_sum(snap, "resets"), 0u);
   EXPECT_EQ(worker_sum(snap, "sockmap_overflows"), 0u);
   EXPECT_TRUE(echoes_through(stack.port, stack.listener.get()));
+}
+
+// Four held sessions whose remotes start reading 2 s apart: each sender resumes at once, however
+// long it was held. Reopening the window raised TCP's rcv_ssthresh only to the window last
+// advertised, the minimum after a hold, so no update went out and each sender waited for its next
+// zero-window probe, whose backoff had grown with the hold: the later sessions' longest waits were
+// 1.6–6.7 s (bench/repro/sockmap-long-hold.py); reopened wide (server/paths/sockmap_window.h), 0.01 s.
+TEST(SockmapE2E, AHeldSenderResumesAtOnceHoweverLongItWasHeld) {
+  constexpr size_t kSessions = 4;
+  uint16_t stats_port = free_port();
+  ProxyToListener stack(stats_port);
+  std::vector<Session> sessions(kSessions);
+  for (Session& s : sessions) {
+    s.client = connect_to(stack.port, 10s);
+    s.remote = accept_remote(stack.listener.get());
+    ASSERT_TRUE(s.client && s.remote);
+    set_nonblocking(s.client.get());
+  }
+  push_until_every_client_stalls(sessions);
+  for (const Session& s : sessions) ASSERT_EQ(s.err, 0) << "a client was reset: " << std::strerror(s.err);
+  for (size_t i = 0; i < kSessions; i++) {
+    if (i) std::this_thread::sleep_for(2s);
+    Clock::duration gap{};
+    EXPECT_EQ(arrival_error(sessions[i].remote.get(), sessions[i].sent, &gap), "") << "session " << i;
+    EXPECT_LT(gap, 1s) << "session " << i << ", held " << 2 * i
+                       << " s longer than the first, waited this long for its sender";
+  }
+  auto snap = stats_snapshot(stats_port);
+  EXPECT_GE(worker_sum(snap, "sockmap_holds"), kSessions);
+  EXPECT_EQ(worker_sum(snap, "resets"), 0u);
 }
 
 }  // namespace

@@ -170,7 +170,10 @@ Sockmap::Taken Sockmap::taken(uint64_t key) const {
   return {entry.redirected, entry.held};
 }
 
-void Sockmap::released(uint64_t key, uint64_t bytes) { bpf_map_update_elem(released_fd_, &key, &bytes, BPF_EXIST); }
+void Sockmap::released(uint64_t key, uint64_t bytes, bool paused) {
+  uint64_t value = bytes | (paused ? SP_RELAY_PAUSED : 0);
+  bpf_map_update_elem(released_fd_, &key, &value, BPF_EXIST);
+}
 
 Fd Sockmap::create_ring(uint32_t index, int* err) {
   Fd ring(bpf_map_create(BPF_MAP_TYPE_RINGBUF, "sp_worker_ring", 0, 0, SP_RELAY_RING_BYTES, nullptr));

@@ -47,8 +47,9 @@ class Sockmap {
     uint64_t held = 0;        // to its own receive side, for the worker to move on
   };
   Taken taken(uint64_t key) const;
-  // The worker has written `bytes` (a running total) of the socket's held bytes into the partner.
-  void released(uint64_t key, uint64_t bytes);
+  // The worker has written `bytes` (a running total) of the socket's held bytes into the partner;
+  // `paused`: the program holds the direction until the next call (SP_RELAY_PAUSED).
+  void released(uint64_t key, uint64_t bytes, bool paused = false);
   // A worker's event ring, in the program's ring table at `index`. Null with *err on failure.
   Fd create_ring(uint32_t index, int* err);
   // Bytes the program redirected on `counter` since start, summed over CPUs.

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/socket.h"
 #include "server/paths/bpf/relay_session.h"
+#include "server/paths/sockmap_window.h"
 
 namespace sp {
 namespace {
@@ -51,20 +52,6 @@ int64_t written(int fd) {
   if (!tcp_info_of(fd, &info)) return 0;
   return static_cast<int64_t>(info.tcpi_bytes_acked) + ioctl_bytes(fd, SIOCOUTQ);
 }
-
-// The source's receive buffer: fixed, not autotuned up to tcp_rmem's maximum (32 MiB on Debian 12),
-// so that the window a held direction can be overrun by stays small (the kernel doubles it).
-constexpr int kSourceReceiveBuffer = 2 << 20;
-// While held bytes cannot reach the relay, the source's window is closed by clamping it to the
-// kernel's minimum (TCP_WINDOW_CLAMP): a held segment queued in the psock behind segments for the
-// source's own peer (the other direction) is not charged to the receive buffer until they left,
-// so the window would stay open and the sender could write without bound (measured: 80 MB past a
-// hold, with a 2 MiB buffer alone). Reopening raises the clamp again, and with it TCP's
-// rcv_ssthresh (Linux 6.7 on, "mid-stream window clamp"). The receive buffer shrunk to its minimum
-// closed the window as well, but growing it back left rcv_ssthresh at ~2 KiB: the window stayed
-// a few KiB, the sender sat in zero-window probes, and a download stalled for good (3 runs in 20
-// of ClientThroughProxy.DownloadFromSource, bench/repro/sockmap-window).
-constexpr int kClosedWindow = 1;  // the kernel makes it SOCK_MIN_RCVBUF / 2
 
 // SO_SNDBUFFORCE passes net.core.wmem_max; it needs CAP_NET_ADMIN, which the relay needs too, so
 // a refusal is unexpected: said once, and the capped SO_SNDBUF used instead. Sizes and when:
@@ -163,8 +150,7 @@ void SockmapRelay::told(uint64_t cookie, uint32_t what) {
     if (d.holding) {
       if (!d.buffer) d.buffer = take_move_buffer();
       counters_.sockmap_holds.add();
-      set_window(d, false);
-      move_on(d);
+      move_on(d);  // which closes the window if the held bytes cannot move yet
     } else {
       // The program resumes only once every held byte was written, but this event may be read
       // late: after a new hold whose bytes the relay is already moving. Those stay in the buffer
@@ -212,9 +198,11 @@ void SockmapRelay::on_events(bool client, uint32_t events) {
 bool SockmapRelay::move_on(Direction& d) {
   if (!d.buffer) return true;  // not holding
   // The destination's TCP must first take every byte the kernel redirected before the held ones:
-  // until then the window stays closed and nothing is read.
+  // until then the window stays closed and nothing is read. (A hold the worker caused by pausing
+  // the direction for a moment finds nothing waiting, and the window open.)
   if (!(d.pending && d.pending_in_order)) {
     if (!redirected_ones_written(d)) {
+      set_window(d, false);
       rearm_move(d);
       return true;
     }
@@ -316,9 +304,28 @@ BufferPool::Buffer SockmapRelay::take_move_buffer() {
 
 void SockmapRelay::set_window(Direction& d, bool open) {
   if (d.window_closed != open) return;
-  const int& clamp = open ? kSourceReceiveBuffer : kClosedWindow;
-  ::setsockopt(d.src, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, sizeof clamp);
   d.window_closed = !open;
+  if (!open) {
+    close_source_window(d.src);
+    return;
+  }
+  // Reopened wide (sockmap_window.h) only while nothing is written into d.src: the other direction,
+  // whose destination it is, paused with nothing redirected still on its way.
+  Direction& into_src = &d == &up_ ? down_ : up_;
+  bool quiet = redirected_ones_written(into_src) && pause(into_src);
+  reopen_source_window(d.src, quiet);
+  if (quiet) worker_.map().released(into_src.key, into_src.released);  // the pause ends
+}
+
+bool SockmapRelay::pause(Direction& d) {
+  worker_.map().released(d.key, d.released, true);
+  // TCP_INFO takes d.src's socket lock, under which the program runs: a run that began before the
+  // pause has redirected its segment by now, and any later one holds it.
+  tcp_info info;
+  tcp_info_of(d.src, &info);
+  if (redirected_ones_written(d)) return true;
+  worker_.map().released(d.key, d.released);
+  return false;
 }
 
 uint32_t SockmapRelay::interest(const Direction& as_src, const Direction& as_dst) const {

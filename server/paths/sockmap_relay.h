@@ -94,6 +94,10 @@ class SockmapRelay : public Relay, public SockmapSession {
   void rearm_move(Direction& d);
   BufferPool::Buffer take_move_buffer();
   void set_window(Direction& d, bool open);
+  // Pauses the kernel's relay of d (SP_RELAY_PAUSED) if nothing it redirected is still on its way
+  // into d.dst, so that nothing is written into d.dst until the pause ends; false, not paused, if
+  // something is.
+  bool pause(Direction& d);
   void update_interest();
   uint32_t interest(const Direction& as_src, const Direction& as_dst) const;
   void fail(int err);  // the owner then stops this relay: touch nothing after it

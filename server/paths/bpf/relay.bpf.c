@@ -82,7 +82,8 @@ struct {
   __type(value, __u32);
 } intercepted SEC(".maps");
 
-// Bytes of each socket's held segments the worker has written into the partner, keyed by cookie.
+// Bytes of each socket's held segments the worker has written into the partner, keyed by cookie;
+// with SP_RELAY_PAUSED set, the direction holds whatever the count (server/paths/sockmap_window.h).
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(map_flags, BPF_F_NO_PREALLOC);
@@ -204,14 +205,16 @@ int relay(struct __sk_buff *skb) {
   }
   if (skb->len == 0) return SK_DROP;
   __u64 *released_bytes = bpf_map_lookup_elem(&released, &cookie);
-  __u64 moved_on = released_bytes ? *released_bytes : 0;
+  __u64 released_value = released_bytes ? *released_bytes : 0;
+  __u64 moved_on = released_value & ~SP_RELAY_PAUSED;
+  int paused = (released_value & SP_RELAY_PAUSED) != 0;
   __u32 waiting = queued(s, moved_on);
   // Relayed so far, by the kernel or (held) by the worker.
   if (s->redirected + moved_on >= SP_RELAY_BULK_AT && !(s->flags & SP_RELAY_BULK_TOLD) && tell(s, cookie, SP_RELAY_BULK) == 0)
     s->flags |= SP_RELAY_BULK_TOLD;  // else: told on the next segment
   if (s->flags & SP_RELAY_HOLDING)
-    set_holding(s, cookie, s->held != moved_on);  // every held byte moved on: relay again
-  else if (waiting >= SP_RELAY_HOLD_AT)
+    set_holding(s, cookie, s->held != moved_on || paused);  // every held byte moved on: relay again
+  else if (waiting >= SP_RELAY_HOLD_AT || paused)
     set_holding(s, cookie, 1);
   else if (!(s->flags & SP_RELAY_TOLD))
     set_holding(s, cookie, 0);  // a resume the ring could not take before

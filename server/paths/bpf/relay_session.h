@@ -28,6 +28,9 @@
 // destination, or held and not yet moved on, is reset.
 #define SP_RELAY_QUEUE_LIMIT (256 << 20)
 #define SP_RELAY_HELD_LIMIT (64 << 20)
+// The top bit of a socket's `released` value: the worker pauses the direction (its segments are
+// held, none redirected) for the few system calls in which it must not write into its destination.
+#define SP_RELAY_PAUSED (1ull << 63)
 
 struct sp_relay_session {
   __u64 partner;     // the partner socket's cookie: its key in `targets`
