@@ -30,6 +30,8 @@ constexpr int64_t kLastMoveWaitNs = 10 * kNsPerMs;
 // budget allows, else the pool's smallest), at most kMoveTurn bytes per turn of the loop so that
 // the worker's other sessions get theirs.
 constexpr size_t kMoveBuffer = 256 << 10;
+// How long a closed window waits for the other direction to be quiet, to reopen wide.
+constexpr int64_t kQuietWaitNs = 5 * kNsPerMs;
 constexpr size_t kMoveTurn = 2 << 20;
 constexpr uint32_t kBaseEvents = EPOLLRDHUP | EPOLLET;
 
@@ -157,6 +159,7 @@ void SockmapRelay::told(uint64_t cookie, uint32_t what) {
       // until written (move_on lets it go then).
       if (d.pending == 0) pumps_.buffers.release(std::move(d.buffer));
       set_window(d, true);
+      unpause_after(d);
       update_interest();
     }
     return;
@@ -208,7 +211,17 @@ bool SockmapRelay::move_on(Direction& d) {
     }
     d.pending_in_order = d.pending != 0;  // bytes in hand were read before this check
   }
-  // Reading opens the window again: the read sends the window update the sender waits for.
+  // Reading opens the window again: the read sends the window update the sender waits for. Wide
+  // only while nothing is on its way into d.src (set_window); that is usually so within a moment,
+  // and a narrow window costs its sender a hundred milliseconds and more, so it waits a little.
+  if (d.window_closed && !d.paused && !redirected_ones_written(other(d))) {
+    if (!d.quiet_wait_from) d.quiet_wait_from = loop_.now();
+    if (loop_.now() - d.quiet_wait_from < kQuietWaitNs) {
+      rearm_move(d);
+      return true;
+    }
+  }
+  d.quiet_wait_from = 0;
   set_window(d, true);
   uint64_t before = d.released;
   size_t moved = 0;
@@ -248,7 +261,8 @@ bool SockmapRelay::move_on(Direction& d) {
     moved += static_cast<size_t>(n);
   }
   if (d.released != before) {
-    worker_.map().released(d.key, d.released);
+    publish_released(d);
+    unpause_after(d);
     (&d == &up_ ? counters_.bytes_in : counters_.bytes_out).add(d.released - before);
   }
   if (err) {
@@ -311,22 +325,38 @@ void SockmapRelay::set_window(Direction& d, bool open) {
   }
   // Reopened wide (sockmap_window.h) only while nothing is written into d.src: the other direction,
   // whose destination it is, paused with nothing redirected still on its way.
-  Direction& into_src = &d == &up_ ? down_ : up_;
-  bool quiet = redirected_ones_written(into_src) && pause(into_src);
-  reopen_source_window(d.src, quiet);
-  if (quiet) worker_.map().released(into_src.key, into_src.released);  // the pause ends
+  Direction& into_src = other(d);
+  bool quiet = !d.paused && redirected_ones_written(into_src) && pause(into_src);
+  reopen_source_window(d.src, quiet ? kSourceReceiveBuffer : 0);
 }
 
 bool SockmapRelay::pause(Direction& d) {
-  worker_.map().released(d.key, d.released, true);
+  if (d.paused) return true;
+  d.paused = true;
+  publish_released(d);
   // TCP_INFO takes d.src's socket lock, under which the program runs: a run that began before the
   // pause has redirected its segment by now, and any later one holds it.
   tcp_info info;
   tcp_info_of(d.src, &info);
   if (redirected_ones_written(d)) return true;
-  worker_.map().released(d.key, d.released);
+  unpause(d);
   return false;
 }
+
+void SockmapRelay::unpause(Direction& d) {
+  if (!d.paused) return;
+  d.paused = false;
+  publish_released(d);
+}
+
+void SockmapRelay::unpause_after(Direction& held) {
+  // Every held byte moved on: the program relays `held` in the kernel at its next segment (a hold
+  // it starts after that closes the window first, in move_on). Checked here rather than trusted to
+  // a resume event, which may be read after a newer hold began.
+  if (held.pending == 0 && worker_.map().taken(held.key).held == held.released) unpause(other(held));
+}
+
+void SockmapRelay::publish_released(const Direction& d) { worker_.map().released(d.key, d.released, d.paused); }
 
 uint32_t SockmapRelay::interest(const Direction& as_src, const Direction& as_dst) const {
   return kBaseEvents | (as_src.buffer ? EPOLLIN : 0u) | (as_dst.pending ? EPOLLOUT : 0u);

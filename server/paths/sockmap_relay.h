@@ -74,7 +74,13 @@ class SockmapRelay : public Relay, public SockmapSession {
     size_t pending_at = 0;
     size_t pending = 0;
     bool pending_in_order = false;  // every byte redirected before the pending ones is in dst
+    int64_t quiet_wait_from = 0;    // since when the closed window waits to reopen wide
+    // The program holds d (SP_RELAY_PAUSED) while the other direction's window is open wide and
+    // that direction still holds: its held segments must not queue uncharged in the psock behind
+    // d's, where TCP's window does not see them (set_window).
+    bool paused = false;
   };
+  Direction& other(const Direction& d) { return &d == &up_ ? down_ : up_; }
   struct Progress {
     int64_t received;    // bytes src received (TCP_INFO)
     int64_t taken;       // bytes the program took from src: redirected or held (its session entry)
@@ -95,9 +101,14 @@ class SockmapRelay : public Relay, public SockmapSession {
   BufferPool::Buffer take_move_buffer();
   void set_window(Direction& d, bool open);
   // Pauses the kernel's relay of d (SP_RELAY_PAUSED) if nothing it redirected is still on its way
-  // into d.dst, so that nothing is written into d.dst until the pause ends; false, not paused, if
-  // something is.
+  // into d.dst, so that nothing is written into d.dst but what the worker moves on; false, not
+  // paused, if something is.
   bool pause(Direction& d);
+  void unpause(Direction& d);
+  // Ends the pause of the other direction once `held` has no held bytes left to move on.
+  void unpause_after(Direction& held);
+  // Tells the program how many of d's held bytes were written into d.dst, and whether d is paused.
+  void publish_released(const Direction& d);
   void update_interest();
   uint32_t interest(const Direction& as_src, const Direction& as_dst) const;
   void fail(int err);  // the owner then stops this relay: touch nothing after it

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <mutex>
 
 #include "common/log.h"
@@ -37,8 +38,8 @@ void say_refused(int fd, int err) {
 
 void close_source_window(int fd) { clamp(fd, kClosedWindow); }
 
-bool reopen_source_window(int fd, bool wide) {
-  if (!wide) {
+bool reopen_source_window(int fd, int wide) {
+  if (wide <= 0) {
     clamp(fd, kSourceReceiveBuffer);
     return false;
   }
@@ -52,7 +53,7 @@ bool reopen_source_window(int fd, bool wide) {
   bool widened = false;
   if (::getsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &was, &len) == 0) {
     tcp_repair_window open = was;
-    open.rcv_wnd = kSourceReceiveBuffer;
+    open.rcv_wnd = static_cast<uint32_t>(wide);
     widened = ::setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &open, sizeof open) == 0;
   }
   clamp(fd, kSourceReceiveBuffer);
