@@ -51,6 +51,16 @@ class Handler {
   EventLoop* deferred_on_ = nullptr;  // set while on a loop's fresh or ready list
 };
 
+// A place on a loop's ready list (EventLoop::defer) for an object whose deferred work is one of
+// its member functions: `ReadyTurn<Relay, &Relay::turn> turn_{*this};`.
+template <typename Owner, void (Owner::*Work)()>
+struct ReadyTurn : Handler {
+  explicit ReadyTurn(Owner& o) : owner(o) {}
+  void on_events(uint32_t) override {}
+  void on_ready() override { (owner.*Work)(); }
+  Owner& owner;
+};
+
 // An object whose destruction waits until the current batch of events is done (see dispose()).
 class Disposable {
  public:

@@ -27,13 +27,6 @@ class PumpRelay : public Relay {
   RelayTally tally() const override;
 
  private:
-  // The relay's place on the loop's ready list.
-  struct Turn : Handler {
-    explicit Turn(PumpRelay& r) : relay(r) {}
-    void on_events(uint32_t) override {}
-    void on_ready() override { relay.turn(); }
-    PumpRelay& relay;
-  };
   void turn();
 
   EventLoop& loop_;
@@ -44,7 +37,7 @@ class PumpRelay : public Relay {
   RelayOwner& owner_;
   std::unique_ptr<Pump> to_remote_;  // null before start() and after stop()
   std::unique_ptr<Pump> to_client_;
-  Turn turn_{*this};
+  ReadyTurn<PumpRelay, &PumpRelay::turn> turn_{*this};  // the relay's place on the loop's ready list
   RelayTally tally_;  // with the bytes taken from the pumps when they go (stop())
 };
 

@@ -97,7 +97,10 @@ class SockmapRelay : public Relay, public SockmapSession {
   int64_t redirected_waiting(const Direction& d) const;
   // Whether dst's TCP took every byte the kernel redirected before the held bytes in hand.
   bool redirected_ones_written(const Direction& d) const;
-  void rearm_move(Direction& d);
+  void rearm_move();  // looks at both directions again after the move timer's backoff
+  // Both directions' held bytes again: a turn on the loop's ready list for those that did not fit
+  // in the last one, or after the move timer.
+  void move_turn();
   BufferPool::Buffer take_move_buffer();
   void set_window(Direction& d, bool open);
   // Pauses the kernel's relay of d (SP_RELAY_PAUSED) if nothing it redirected is still on its way
@@ -130,6 +133,7 @@ class SockmapRelay : public Relay, public SockmapSession {
   int64_t recheck_ns_ = 0;
   EventLoop::TimerId move_timer_ = 0;  // a held direction waits for the kernel's queue to drain
   int64_t move_wait_ns_ = 0;
+  ReadyTurn<SockmapRelay, &SockmapRelay::move_turn> move_turn_{*this};
   uint32_t client_events_ = 0;  // the epoll interest of each socket now
   uint32_t remote_events_ = 0;
 };
