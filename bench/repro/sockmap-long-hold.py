@@ -4,6 +4,7 @@
 # held (its window closed by the relay's hold), the remotes read one after another, WAIT s apart,
 # and each session's longest gap is printed: it grows with how long the session was held, as the
 # client's zero-window probe backoff does (2026-12-07, 4 sessions, 3 s apart: 0.2, 1.6, 3.4, 6.7 s).
+# Fixed the same day (the window reopens wide, server/paths/sockmap_window.h): every gap 0.01 s.
 # MODE=rw (or another --mode) for the same through a pump. Needs root (sockmap).
 # Usage: [MODE=sockmap] sockmap-long-hold.py PROXY N WAIT [PROXY ARGS...]
 import os, socket, sys, time, subprocess, signal
