@@ -5,8 +5,9 @@
 # each run (the state of a stalled one) in /tmp/sockmap-echo-streams.ss.<run> when it failed.
 #   bench/repro/sockmap-echo-streams.sh [RUNS]      (run from the repository root, as root; BIN=dir)
 B=${BIN:-build/bin}
+# --sockmap-tcp-memory 300: relay in the kernel even where leaked TCP memory would send new sessions to splice.
 "$B/tcp_ping_server" -p 29801 >/dev/null 2>&1 & S=$!
-"$B/proxy" --mode sockmap -p 29800 -c 29801 --stats off 2>/tmp/sockmap-echo-streams-proxy.err & P=$!
+"$B/proxy" --mode sockmap -p 29800 -c 29801 --sockmap-tcp-memory 300 --stats off 2>/tmp/sockmap-echo-streams-proxy.err & P=$!
 trap 'kill $P $S 2>/dev/null' EXIT
 sleep 0.5
 fails=0
