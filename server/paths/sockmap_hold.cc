@@ -44,7 +44,7 @@ bool SockmapRelay::move_on(Direction& d) {
   // Reading opens the window again: the read sends the window update the sender waits for. Wide
   // only while nothing is on its way into d.src (set_window); that is usually so within a moment,
   // and a narrow window costs its sender a hundred milliseconds and more, so it waits a little.
-  if (d.window_closed && !d.paused && !redirected_ones_written(other(d))) {
+  if (d.window_closed && !redirected_ones_written(other(d))) {
     if (!d.quiet_wait_from) d.quiet_wait_from = loop_.now();
     if (loop_.now() - d.quiet_wait_from < kQuietWaitNs) {
       rearm_move();
@@ -158,9 +158,11 @@ void SockmapRelay::set_window(Direction& d, bool open) {
     return;
   }
   // Reopened wide (sockmap_window.h) only while nothing is written into d.src: the other direction,
-  // whose destination it is, paused with nothing redirected still on its way.
+  // whose destination it is, paused with nothing redirected still on its way. A direction paused
+  // for the other's hold may pause that one in turn: each pause ends once the direction that asked
+  // for it has no held bytes left (unpause_after), so neither outlives both holds.
   Direction& into_src = other(d);
-  bool quiet = !d.paused && redirected_ones_written(into_src) && pause(into_src);
+  bool quiet = redirected_ones_written(into_src) && pause(into_src);
   reopen_source_window(d.src, quiet ? kSourceReceiveBuffer : 0);
 }
 
