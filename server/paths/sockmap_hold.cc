@@ -189,7 +189,8 @@ void SockmapRelay::unpause_after(Direction& held) {
   // Every held byte moved on: the program relays `held` in the kernel at its next segment (a hold
   // it starts after that closes the window first, in move_on). Checked here rather than trusted to
   // a resume event, which may be read after a newer hold began.
-  if (held.pending == 0 && worker_.map().taken(held.key).held == held.released) unpause(other(held));
+  Direction& paused = other(held);
+  if (paused.paused && held.pending == 0 && worker_.map().taken(held.key).held == held.released) unpause(paused);
 }
 
 void SockmapRelay::publish_released(const Direction& d) { worker_.map().released(d.key, d.released, d.paused); }

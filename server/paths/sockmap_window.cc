@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "common/log.h"
+#include "server/paths/sockmap_tcp.h"
 
 namespace sp {
 namespace {
@@ -22,10 +23,9 @@ bool set_repair(int fd, int mode) { return ::setsockopt(fd, IPPROTO_TCP, TCP_REP
 // Repair mode is refused for lack of CAP_NET_ADMIN, and also in states it does not cover (a
 // socket whose peer sent its FIN): only the first is worth a line.
 void say_refused(int fd, int err) {
-  tcp_info info{};
-  socklen_t len = sizeof info;
+  tcp_info info;
   constexpr uint8_t kEstablished = 1;
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || info.tcpi_state != kEstablished) return;
+  if (!tcp_info_of(fd, &info) || info.tcpi_state != kEstablished) return;
   static std::once_flag said;
   std::call_once(said, [err] {
     log::warn("sockmap: TCP_REPAIR refused (", log::errno_text(err),
