@@ -10,6 +10,7 @@
 #include "server/paths/sockmap.h"
 #include "server/paths/sockmap_relay.h"
 #include "server/paths/sockmap_worker.h"
+#include "server/paths/tcp_memory_guard.h"
 #include "server/paths/uring_relay.h"
 
 namespace sp {
@@ -115,6 +116,8 @@ DataPaths::DataPaths(const DataPathOptions& options) : options_(options), effect
                 "kernel with CONFIG_BPF_STREAM_PARSER and the kfuncs bpf_cast_to_kern_ctx and bpf_rdonly_cast "
                 "(Linux 6.2 and later; docs/sockmap.md)");
       effective_ = effective_mode(options_.mode, false);
+    } else {
+      tcp_memory_ = std::make_unique<TcpMemoryGuard>(options_.sockmap_tcp_memory_percent);
     }
   }
 }
@@ -127,11 +130,11 @@ std::string DataPaths::uring_features() const {
 
 std::unique_ptr<DataPathWorker> DataPaths::for_worker(int id, EventLoop& loop, metrics::WorkerCounters& counters) {
   return std::unique_ptr<DataPathWorker>(
-      new DataPathWorker(options_, effective_, sockmap_.get(), id, loop, counters));
+      new DataPathWorker(options_, effective_, sockmap_.get(), tcp_memory_.get(), id, loop, counters));
 }
 
-DataPathWorker::DataPathWorker(const DataPathOptions& options, DataPath effective, Sockmap* sockmap, int id,
-                               EventLoop& loop, metrics::WorkerCounters& counters)
+DataPathWorker::DataPathWorker(const DataPathOptions& options, DataPath effective, Sockmap* sockmap,
+                               TcpMemoryGuard* tcp_memory, int id, EventLoop& loop, metrics::WorkerCounters& counters)
     : options_(options), effective_(effective), loop_(loop), counters_(counters), pools_(options.pumps, counters) {
   std::string name = "worker-" + std::to_string(id);
   if (effective_ == DataPath::kUring) {
@@ -144,10 +147,10 @@ DataPathWorker::DataPathWorker(const DataPathOptions& options, DataPath effectiv
       effective_ = effective_mode(effective_, false);
     }
   }
-  if (effective_ == DataPath::kSockmap && sockmap) {
+  if (effective_ == DataPath::kSockmap && sockmap && tcp_memory) {
     try {
       sockmap_ = std::make_unique<SockmapWorker>(*sockmap, id, loop, counters, options.pumps.memory_budget,
-                                                 options.sockmap_tcp_memory_percent);
+                                                 *tcp_memory);
     } catch (const std::exception& e) {
       log::error(name, ": ", e.what(), "; this worker relays with splice");
       effective_ = effective_mode(effective_, false);

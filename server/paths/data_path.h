@@ -60,6 +60,7 @@ struct DataPathOptions {
 
 class Sockmap;
 class SockmapWorker;
+class TcpMemoryGuard;
 
 // One worker's data path: made on its loop thread, destroyed after its sessions.
 class DataPathWorker {
@@ -88,8 +89,8 @@ class DataPathWorker {
 
  private:
   friend class DataPaths;
-  DataPathWorker(const DataPathOptions& options, DataPath effective, Sockmap* sockmap, int id, EventLoop& loop,
-                 metrics::WorkerCounters& counters);
+  DataPathWorker(const DataPathOptions& options, DataPath effective, Sockmap* sockmap, TcpMemoryGuard* tcp_memory,
+                 int id, EventLoop& loop, metrics::WorkerCounters& counters);
   std::unique_ptr<Relay> make_pump_relay(PumpMode mode, const RelaySockets& sockets, RelayOwner& owner);
   std::unique_ptr<Relay> make_sockmap_relay(const RelaySockets& sockets, RelayOwner& owner);
 
@@ -122,6 +123,7 @@ class DataPaths {
   DataPathOptions options_;
   DataPath effective_;
   std::unique_ptr<Sockmap> sockmap_;  // outlives the workers: their sessions sit in its maps
+  std::unique_ptr<TcpMemoryGuard> tcp_memory_;  // with sockmap_: the workers share its verdict
 };
 
 }  // namespace sp

@@ -4,12 +4,11 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
-#include <cmath>
 #include <string>
 #include <system_error>
 
 #include "common/clock.h"
-#include "common/log.h"
+#include "common/fd_reserve.h"
 #include "metrics/proc.h"
 #include "server/paths/bpf/relay_session.h"
 
@@ -35,14 +34,13 @@ void set_gauge(metrics::Counter& gauge, uint64_t now) {
 }  // namespace
 
 SockmapWorker::SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics::WorkerCounters& counters,
-                             size_t memory_budget, unsigned tcp_memory_percent)
+                             size_t memory_budget, TcpMemoryGuard& tcp_memory)
     : map_(map),
       worker_(worker),
       loop_(loop),
       counters_(counters),
-      low_mark_(as_signed(metrics::proc::tcp_mem_mark(0))),
-      decline_at_(low_mark_ ? std::optional<int64_t>(*low_mark_ * tcp_memory_percent / 100) : std::nullopt),
-      wide_(memory_budget, kWideSessionCost, low_mark_) {
+      tcp_memory_(tcp_memory),
+      wide_(memory_budget, kWideSessionCost, tcp_memory.first_mark()) {
   up_ = map_.bytes(counter());  // what an earlier worker of this index counted is not ours
   down_ = map_.bytes(counter() + 1);
   trims_ = map_.trims(ring());
@@ -60,28 +58,7 @@ SockmapWorker::~SockmapWorker() {
   ring_buffer__free(ring_);
 }
 
-bool SockmapWorker::admit_session() {
-  std::optional<int64_t> pages = tcp_pages();
-  if (!decline_at_ || !pages) return true;  // the kernel's figures cannot be read: nothing to go by
-  bool decline = *pages >= *decline_at_;
-  if (decline != declining_) {
-    declining_ = decline;
-    constexpr double kMiBPerPage = 4096.0 / (1 << 20);
-    std::string figures = "the kernel's TCP memory (" + std::to_string(std::lround(*pages * kMiBPerPage)) + " MiB) is " +
-                          (decline ? "at or above " : "below ") + std::to_string(std::lround(*decline_at_ * kMiBPerPage)) +
-                          " MiB (--sockmap-tcp-memory of tcp_mem's first mark, " +
-                          std::to_string(std::lround(*low_mark_ * kMiBPerPage)) + " MiB)";
-    static log::RateLimit limit;  // shared by the workers: one line a second in all
-    if (decline)
-      log::warn_limited(limit, "sockmap: ", figures,
-                        ": new sessions are relayed with splice until it falls below (two-way bulk through the "
-                        "kernel relay leaks TCP memory no socket gives back, and the relay crawls under memory "
-                        "pressure; a reboot or a higher net.ipv4.tcp_mem returns it: docs/sockmap.md)");
-    else
-      log::info("sockmap: ", figures, ": new sessions use the kernel relay again");
-  }
-  return !decline;
-}
+bool SockmapWorker::admit_session() { return tcp_memory_.admit(tcp_pages()); }
 
 void SockmapWorker::session_started(SockmapSession* relay, const Sockmap::Keys& keys) {
   bool first = relays_.empty();
@@ -155,7 +132,11 @@ void SockmapWorker::measure_kernel_queues() {
 std::optional<int64_t> SockmapWorker::tcp_pages() {
   int64_t now = now_ns();
   if (pages_at_ns_ == 0 || now - pages_at_ns_ > kPagesFreshNs) {
-    pages_ = as_signed(metrics::proc::tcp_memory_pages());
+    {
+      // Reading /proc makes a descriptor, which must not take a number fd_reserve::use() freed.
+      fd_reserve::Allocation making_a_descriptor;
+      pages_ = as_signed(metrics::proc::tcp_memory_pages());
+    }
     pages_at_ns_ = now;
   }
   return pages_;

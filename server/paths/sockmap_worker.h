@@ -9,13 +9,7 @@
 // sockmap_kernel_queued_bytes. The relay holds each direction at SP_RELAY_HOLD_AT of it; a lower
 // threshold shared within --memory-budget stalled crowds (docs/sockmap.md).
 //
-// It also decides whether a new session may use the kernel relay at all. Two-way bulk through it
-// leaks the kernel's TCP memory (a lost update of sk_forward_alloc in the psock backlog, Linux
-// 6.18: docs/sockmap.md), which no socket ever gives back, and past tcp_mem's first mark the
-// kernel may stay in memory pressure for good, where no TCP window grows and the kernel relay
-// crawls. So while the kernel's TCP memory is at or above --sockmap-tcp-memory (50 % by default)
-// of that mark, new sessions are relayed with splice, which leaks nothing and copes with pressure;
-// the kernel relay takes sessions again once it fell below. Sessions keep the path they started on.
+// It also asks the process's TcpMemoryGuard whether a new session may use the kernel relay at all.
 //
 // Thread context: its worker's loop thread only.
 #pragma once
@@ -29,6 +23,7 @@
 #include "common/fd.h"
 #include "metrics/counters.h"
 #include "server/paths/sockmap.h"
+#include "server/paths/tcp_memory_guard.h"
 #include "server/paths/wide_buffers.h"
 
 struct ring_buffer;
@@ -53,16 +48,15 @@ class SockmapWorker : public Handler {
  public:
   // Throws std::system_error where the kernel refuses the worker's ring. `memory_budget`: what the
   // worker's widened sessions may hold in their send buffers (--memory-budget);
-  // `tcp_memory_percent`: of tcp_mem's first mark, where new sessions go to splice instead.
+  // `tcp_memory`: the process's verdict on the kernel's TCP memory, shared by the workers.
   SockmapWorker(Sockmap& map, int worker, EventLoop& loop, metrics::WorkerCounters& counters, size_t memory_budget,
-                unsigned tcp_memory_percent);
+                TcpMemoryGuard& tcp_memory);
   ~SockmapWorker() override;
   SockmapWorker(const SockmapWorker&) = delete;
   SockmapWorker& operator=(const SockmapWorker&) = delete;
 
   Sockmap& map() { return map_; }
-  // Whether a new session may use the kernel relay (false: relay it with splice). Logs when that
-  // changes, with the figures.
+  // Whether a new session may use the kernel relay (false: relay it with splice; tcp_memory_guard.h).
   bool admit_session();
   uint32_t counter() const { return Sockmap::counter_of(worker_); }
   uint32_t ring() const { return static_cast<uint32_t>(worker_); }
@@ -96,12 +90,10 @@ class SockmapWorker : public Handler {
   uint64_t down_ = 0;
   uint64_t trims_ = 0;
   EventLoop::TimerId timer_ = 0;
-  std::optional<int64_t> low_mark_;     // tcp_mem's first mark, pages (nullopt: unreadable)
-  std::optional<int64_t> decline_at_;   // pages from which new sessions go to splice
+  TcpMemoryGuard& tcp_memory_;
   WideBuffers wide_;
   std::optional<int64_t> pages_;
   int64_t pages_at_ns_ = 0;
-  bool declining_ = false;
 };
 
 }  // namespace sp

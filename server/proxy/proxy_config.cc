@@ -116,8 +116,8 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          [&](const std::string& v) { c.paths.uring_features = parse_uring_features(v); }});
   p.add({0, "sockmap-tcp-memory", "PERCENT",
          "--mode sockmap: relay new sessions with splice while the kernel's TCP memory is at or above this "
-         "percentage of net.ipv4.tcp_mem's first mark (two-way bulk through the kernel relay leaks TCP memory: "
-         "docs/sockmap.md); 0 = every session with splice",
+         "percentage of net.ipv4.tcp_mem's first mark, until it is 5 points below (two-way bulk through the kernel "
+         "relay leaks TCP memory: docs/sockmap.md); 0 = every session with splice",
          "50", [&](const std::string& v) { c.paths.sockmap_tcp_memory_percent = static_cast<unsigned>(parse_int(v, 0, 1000)); }});
   p.add({0, "connect-timeout", "SECONDS", "give up connecting to the remote after this long", "5",
          [&](const std::string& v) { c.session.connect_timeout_ns = parse_duration_ns(v, 1'000'000, 3600'000'000'000); }});
