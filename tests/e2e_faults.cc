@@ -271,7 +271,8 @@ TEST_P(Faults, PipeExhaustionFallsBackToReadWriteAndLosesNothing) {
   // Baseline of a 1-worker proxy with stats is about 20 fds; each session takes 2.
   ChildProcess proxy({"/bin/sh", "-c",
                       "ulimit -n 40; exec " + bin("proxy") + " -s 127.0.0.1 -p " + std::to_string(port) + " -c " +
-                          std::to_string(base.server_port) + " --mode " + GetParam() + " -w 1 --stats 127.0.0.1:" + std::to_string(stats)});
+                          std::to_string(base.server_port) + " --mode " + GetParam() + " -w 1 --stats 127.0.0.1:" + std::to_string(stats) +
+                          (GetParam() == "sockmap" ? " --sockmap-tcp-memory " + kKernelRelayMark.back() : "")});
   ASSERT_TRUE(wait_for_port(stats));
   std::this_thread::sleep_for(100ms);
   int baseline = open_fds(proxy.pid());

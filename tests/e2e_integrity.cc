@@ -55,10 +55,10 @@ TEST_P(Integrity, BulkEchoStreamAgainAndAgain) {
 // with the held direction's window reopened wide and the other direction's pause lifted at once,
 // 1 run in 20 of 4 s stalled for good: held segments queued uncharged behind the other
 // direction's, the socket ended 2.5 times over its receive buffer and TCP dropped its incoming
-// ACKs (docs/sockmap.md). The kernel relay is kept even where leaked TCP memory would decline it.
+// ACKs (docs/sockmap.md). The kernel relay is kept where leaked TCP memory would decline it (modes.h).
 TEST_P(Integrity, FourEchoStreamsAgainAndAgain) {
   uint16_t stats_port = free_port();
-  ProxyStack stack(GetParam(), {"-w", "1", "--sockmap-tcp-memory", "300", "--stats", "127.0.0.1:" + std::to_string(stats_port)});
+  ProxyStack stack(GetParam(), {"-w", "1", "--stats", "127.0.0.1:" + std::to_string(stats_port)});
   auto end = Clock::now() + 20s;
   int runs = 0;
   for (; runs < 4 && Clock::now() < end; ++runs) {  // bounded for CI: bench/repro/sockmap-four-echoes.sh runs it longer

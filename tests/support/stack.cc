@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "tests/support/modes.h"
+
 namespace sp::test {
 
 std::unique_ptr<ChildProcess> start_proxy(uint16_t listen_port, uint16_t remote_port, const std::string& mode,
@@ -9,7 +11,7 @@ std::unique_ptr<ChildProcess> start_proxy(uint16_t listen_port, uint16_t remote_
   std::vector<std::string> argv = with_args({bin("proxy"), "-s", "127.0.0.1", "-p", std::to_string(listen_port),
                                               "-r", "127.0.0.1", "-c", std::to_string(remote_port),
                                               "--mode", mode, "-w", "2", "--stats", "off"},
-                                             extra);
+                                             with_kernel_relay_mark(mode, std::move(extra)));
   auto proxy = std::make_unique<ChildProcess>(argv);
   if (!wait_for_port(listen_port)) throw std::runtime_error("proxy did not start: " + proxy->err());
   return proxy;
