@@ -48,6 +48,7 @@ namespace sp::metrics {
   X(sockmap_sessions, "sessions", "--mode sockmap: sessions whose bytes the kernel relayed")                \
   X(sockmap_overflows, "sessions", "--mode sockmap: sessions reset at a last-resort limit (256 MiB queued in the kernel for a destination, or 64 MiB held back and not yet moved on)") \
   X(sockmap_holds, "events", "--mode sockmap: times a direction's kernel queue reached 2 MiB and the relay held its sender back (its bytes moved on with read/write until the queue drained)") \
+  X(sockmap_moved_bytes, "bytes", "--mode sockmap: bytes of held directions the worker moved on with read/write instead of the kernel relaying them (counted in bytes_in / bytes_out as well)") \
   X(sockmap_kernel_queued_bytes, "bytes", "gauge: --mode sockmap: bytes the kernel relayed that the destinations' TCP has not taken yet, summed over the worker's sessions each second (they wait in psock queues, which tcp_mem does not count)") \
   X(sockmap_trims, "segments", "--mode sockmap: retransmitted segments whose head repeated bytes already relayed, trimmed before relaying (the kernel would have sent them twice)") \
   X(sockmap_untrimmable, "sessions", "--mode sockmap: sessions reset because a retransmitted segment could not be trimmed (never seen; a byte sent twice is worse)") \

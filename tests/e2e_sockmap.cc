@@ -172,7 +172,14 @@ TEST(SockmapE2E, ANeverReadingRemoteStallsItsClientAndLosesNothing) {
     ASSERT_TRUE(diff.first == got.begin() + static_cast<ptrdiff_t>(want))
         << "wrong byte at offset " << at + static_cast<uint64_t>(diff.first - got.begin()) << " of " << sent;
   }
-  EXPECT_EQ(worker_sum(stats_snapshot(stats_port), "resets"), 0u);
+  std::this_thread::sleep_for(300ms);  // a sample taken after the last byte moved
+  auto after = stats_snapshot(stats_port);
+  EXPECT_EQ(worker_sum(after, "resets"), 0u);
+  // The kernel relayed what came before the hold (2 MiB queued at least); the worker moved on the
+  // held rest, and both count in bytes_in.
+  EXPECT_EQ(worker_sum(after, "bytes_in"), sent);
+  EXPECT_GE(worker_sum(after, "sockmap_moved_bytes"), 1u << 20) << after.dump();
+  EXPECT_LE(worker_sum(after, "sockmap_moved_bytes"), sent - (2u << 20));
   EXPECT_TRUE(echoes_through(stack.port, stack.listener.get()));
 }
 

@@ -95,6 +95,7 @@ bool SockmapRelay::move_on(Direction& d) {
     publish_released(d);
     unpause_after(d);
     (&d == &up_ ? counters_.bytes_in : counters_.bytes_out).add(d.released - before);
+    counters_.sockmap_moved_bytes.add(d.released - before);
   }
   if (err) {
     fail(err);
