@@ -85,6 +85,38 @@ TEST(TopView, TcpMemoryPastThePressureMarkIsAnAlert) {
   EXPECT_TRUE(std::none_of(lines.begin(), lines.end(), [](const Line& l) { return l.text.rfind("host:", 0) == 0; }));
 }
 
+// What the kernel relayed and what the worker moved on, between two snapshots of a sockmap proxy.
+TEST(TopView, SockmapSaysWhoMovedTheBytes) {
+  auto sockmap = [](double uptime, uint64_t bytes_in, uint64_t moved, uint64_t holds, uint64_t declined) {
+    json s = snapshot(2, uptime, 100);
+    s["mode"] = s["mode_effective"] = "sockmap";
+    for (json& w : s["workers"])
+      w["counters"] = {{"bytes_in", bytes_in}, {"bytes_out", bytes_in}, {"sockmap_moved_bytes", moved},
+                       {"sockmap_holds", holds}, {"sockmap_declined", declined}};
+    return s;
+  };
+  auto sockmap_line = [](const std::vector<Line>& lines) {
+    auto it = std::find_if(lines.begin(), lines.end(), [](const Line& l) { return l.text.rfind("sockmap:", 0) == 0; });
+    return it == lines.end() ? std::string() : it->text;
+  };
+  // Two workers, each 1 GB each way by now (0.5 GB each way before), 900 MB moved on (500 before).
+  json before = sockmap(10, 500'000'000, 500'000'000, 3, 0), now = sockmap(12, 1'000'000'000, 900'000'000, 8, 0);
+  Frame f = connected(&now);
+  f.previous = &before;
+  EXPECT_EQ(sockmap_line(render_frame(f)),
+            "sockmap: kernel 60.0%, worker 40.0% of 2.0GB in 2.0s (10 holds)");
+  now = sockmap(12, 1'000'000'000, 900'000'000, 8, 2);
+  EXPECT_EQ(sockmap_line(render_frame(f)),
+            "sockmap: kernel 60.0%, worker 40.0% of 2.0GB in 2.0s (10 holds, 4 sessions to splice)");
+  f.previous = nullptr;  // the first snapshot: since start
+  EXPECT_EQ(sockmap_line(render_frame(f)),
+            "sockmap: kernel 55.0%, worker 45.0% of 4.0GB since start (16 holds, 4 sessions to splice)");
+  f.previous = &now;  // nothing moved in between
+  EXPECT_EQ(sockmap_line(render_frame(f)), "sockmap: no bytes in 0.0s");
+  json other = snapshot(1, 10, 100);  // another mode: no line
+  EXPECT_EQ(sockmap_line(render_frame(connected(&other))), "");
+}
+
 TEST(TopView, ContextSwitchesPerSecondBetweenSnapshots) {
   json before = snapshot(1, 10, 100), now = snapshot(1, 12, 300);
   Frame f = connected(&now);
