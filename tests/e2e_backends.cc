@@ -40,6 +40,7 @@ struct Pool {
     std::vector<std::string> argv = {bin("proxy"), "-s", at(port), "--mode", mode, "-w", "2",
                                      "--stats", at(stats), "--stats-interval", "0.1"};
     for (const auto& r : remotes) argv.insert(argv.end(), {"-r", r});
+    extra = with_kernel_relay_mark(mode, std::move(extra));
     argv.insert(argv.end(), extra.begin(), extra.end());
     proxy = std::make_unique<ChildProcess>(argv);
     if (!wait_for_port(port) || !wait_for_port(stats)) throw std::runtime_error("proxy did not start: " + proxy->err());

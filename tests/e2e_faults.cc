@@ -197,7 +197,7 @@ TEST_P(Faults, FdExhaustionNeitherCrashesNorSpinsAndRecovers) {
   ChildProcess proxy({"/bin/sh", "-c",
                       "ulimit -n 48; exec " + bin("proxy") + " -s 127.0.0.1 -p " + std::to_string(port) +
                           " -c " + std::to_string(echo.port) + " --mode " + GetParam() +
-                          " -w 1 --stats off --connect-timeout 1"});
+                          " -w 1 --stats off --connect-timeout 1" + kernel_relay_mark_flag(GetParam())});
   ASSERT_TRUE(wait_for_port(port));
   std::vector<Fd> conns;
   for (int i = 0; i < 60; ++i) {
@@ -272,7 +272,7 @@ TEST_P(Faults, PipeExhaustionFallsBackToReadWriteAndLosesNothing) {
   ChildProcess proxy({"/bin/sh", "-c",
                       "ulimit -n 40; exec " + bin("proxy") + " -s 127.0.0.1 -p " + std::to_string(port) + " -c " +
                           std::to_string(base.server_port) + " --mode " + GetParam() + " -w 1 --stats 127.0.0.1:" + std::to_string(stats) +
-                          (GetParam() == "sockmap" ? " --sockmap-tcp-memory " + kKernelRelayMark.back() : "")});
+                          kernel_relay_mark_flag(GetParam())});
   ASSERT_TRUE(wait_for_port(stats));
   std::this_thread::sleep_for(100ms);
   int baseline = open_fds(proxy.pid());

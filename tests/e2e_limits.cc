@@ -89,7 +89,7 @@ TEST_P(Limits, OutOfDescriptorsClosesTheRestAtOnceLogsOnceAndStatsStillAnswer) {
   ChildProcess proxy({"/bin/sh", "-c",
                       "ulimit -n 64; exec " + bin("proxy") + " -s 127.0.0.1 -p " + std::to_string(port) + " -c " +
                           std::to_string(server_port) + " --mode " + GetParam() + " -w 2 --stats-interval 0.2 --stats 127.0.0.1:" +
-                          std::to_string(stats_port)});
+                          std::to_string(stats_port) + kernel_relay_mark_flag(GetParam())});
   ASSERT_TRUE(wait_for_port(port) && wait_for_port(stats_port)) << proxy.err();
   ASSERT_TRUE(wait_until_no_sessions(stats_port));
   auto before = settled_snapshot(stats_port);

@@ -201,7 +201,7 @@ struct NetnsStack {
         with_args({bin("proxy"), "-s", t.proxy_client_side(), "-s", t.proxy_server_side(), "-p", std::to_string(kProxyPort),
                    "-r", t.server_addr(), "-c", std::to_string(kServerPort), "--mode", mode, "--stats",
                    "unix:" + t.stats_path()},
-                  extra);
+                  with_kernel_relay_mark(mode, extra));
     proxy = std::make_unique<ChildProcess>(t.in("proxy", argv));
     ready = wait_listening(t.ns("server"), t.server_addr(), kServerPort) && wait_stats(t.stats_path());
     if (!ready) diagnostics = "server: " + server->err() + "\nproxy: " + proxy->err();

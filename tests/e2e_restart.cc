@@ -43,6 +43,7 @@ TEST_P(RestartE2E, TwentyRestartsUnderLoadLoseNoConnection) {
   std::vector<std::string> argv = {bin("proxy"), "-s", "127.0.0.1:" + std::to_string(port), "-r",
                                    "127.0.0.1:" + std::to_string(server_port), "--mode", GetParam(), "-w", "2",
                                    "--stats", "off", "--grace", "30", "--handover", handover, "-v"};
+  argv = with_args(argv, with_kernel_relay_mark(GetParam(), {}));
   std::vector<std::unique_ptr<ChildProcess>> proxies;
   proxies.push_back(std::make_unique<ChildProcess>(argv));
   ASSERT_TRUE(wait_for_port(port)) << proxies.back()->err();

@@ -155,9 +155,10 @@ TEST_P(Workers, SeveralListenAddressesEachServeAndCount) {
   ChildProcess server({bin("tcp_ping_server"), "-s", "127.0.0.1", "-p", std::to_string(server_port), "-w", "1"});
   ASSERT_TRUE(wait_for_port(server_port));
   uint16_t port = free_port(), stats = free_port();
-  ChildProcess proxy({bin("proxy"), "--mode", GetParam(), "-s", "127.0.0.1", "-s", "127.0.0.2", "-p",
-                      std::to_string(port), "-c", std::to_string(server_port), "--stats",
-                      "127.0.0.1:" + std::to_string(stats), "-w", "2"});
+  ChildProcess proxy(with_args({bin("proxy"), "--mode", GetParam(), "-s", "127.0.0.1", "-s", "127.0.0.2", "-p",
+                                std::to_string(port), "-c", std::to_string(server_port), "--stats",
+                                "127.0.0.1:" + std::to_string(stats), "-w", "2"},
+                               with_kernel_relay_mark(GetParam(), {})));
   ASSERT_TRUE(wait_for_port(stats));
   auto via_first = open_echoing(port, 3);
   Fd second = connect_blocking(resolve(HostPort{"127.0.0.2", port}, false).front());

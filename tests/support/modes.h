@@ -32,6 +32,11 @@ inline std::vector<std::string> with_kernel_relay_mark(const std::string& mode, 
   return extra;
 }
 
+// The same for a shell command line: " --sockmap-tcp-memory 90" in sockmap mode, else nothing.
+inline std::string kernel_relay_mark_flag(const std::string& mode) {
+  return mode == "sockmap" ? " " + kKernelRelayMark[0] + " " + kKernelRelayMark[1] : "";
+}
+
 // The test name suffix: the mode itself (".../splice" rather than ".../1").
 inline std::string mode_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 
