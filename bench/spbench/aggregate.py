@@ -38,6 +38,20 @@ def per_mb(m, key):
     return None if v is None else v / mb
 
 
+def kernel_relayed_pct(m):
+    """--mode sockmap: the share of the bytes (both ways) the kernel relayed in the measured window;
+    the worker moved the rest on behind the relay's holds (sockmap_moved_bytes, docs/sockmap.md)."""
+    c = m.get("proxy_counters") or {}
+    both = c.get("bytes_in", 0) + c.get("bytes_out", 0)
+    if "sockmap_moved_bytes" not in c or both <= 0:
+        return None
+    return 100.0 * (1 - min(c["sockmap_moved_bytes"], both) / both)
+
+
+def relays_in_kernel(path):
+    return P.known(path) and P.get(path).mode == "sockmap"
+
+
 def aggregate(runs):
     groups = {}
     for r in runs:
@@ -63,6 +77,7 @@ def aggregate(runs):
              "cpu_us_per_request": stat3([m.get("cpu_us_per_request") for m in ms]),
              "machine_cpu_us_per_request": stat3([m.get("machine_cpu_us_per_request") for m in ms]),
              "other_busy_pct": stat3([m.get("other_busy_pct") for m in ms]),
+             "kernel_relayed_pct": stat3([kernel_relayed_pct(m) for m in ms]) if relays_in_kernel(p) else None,
              "proxy_calls_per_mb": {k: stat3([per_mb(m, k) for m in ms]) for k in CALL_KEYS},
              "bytes_moved_oneway": sum(m.get("bytes_oneway") or 0 for m in ms),
              "cpu_sources": sorted({r.get("cpu_source") for r in ok if r.get("cpu_source")})}

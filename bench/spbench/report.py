@@ -97,9 +97,10 @@ def headline(cfg, aggs, bests, mw):
     L = ["## Headline", "",
          "Proxy CPU-s/GB: what the proxy's own threads cost. Machine CPU-s/GB: what the relay costs the whole "
          "box (client, backend, proxy and kernel), since on loopback the kernel's TCP work lands on whoever "
-         "runs it (definitions below). For `proxy-sockmap` the proxy's own CPU is near zero by construction: the "
-         "kernel relays in softirq and in its psock workers, outside the proxy's threads, so the machine "
-         "column is the one that answers for it. Rows *↳ best swept*: the path's best size-sweep setting in each column "
+         "runs it (definitions below). For `proxy-sockmap` what the kernel relays costs the proxy's threads "
+         "nothing (softirq and the psock workers do it), so the machine column is the one that answers for it; "
+         "but in bulk the kernel relays only the start and the proxy's worker moves the rest behind the "
+         "relay's holds (the line under the table says how much). Rows *↳ best swept*: the path's best size-sweep setting in each column "
          "(size in brackets).", ""] + table_head(hdr)
     by_base = {(b["workload"], b["path"]): b for b in bests if b["workers"] == mw}
     for p in cfg["paths"]:
@@ -131,6 +132,24 @@ def headline(cfg, aggs, bests, mw):
             row += [best_cell(w, "cpu", "cpu"), best_cell(w, "machine_cpu", "cpu")]
         L.append("| " + " | ".join(row) + " |")
     L.append("")
+    L += kernel_share_lines(cfg, idx, tp_cols + [w for w in cpu_cols if w not in tp_cols], mw)
+    return L
+
+
+def kernel_share_lines(cfg, idx, workloads, mw):
+    """Per sockmap path: the share of each workload's bytes the kernel relayed (median [min-max])."""
+    L = []
+    for p in cfg["paths"]:
+        cells = []
+        for w in workloads:
+            a = idx.get((w, p, mw))
+            s = a and a.get("kernel_relayed_pct")
+            if s:
+                cells.append(f"{w} {s['median']:.0f} % [{s['min']:.0f}–{s['max']:.0f}]")
+        if cells:
+            L += [f"`{p}`: the kernel relayed " + ", ".join(cells) + " of the bytes (median [min–max] over the "
+                  "repetitions); the worker moved the rest on with read/write behind the relay's holds "
+                  "(`sockmap_moved_bytes`, docs/sockmap.md).", ""]
     return L
 
 

@@ -1,5 +1,7 @@
 """Medians, ratios and the best swept setting."""
 
+import pytest
+
 from spbench.aggregate import aggregate, best_path, best_settings, path_checks, stat3
 from helpers import run
 
@@ -68,3 +70,20 @@ def test_io_calls_count_io_uring_enter_for_the_uring_path():
          "proxy_counters": {"uring_enters": 300, "read_calls": 0, "write_calls": 0, "splice_calls": 0}}
     assert per_mb(m, "io_calls") == 150
     assert per_mb(m, "uring_enters") == 150
+
+
+def test_kernel_share_of_a_sockmap_run_from_the_moved_bytes():
+    from spbench.aggregate import kernel_relayed_pct
+    runs = []
+    for rep, moved in ((1, 150), (2, 100), (3, 190)):  # of 200 bytes each run (100 each way)
+        r = run("proxy-sockmap", "iperf3-P1", rep, tp=10.0)
+        r["metrics"]["proxy_counters"] = {"bytes_in": 100, "bytes_out": 100, "sockmap_moved_bytes": moved}
+        runs.append(r)
+    (a,) = aggregate(runs)
+    share = a["kernel_relayed_pct"]
+    assert share["n"] == 3 and share["median"] == pytest.approx(25.0)
+    assert (share["min"], share["max"]) == (pytest.approx(5.0), pytest.approx(50.0))
+    # other paths, and a run without counters, have no share
+    assert kernel_relayed_pct({"proxy_counters": {"bytes_in": 100, "bytes_out": 100}}) is None
+    assert kernel_relayed_pct({}) is None
+    assert kernel_relayed_pct({"proxy_counters": {"bytes_in": 0, "sockmap_moved_bytes": 0}}) is None

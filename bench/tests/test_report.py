@@ -49,3 +49,19 @@ def test_report_has_cpu_model_machine_cpu_size_sweep_goals_and_real_clients(tmp_
     assert "| iperf3-P1 | 0.89× [0.89–0.89] **missed** | 1.27× [1.27–1.27] **met** (proxy-rw@1M vs haproxy@1M) |" in text
     assert "## Real clients" in text and "| proxy-rw | 60,000 | 9.5 | 50.0 |" in text
     assert "--buffer-size 1M" in text
+
+
+def test_headline_says_how_much_the_kernel_relayed_on_the_sockmap_path():
+    from spbench.report import headline
+    runs = []
+    for rep, moved in ((1, 180), (2, 190)):
+        r = run("proxy-sockmap", "iperf3-P1", rep, tp=10.0, cpu=0.3, machine=0.8)
+        r["metrics"]["proxy_counters"] = {"bytes_in": 100, "bytes_out": 100, "sockmap_moved_bytes": moved}
+        runs.append(r)
+        rw = run("proxy-rw", "iperf3-P1", rep, tp=12.0, cpu=0.4, machine=0.9)
+        rw["metrics"]["proxy_counters"] = {"bytes_in": 100, "bytes_out": 100, "sockmap_moved_bytes": 0}  # counted, 0
+        runs.append(rw)
+    cfg = meta(["proxy-rw", "proxy-sockmap"], ["iperf3-P1"], [])["config"]
+    text = "\n".join(headline(cfg, aggregate(runs), [], 1))
+    assert "`proxy-sockmap`: the kernel relayed iperf3-P1 8 % [5–10] of the bytes" in text
+    assert "`proxy-rw`: the kernel relayed" not in text
