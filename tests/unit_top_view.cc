@@ -105,12 +105,14 @@ TEST(TopView, SockmapSaysWhoMovedTheBytes) {
   f.previous = &before;
   EXPECT_EQ(sockmap_line(render_frame(f)),
             "sockmap: kernel 60.0%, worker 40.0% of 2.0GB in 2.0s (10 holds)");
+  // Sessions the guard sent to splice count in the same bytes, for as long as they run.
+  before = sockmap(10, 500'000'000, 500'000'000, 3, 1);
   now = sockmap(12, 1'000'000'000, 900'000'000, 8, 2);
   EXPECT_EQ(sockmap_line(render_frame(f)),
-            "sockmap: kernel 60.0%, worker 40.0% of 2.0GB in 2.0s (10 holds, 4 sessions to splice)");
+            "sockmap: worker 40.0% of 2.0GB in 2.0s (10 holds), kernel+splice the rest (4 spliced)");
   f.previous = nullptr;  // the first snapshot: since start
   EXPECT_EQ(sockmap_line(render_frame(f)),
-            "sockmap: kernel 55.0%, worker 45.0% of 4.0GB since start (16 holds, 4 sessions to splice)");
+            "sockmap: worker 45.0% of 4.0GB since start (16 holds), kernel+splice the rest (4 spliced)");
   f.previous = &now;  // nothing moved in between
   EXPECT_EQ(sockmap_line(render_frame(f)), "sockmap: no bytes in 0.0s");
   json other = snapshot(1, 10, 100);  // another mode: no line

@@ -137,12 +137,13 @@ std::vector<Line> fit(std::vector<Line> out, const Frame& f) {
 
 // --mode sockmap: who moved the bytes since the previous snapshot (since the proxy started without
 // one). In bulk the worker moves most of them, behind the relay's holds (docs/sockmap.md), so the
-// share the kernel relayed is what says whether the mode pays for this traffic. Sessions the
-// TCP-memory guard sent to splice are counted beside.
+// share the kernel relayed is what says whether the mode pays for this traffic. Sessions sent to
+// splice (the TCP-memory guard, or the kernel refused them) count in the same byte counters and
+// may run for long: once there were any, the rest is "kernel+splice".
 std::optional<std::string> sockmap_text(const json& s, const json* previous) {
   if (str(s, "mode_effective") != "sockmap") return std::nullopt;
   struct Sums {
-    uint64_t bytes = 0, moved = 0, holds = 0, declined = 0;
+    uint64_t bytes = 0, moved = 0, holds = 0, to_splice = 0;
   };
   auto sums = [](const json* snap) {
     Sums sum;
@@ -152,12 +153,12 @@ std::optional<std::string> sockmap_text(const json& s, const json* previous) {
       sum.bytes += count(c, "bytes_in") + count(c, "bytes_out");
       sum.moved += count(c, "sockmap_moved_bytes");
       sum.holds += count(c, "sockmap_holds");
-      sum.declined += count(c, "sockmap_declined");
+      sum.to_splice += count(c, "sockmap_declined") + count(c, "sockmap_fallbacks");
     }
     return sum;
   };
   Sums now = sums(&s), then = sums(previous);
-  bool restarted = now.bytes < then.bytes || now.moved < then.moved || now.holds < then.holds || now.declined < then.declined;
+  bool restarted = now.bytes < then.bytes || now.moved < then.moved || now.holds < then.holds || now.to_splice < then.to_splice;
   if (restarted) then = Sums{};  // another process answers now: from its start
   std::string span = previous && !restarted ? format("in %.1fs", num(s, "uptime_s") - num(*previous, "uptime_s"))
                                              : std::string("since start");
@@ -165,13 +166,13 @@ std::optional<std::string> sockmap_text(const json& s, const json* previous) {
   if (bytes == 0) return "sockmap: no bytes " + span;
   // Short enough for 80 columns: "sockmap: kernel 60.0%, worker 40.0% of 2.0GB in 2.0s (10 holds)".
   double moved_pct = 100.0 * static_cast<double>(moved) / static_cast<double>(bytes);
-  std::string text = format("sockmap: kernel %.1f%%, worker %.1f%% of %sB %s (%s holds", 100.0 - moved_pct, moved_pct,
-                            count_text(static_cast<double>(bytes)).c_str(), span.c_str(),
-                            count_text(static_cast<double>(now.holds - then.holds)).c_str());
-  if (now.declined > then.declined)
-    text += format(", %s sessions to splice", count_text(static_cast<double>(now.declined - then.declined)).c_str());
-  text += ")";
-  return text;
+  std::string holds = count_text(static_cast<double>(now.holds - then.holds));
+  if (now.to_splice == 0)
+    return format("sockmap: kernel %.1f%%, worker %.1f%% of %sB %s (%s holds)", 100.0 - moved_pct, moved_pct,
+                  count_text(static_cast<double>(bytes)).c_str(), span.c_str(), holds.c_str());
+  return format("sockmap: worker %.1f%% of %sB %s (%s holds), kernel+splice the rest (%s spliced)",
+                moved_pct, count_text(static_cast<double>(bytes)).c_str(), span.c_str(), holds.c_str(),
+                count_text(static_cast<double>(now.to_splice)).c_str());
 }
 
 }  // namespace
