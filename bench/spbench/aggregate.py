@@ -45,6 +45,8 @@ def kernel_relayed_pct(m):
     both = c.get("bytes_in", 0) + c.get("bytes_out", 0)
     if "sockmap_moved_bytes" not in c or both <= 0:
         return None
+    if c.get("sockmap_declined", 0) + c.get("sockmap_fallbacks", 0) > 0:
+        return None  # sessions relayed with splice count in the same bytes: no share to give
     return 100.0 * (1 - min(c["sockmap_moved_bytes"], both) / both)
 
 

@@ -452,7 +452,10 @@ def write_report(out, meta, runs, aggs, plots, interrupted, goal_results, bests=
             odd.append((r, f"max latency {mx / 1000:.0f} ms (stall?)"))
         if m.get("errors_nonzero"):
             odd.append((r, f"client errors {m['errors_nonzero']}"))
-        watch = ["connect_failed", "connect_timeout", "rw_fallbacks", "pipe_resize_failures", "idle_timeouts"]
+        # sockmap_declined / sockmap_fallbacks: the sockmap path relayed sessions with splice (past
+        # --sockmap-tcp-memory, or refused by the kernel): the run measured splice.
+        watch = ["connect_failed", "connect_timeout", "rw_fallbacks", "pipe_resize_failures", "idle_timeouts",
+                 "sockmap_declined", "sockmap_fallbacks"]
         if W.WORKLOADS[r["workload"]]["kind"] == "ping":
             watch.append("resets")  # iperf3 and sockperf end their connections with RSTs: normal there
         bad_counters = {k: v for k, v in (m.get("proxy_counters") or {}).items() if v and k in watch}

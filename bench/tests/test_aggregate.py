@@ -86,4 +86,6 @@ def test_kernel_share_of_a_sockmap_run_from_the_moved_bytes():
     # other paths, and a run without counters, have no share
     assert kernel_relayed_pct({"proxy_counters": {"bytes_in": 100, "bytes_out": 100}}) is None
     assert kernel_relayed_pct({}) is None
+    declined = {"bytes_in": 100, "bytes_out": 100, "sockmap_moved_bytes": 10, "sockmap_declined": 1}
+    assert kernel_relayed_pct({"proxy_counters": declined}) is None  # a session went to splice
     assert kernel_relayed_pct({"proxy_counters": {"bytes_in": 0, "sockmap_moved_bytes": 0}}) is None

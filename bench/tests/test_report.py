@@ -65,3 +65,19 @@ def test_headline_says_how_much_the_kernel_relayed_on_the_sockmap_path():
     text = "\n".join(headline(cfg, aggregate(runs), [], 1))
     assert "`proxy-sockmap`: the kernel relayed iperf3-P1 8 % [5–10] of the bytes" in text
     assert "`proxy-rw`: the kernel relayed" not in text
+
+
+def test_a_sockmap_run_whose_sessions_went_to_splice_is_suspicious(tmp_path):
+    runs = []
+    for rep in (1, 2):
+        r = run("proxy-sockmap", "iperf3-P1", rep, tp=10.0, cpu=0.3, machine=0.8)
+        r["metrics"]["proxy_counters"] = {"bytes_in": 100, "bytes_out": 0, "sockmap_moved_bytes": 0,
+                                          "sockmap_declined": rep - 1}
+        r["seq"] = rep
+        runs.append(r)
+    m = meta(["proxy-sockmap"], ["iperf3-P1"], [])
+    aggs = aggregate(runs)
+    write_report(str(tmp_path), m, runs, aggs, [], False, goals.evaluate(runs, primary_unit), [], [])
+    text = (tmp_path / "report.md").read_text()
+    assert "proxy counters {'sockmap_declined': 1}" in text
+    assert "the kernel relayed iperf3-P1 100 % [100–100]" in text  # the share of the run that used the kernel
