@@ -136,6 +136,41 @@ def table(workload, title, result, labels=None):
     return "\n".join(out)
 
 
+def sent_to_splice(before, after):
+    """--mode sockmap: whether a run's session was relayed with splice instead of the kernel relay
+    (past --sockmap-tcp-memory, or refused by the kernel), from the workers' counters around it."""
+    if not before or not after:
+        return False
+    return any(after.get(k, 0) > before.get(k, 0) for k in ("sockmap_declined", "sockmap_fallbacks"))
+
+
+def kernel_relayed_pct(before, after):
+    """--mode sockmap: the share (%) of a run's bytes, both ways, that the kernel relayed, from the
+    workers' counters summed before and after it; the worker moved the rest on behind the relay's
+    holds (sockmap_moved_bytes). None without the counters or bytes."""
+    if not before or not after or "sockmap_moved_bytes" not in after:
+        return None
+    delta = lambda k: after.get(k, 0) - before.get(k, 0)
+    both = delta("bytes_in") + delta("bytes_out")
+    if both <= 0 or delta("sockmap_declined") + delta("sockmap_fallbacks") > 0:
+        return None  # a session relayed with splice counts in the same bytes
+    return 100.0 * (1 - min(max(delta("sockmap_moved_bytes"), 0), both) / both)
+
+
+def kernel_share_line(runs, workload_names):
+    """One line on who moved the bytes of the sockmap runs, per workload (medians), or None."""
+    parts = []
+    for workload, name in workload_names.items():
+        shares = [r["kernel_relayed_pct"] for r in runs if r.get("mode_effective") == "sockmap"
+                  and r["workload"] == workload and r.get("kernel_relayed_pct") is not None]
+        if shares:
+            parts.append(f"{median(shares):.0f} % of the {name} bytes")
+    if not parts:
+        return None
+    return ("sockmap: the kernel relayed " + " and ".join(parts) + " (medians); the worker moved the rest on "
+            "with read/write behind the relay's holds (docs/sockmap.md)")
+
+
 def parse_count(text, lo, hi, suffixes=False):
     """A whole number in lo..hi, with K/M suffixes (x1024) when allowed; None when it is not one."""
     t = text.strip()

@@ -137,12 +137,18 @@ class Demo:
                         lambda: (stats.query(HOST, STATS_PORT, 1.0) or {}).get("pid") == pid, "proxy")
 
     def proxy_cpu(self):
-        """(CPU seconds so far, where they came from, the mode in effect) of the running proxy."""
+        """(CPU seconds so far, where they came from, the mode in effect, the workers' counters summed)
+        of the running proxy."""
         snap = stats.query(HOST, STATS_PORT, 2.0)
+        counters = {}
+        for w in (snap or {}).get("workers") or []:
+            for k, v in (w.get("counters") or {}).items():
+                if isinstance(v, (int, float)):
+                    counters[k] = counters.get(k, 0) + v
         cpu = ((snap or {}).get("process") or {}).get("cpu") or {}
         if isinstance(cpu.get("user_s"), (int, float)) and isinstance(cpu.get("sys_s"), (int, float)):
-            return cpu["user_s"] + cpu["sys_s"], "stats socket", snap.get("mode_effective")
-        return procfs.pid_cpu_s(self.kids.pid("proxy")), "/proc/PID/stat", None
+            return cpu["user_s"] + cpu["sys_s"], "stats socket", snap.get("mode_effective"), counters
+        return procfs.pid_cpu_s(self.kids.pid("proxy")), "/proc/PID/stat", None, counters
 
     def client(self, workload):
         c = [os.path.join(self.bin, "tcp_ping_client"), "-s", f"{HOST}:{PROXY_PORT}", "--json"]
@@ -152,14 +158,14 @@ class Demo:
 
     def measure(self, mode, workload, rep):
         argv, limit = self.client(workload)
-        p0, source, _ = self.proxy_cpu()
+        p0, source, _, c0 = self.proxy_cpu()
         m0 = procfs.machine_busy_s()
         self.kids.launch("client", argv, self.path("client.out"), self.path("client.err"))
         if not self.kids.reap("client", limit):
             self.kids.stop("client", signal.SIGTERM, 5)
             raise RunFailed(f"{workload} client through {mode} still running after {limit} s")
         m1 = procfs.machine_busy_s()
-        p1, _, effective = self.proxy_cpu()
+        p1, _, effective, c1 = self.proxy_cpu()
         rc = self.kids.rc("client")
         summary = summary_of(self.path("client.out"))
         if rc != 0 or not summary or summary.get("ok") is not True:
@@ -170,6 +176,11 @@ class Demo:
         fig = demo_logic.run_figures(summary, p1 - p0 if None not in (p0, p1) else None, m1 - m0)
         fig.update(mode=mode, workload=workload, rep=rep, cpu_source=source, mode_effective=effective or mode,
                    client=argv[1:])
+        if fig["mode_effective"] == "sockmap":
+            if demo_logic.sent_to_splice(c0, c1):
+                fig["mode_effective"] = "splice"  # the kernel relay declined the session (docs/sockmap.md)
+            else:
+                fig["kernel_relayed_pct"] = demo_logic.kernel_relayed_pct(c0, c1)
         self.runs.append(fig)
         return fig
 
@@ -187,6 +198,8 @@ class Demo:
                             f"FAILED: {self.failures[-1]['error']}")
                         continue
                     eff = f" (in effect: {f['mode_effective']})" if f["mode_effective"] != mode else ""
+                    if f.get("kernel_relayed_pct") is not None:
+                        eff += f"; the kernel relayed {f['kernel_relayed_pct']:.0f} %"
                     what = (f"{f['mb_per_s']:.0f} MB/s" if workload == "bulk"
                             else f"{f['round_trips_per_s']:.0f} round trips/s, p50 {f['p50_us']:.1f} us")
                     say(f"[{done:2d}/{total}] rep {rep}/{o['reps']} {mode:<7} {WORKLOAD_NAMES[workload]:<10} "
@@ -316,9 +329,15 @@ def main(argv):
         print("runs that failed (a result of the mode, not of the demo):")
         for (mode, workload), errors in failures_by(demo.failures).items():
             print(f"  {mode} {WORKLOAD_NAMES[workload]}: {len(errors)} of {demo.o['reps']} failed, first: {errors[0]}")
-        if any(f["mode_effective"] == "sockmap" for f in demo.failures):
-            print("  (sockmap: the kernel relay holds no sender back; a session whose kernel queue passes 256 MiB "
-                  "is reset - docs/sockmap.md)")
+        print()
+    share = demo_logic.kernel_share_line(demo.runs, WORKLOAD_NAMES)
+    if share:
+        print(share)
+        print()
+    if any(r["mode"] == "sockmap" and r["mode_effective"] == "splice" for r in demo.runs):
+        print("sockmap sessions were relayed with splice: the kernel's TCP memory was past --sockmap-tcp-memory "
+              "(two-way bulk through the kernel relay leaks it), or the kernel would not take them; the proxy's "
+              "log says which (docs/sockmap.md)")
         print()
     failed = f" (and {len(demo.failures)} that failed)" if demo.failures else ""
     print(f"{len(demo.runs)} runs{failed} in {time.monotonic() - t0:.0f} s on {machine()['cpu_model']}; "

@@ -155,3 +155,33 @@ def test_failed_runs_are_grouped_per_mode_and_workload_in_order():
     grouped = demo_run.failures_by(failures)
     assert list(grouped) == [("sockmap", "bulk"), ("rw", "pingpong")]
     assert grouped[("sockmap", "bulk")] == ["reset 1", "reset 2"]
+
+
+def test_the_kernel_share_of_a_sockmap_run_from_the_counters():
+    before = {"bytes_in": 100, "bytes_out": 100, "sockmap_moved_bytes": 50}
+    after = {"bytes_in": 600, "bytes_out": 600, "sockmap_moved_bytes": 800}  # 1,000 bytes, 750 moved on
+    assert dl.kernel_relayed_pct(before, after) == pytest.approx(25.0)
+    assert dl.kernel_relayed_pct(before, before) is None  # no bytes in between
+    assert dl.kernel_relayed_pct({}, {"bytes_in": 10}) is None  # an older proxy: no counter
+    assert dl.kernel_relayed_pct(None, after) is None  # the stats socket did not answer
+    declined = dict(after, sockmap_declined=1)  # the guard sent the run's session to splice
+    assert dl.kernel_relayed_pct(before, declined) is None
+
+
+def test_one_line_says_who_moved_the_sockmap_bytes_per_workload():
+    runs = [{"mode": "sockmap", "mode_effective": "sockmap", "workload": "bulk", "kernel_relayed_pct": p}
+            for p in (1.0, 3.0, 2.0)]
+    runs += [{"mode": "sockmap", "mode_effective": "sockmap", "workload": "pingpong", "kernel_relayed_pct": 100.0},
+             {"mode": "sockmap", "mode_effective": "splice", "workload": "bulk"},  # declined: not counted
+             {"mode": "rw", "mode_effective": "rw", "workload": "bulk", "kernel_relayed_pct": None}]
+    line = dl.kernel_share_line(runs, demo_run.WORKLOAD_NAMES)
+    assert line.startswith("sockmap: the kernel relayed 2 % of the bulk bytes and 100 % of the ping-pong bytes")
+    assert dl.kernel_share_line([r for r in runs if r["mode"] == "rw"], demo_run.WORKLOAD_NAMES) is None
+
+
+def test_a_sockmap_run_the_guard_sent_to_splice_is_said_to_be_splice():
+    before = {"sockmap_declined": 2, "sockmap_fallbacks": 0}
+    assert dl.sent_to_splice(before, {"sockmap_declined": 3, "sockmap_fallbacks": 0})
+    assert dl.sent_to_splice(before, {"sockmap_declined": 2, "sockmap_fallbacks": 1})
+    assert not dl.sent_to_splice(before, dict(before))
+    assert not dl.sent_to_splice(None, before)
