@@ -33,12 +33,12 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-// One snapshot through the real nc and jq, the way the docs show it.
-json snapshot(uint16_t stats_port, const std::string& how = "echo stats | nc 127.0.0.1 PORT") {
+// One snapshot through the real nc and jq, as the docs show it; `pid`: the proxy, diagnosed on failure.
+json snapshot(uint16_t stats_port, const std::string& how = "echo stats | nc 127.0.0.1 PORT", int pid = 0) {
   std::string command = how;
   command.replace(command.find("PORT"), 4, std::to_string(stats_port));
   RunResult r = sh(command + " | jq -c .");
-  EXPECT_EQ(r.code, 0) << command << ": " << r.err;
+  EXPECT_EQ(r.code, 0) << command << ": " << r.err << (r.code != 0 ? stats_diagnosis(stats_port, pid) : "");
   auto lines = json_lines(r.out);
   EXPECT_EQ(lines.size(), 1u) << command << " gave: " << r.out.substr(0, 300);
   return lines.empty() ? json::object() : lines[0];
@@ -111,7 +111,7 @@ TEST_P(StatsE2E, BusyProxyReportsRatesAndCpuThatMatchProc) {
 
   double a_lo = cpu_seconds(pid);
   auto t_before = Clock::now();
-  json a = snapshot(stats_port);
+  json a = snapshot(stats_port, "echo stats | nc 127.0.0.1 PORT", pid);
   double a_hi = cpu_seconds(pid);
   ASSERT_TRUE(a.contains("workers"));
   EXPECT_EQ(a["version"], 1);
@@ -182,7 +182,7 @@ TEST_P(StatsE2E, BusyProxyReportsRatesAndCpuThatMatchProc) {
   // last interval's percentage matches /proc's rate within the noise of a shared machine.
   std::this_thread::sleep_for(1000ms);
   double b_lo = cpu_seconds(pid);
-  json b = snapshot(stats_port, "nc 127.0.0.1 PORT </dev/null");
+  json b = snapshot(stats_port, "nc 127.0.0.1 PORT </dev/null", pid);
   double b_hi = cpu_seconds(pid);
   double wall = std::chrono::duration<double>(Clock::now() - t_before).count();
   double reported = cpu_s(b["totals"]["cpu"]) - threads_cpu;

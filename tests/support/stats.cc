@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tests/support/net.h"
+#include "tests/support/process.h"
 
 namespace sp::test {
 
@@ -46,6 +47,16 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) out.push_back(nlohmann::json::parse(line));
   return out;
+}
+
+std::string stats_diagnosis(uint16_t port, int pid) {
+  std::string p = std::to_string(port);
+  std::string command = "ss -tanoi '( sport = :" + p + " or dport = :" + p + " )'";
+  if (pid > 0)
+    command += "; for t in /proc/" + std::to_string(pid) +
+               "/task/*; do echo \"$(cat $t/comm) $(cut -d' ' -f3 $t/stat)\" $(head -n 4 $t/stack 2>/dev/null | cut -d' ' -f2); done";
+  return "\nthe stats socket's connections and the proxy's threads (name, state, kernel stack):\n" +
+         sh(command, std::chrono::seconds(5)).out;
 }
 
 }  // namespace sp::test

@@ -23,4 +23,9 @@ uint64_t worker_sum(const nlohmann::json& snap, const char* name);
 // included); false if that does not happen within `timeout`.
 bool wait_until_no_sessions(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// For a test's failure message: the connections of the stats socket on `port` (ss) and, when `pid`
+// is given, each of that process's threads with its state and the top of its kernel stack (where it sleeps). Seen
+// once in a full suite (StatsE2E.BusyProxy.../auto): `echo stats | nc` did not end within 20 s.
+std::string stats_diagnosis(uint16_t port, int pid = 0);
+
 }  // namespace sp::test
