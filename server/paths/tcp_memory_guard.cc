@@ -39,7 +39,7 @@ bool TcpMemoryGuard::admit(std::optional<int64_t> pages) {
                           "--sockmap-tcp-memory of tcp_mem's first mark, " + mib(*first_mark_) + ")";
     if (decline)
       log::warn("sockmap: ", figures,
-                ": new sessions are relayed with splice until it falls below (two-way bulk through the kernel "
+                ": new sessions are relayed with splice until it is 5 points under (two-way bulk through the kernel "
                 "relay leaks TCP memory no socket gives back, and the relay crawls under memory pressure; a "
                 "reboot or a higher net.ipv4.tcp_mem returns it: docs/sockmap.md)");
     else
