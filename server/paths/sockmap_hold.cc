@@ -22,9 +22,9 @@ constexpr int64_t kLastMoveWaitNs = 10 * kNsPerMs;
 // budget allows, else the pool's smallest), at most kMoveTurn bytes per turn, less when other
 // handlers wait on the loop's ready list (turn_budget.h), as a pump's do.
 constexpr size_t kMoveBuffer = 256 << 10;
+constexpr size_t kMoveTurn = 2 << 20;
 // How long a closed window waits for the other direction to be quiet, to reopen wide.
 constexpr int64_t kQuietWaitNs = 5 * kNsPerMs;
-constexpr size_t kMoveTurn = 2 << 20;
 
 }  // namespace
 
@@ -164,7 +164,7 @@ void SockmapRelay::set_window(Direction& d, bool open) {
   // for it has no held bytes left (unpause_after), so neither outlives both holds.
   Direction& into_src = other(d);
   bool quiet = redirected_ones_written(into_src) && pause(into_src);
-  reopen_source_window(d.src, quiet ? kSourceReceiveBuffer : 0);
+  reopen_source_window(d.src, quiet);
 }
 
 bool SockmapRelay::pause(Direction& d) {

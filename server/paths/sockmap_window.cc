@@ -38,22 +38,22 @@ void say_refused(int fd, int err) {
 
 void close_source_window(int fd) { clamp(fd, kClosedWindow); }
 
-bool reopen_source_window(int fd, int wide) {
-  if (wide <= 0) {
+void reopen_source_window(int fd, bool wide) {
+  if (!wide) {
     clamp(fd, kSourceReceiveBuffer);
-    return false;
+    return;
   }
   if (!set_repair(fd, TCP_REPAIR_ON)) {
     say_refused(fd, errno);
     clamp(fd, kSourceReceiveBuffer);
-    return false;
+    return;
   }
   tcp_repair_window was{};
   socklen_t len = sizeof was;
   bool widened = false;
   if (::getsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &was, &len) == 0) {
     tcp_repair_window open = was;
-    open.rcv_wnd = static_cast<uint32_t>(wide);
+    open.rcv_wnd = kSourceReceiveBuffer;
     widened = ::setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &open, sizeof open) == 0;
   }
   clamp(fd, kSourceReceiveBuffer);
@@ -61,7 +61,6 @@ bool reopen_source_window(int fd, int wide) {
   // window left larger than the one last sent would make the next read see nothing to announce.
   if (widened) ::setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &was, sizeof was);
   set_repair(fd, TCP_REPAIR_OFF_NO_WP);  // no probe: its old sequence number would be ignored
-  return widened;
 }
 
 }  // namespace sp

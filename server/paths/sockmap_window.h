@@ -13,7 +13,7 @@
 // advertised (tcp_set_window_clamp, Linux 6.7+): after a hold, the minimum. The window TCP then
 // offers is smaller than a segment, the sender does not use it and waits for its probe timer,
 // whose backoff grew while the hold lasted (held 2–6 s: resumed 1.6–6.7 s later, up to TCP's
-// 120 s; docs/sockmap.md). Reopened *wide*, the socket's rcv_wnd is set to a window for the
+// 120 s; docs/sockmap.md). Reopened *wide*, the socket's rcv_wnd is set to the clamp for the
 // moment the clamp is raised (TCP_REPAIR_WINDOW, in repair mode: CAP_NET_ADMIN, which the relay
 // needs anyway), so rcv_ssthresh follows it, and is then put back: the next read of held bytes
 // finds a window worth announcing and sends the update at once, as a pump's read does. In repair
@@ -32,8 +32,7 @@ namespace sp {
 constexpr int kSourceReceiveBuffer = 2 << 20;
 
 void close_source_window(int fd);
-// Reopened wide to `wide` bytes (0: plainly), only while nothing can be written into the socket.
-// True when it was reopened wide.
-bool reopen_source_window(int fd, int wide);
+// `wide` only while nothing can be written into the socket.
+void reopen_source_window(int fd, bool wide);
 
 }  // namespace sp

@@ -11,6 +11,7 @@
 #include "common/fd_reserve.h"
 #include "metrics/proc.h"
 #include "server/paths/bpf/relay_session.h"
+#include "server/paths/tcp_memory_guard.h"
 
 namespace sp {
 namespace {

@@ -23,12 +23,13 @@
 #include "common/fd.h"
 #include "metrics/counters.h"
 #include "server/paths/sockmap.h"
-#include "server/paths/tcp_memory_guard.h"
 #include "server/paths/wide_buffers.h"
 
 struct ring_buffer;
 
 namespace sp {
+
+class TcpMemoryGuard;
 
 // A session in the maps, told what the program reports of its sockets on the worker's ring.
 class SockmapSession {
