@@ -286,8 +286,9 @@ std::vector<Line> render_frame(const Frame& f) {
   // nothing a worker's errors do not.
   size_t remotes = s->contains("remotes") && (*s)["remotes"].is_array() ? (*s)["remotes"].size() : 0;
   if (remotes < 2) remotes = 0;
+  std::optional<std::string> sockmap_line = sockmap_text(*s, f.previous);
   int room = f.height - static_cast<int>(out.size()) - 5 - static_cast<int>(std::min<size_t>(listeners, 4)) - 2 -
-             (str(*s, "mode_effective") == "sockmap" ? 1 : 0) -
+             (sockmap_line ? 1 : 0) -
              (remotes ? 2 + static_cast<int>(std::min<size_t>(remotes, 4)) : 0);
   size_t shown = 0;
   for (size_t i : order) {
@@ -327,7 +328,7 @@ std::vector<Line> render_frame(const Frame& f) {
   }
   const json& p = obj(*s, "process");
   add("");
-  if (auto line = sockmap_text(*s, f.previous)) add(*line);
+  if (sockmap_line) add(*sockmap_line);
   add(format("process: rss %.1f MB, %llu fds, %llu threads, cpu user %.1f%% sys %.1f%%", num(p, "rss_bytes") / 1e6,
              static_cast<unsigned long long>(count(p, "open_fds")), static_cast<unsigned long long>(count(p, "threads")),
              num(obj(p, "cpu"), "user_pct"), num(obj(p, "cpu"), "sys_pct")));
