@@ -17,16 +17,6 @@ def stats_cpu(snap):
     return None
 
 
-def stats_counters(snap):
-    """Worker counters summed over workers (splice_calls, read_calls, eagain, resets, ...)."""
-    total = {}
-    for w in snap.get("workers") or []:
-        for k, v in (w.get("counters") or {}).items():
-            if isinstance(v, (int, float)):
-                total[k] = total.get(k, 0) + v
-    return total
-
-
 def stats_bytes(snap):
     try:
         return int(snap["totals"]["bytes"])
@@ -54,7 +44,7 @@ class Sampler:
                 if snap is not None:
                     s["stats_cpu"] = stats_cpu(snap)
                     s["stats_bytes"] = stats_bytes(snap)
-                    s["stats_counters"] = stats_counters(snap)
+                    s["stats_counters"] = stats.worker_counters(snap)
                     s["stats_snapshot"] = snap
         return s
 

@@ -63,3 +63,14 @@ def query(host, port, timeout=5.0):
     except ValueError:
         return None
     return snap if isinstance(snap, dict) and snap.get("version") is not None else None
+
+
+def worker_counters(snap):
+    """A snapshot's worker counters summed over its workers (bytes_in, read_calls, resets, ...);
+    empty for None or a snapshot without workers."""
+    total = {}
+    for w in (snap or {}).get("workers") or []:
+        for k, v in (w.get("counters") or {}).items():
+            if isinstance(v, (int, float)):
+                total[k] = total.get(k, 0) + v
+    return total

@@ -94,3 +94,10 @@ def test_port_open_and_free_ports():
     ports = free_ports(3)
     assert len(set(ports)) == 3
     assert not port_open("127.0.0.1", ports[0], timeout=0.5)
+
+
+def test_worker_counters_are_summed_over_the_workers():
+    snap = {"workers": [{"counters": {"bytes_in": 3, "resets": 1, "name": "x"}},
+                        {"counters": {"bytes_in": 4, "sockmap_moved_bytes": 2}}, {}]}
+    assert stats.worker_counters(snap) == {"bytes_in": 7, "resets": 1, "sockmap_moved_bytes": 2}
+    assert stats.worker_counters(None) == {} and stats.worker_counters({}) == {}

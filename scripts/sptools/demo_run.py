@@ -140,11 +140,7 @@ class Demo:
         """(CPU seconds so far, where they came from, the mode in effect, the workers' counters summed)
         of the running proxy."""
         snap = stats.query(HOST, STATS_PORT, 2.0)
-        counters = {}
-        for w in (snap or {}).get("workers") or []:
-            for k, v in (w.get("counters") or {}).items():
-                if isinstance(v, (int, float)):
-                    counters[k] = counters.get(k, 0) + v
+        counters = stats.worker_counters(snap)
         cpu = ((snap or {}).get("process") or {}).get("cpu") or {}
         if isinstance(cpu.get("user_s"), (int, float)) and isinstance(cpu.get("sys_s"), (int, float)):
             return cpu["user_s"] + cpu["sys_s"], "stats socket", snap.get("mode_effective"), counters
