@@ -150,6 +150,13 @@ def test_sockmap_goals_judge_bulk_against_our_best_splice_on_machine_cpu():
     assert machine["median"] == pytest.approx(0.90 / 0.60) and machine["met"] is False, \
         "a near-zero proxy CPU must not hide the machine's cost"
     assert by["sockmap-pp64-rw"]["met"] is None
+    assert by["sockmap-bulk-echo"]["met"] is None, "a workload the run did not include is not measured"
+
+
+def test_sockmap_goals_are_issue_21s_targets():
+    targets = {g[0]: g[7] for g in goals.sockmap_goals({})}
+    assert targets == {"sockmap-pp1-rw": 1.1, "sockmap-pp64-rw": 1.1, "sockmap-bulk": 0.9,
+                       "sockmap-bulk-echo": 0.9, "sockmap-bulk-machine-cpu": 1.0}
 
 
 def test_failed_runs_of_ours_miss_the_goal_and_are_named():
