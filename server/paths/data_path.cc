@@ -51,8 +51,9 @@ const char* data_path_help() {
   return "how bytes move: read/write through a user buffer, splice, auto (read/write for small messages; "
          "on bulk, whichever of the two is faster here), uring (completions on an io_uring per worker; "
          "falls back to rw where io_uring is refused), or sockmap (inside the kernel, a BPF program "
-         "redirecting each segment to the other socket; needs CAP_BPF, CAP_PERFMON and "
-         "CAP_NET_ADMIN, falls back to splice)";
+         "redirecting each segment to the other socket: it pays for small messages, while a bulk direction "
+         "the kernel falls behind is held and its bytes copied on by the worker, below splice's rate; needs "
+         "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, falls back to splice)";
 }
 
 DataPath fallback_of(DataPath mode) { return entry(mode).fallback; }
