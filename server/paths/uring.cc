@@ -292,14 +292,28 @@ bool Uring::sleep(int epoll_fd, int timeout_ms) {
   unsigned head;
   unsigned seen = 0;
   io_uring_cqe* cqe = nullptr;
+  dispatching_ = true;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     ++seen;
     dispatch(cqe, epoll_ready);
   }
   io_uring_cq_advance(&ring_, seen);
+  dispatching_ = false;
   counters_.uring_completions.add(seen);
+  // By index: a session ended by one entry may forget() another, which leaves a null behind.
+  for (size_t i = 0; i < after_batch_.size(); ++i) {
+    if (UringOp* op = std::exchange(after_batch_[i], nullptr)) op->after_batch();
+  }
+  after_batch_.clear();
   return epoll_ready;
 }
+
+void Uring::after_batch(UringOp* op) {
+  if (dispatching_) after_batch_.push_back(op);
+  else op->after_batch();
+}
+
+void Uring::forget(UringOp* op) { std::replace(after_batch_.begin(), after_batch_.end(), op, static_cast<UringOp*>(nullptr)); }
 
 int Uring::wait(int timeout_ms) {
   counters_.uring_submissions.add(io_uring_sq_ready(&ring_));

@@ -34,6 +34,8 @@ namespace sp {
 class UringOp {
  public:
   virtual void on_completion(int result, uint32_t flags) = 0;
+  // What it asked Uring::after_batch for.
+  virtual void after_batch() {}
 
  protected:
   ~UringOp() = default;
@@ -134,6 +136,12 @@ class Uring : public Sleeper {
   // Directions whose last receive filled what it asked for: how many share a round of the ring.
   size_t bulk_directions() const { return bulk_directions_; }
   void add_bulk_direction(int delta) { bulk_directions_ += static_cast<size_t>(delta); }
+  // Calls op->after_batch() once every completion of the batch being dispatched was (at once
+  // outside one): a bulk direction's send is prepared there, so that the send of a light direction
+  // whose completion comes later in the batch is submitted ahead of it. The caller asks once per
+  // batch, and forget()s an op it asked for before destroying it.
+  void after_batch(UringOp* op);
+  void forget(UringOp* op);
 
  private:
   struct Buffer {
@@ -169,6 +177,8 @@ class Uring : public Sleeper {
   size_t bulk_directions_ = 0;
   bool epoll_watched_ = false;
   int epoll_fd_ = -1;
+  bool dispatching_ = false;
+  std::vector<UringOp*> after_batch_;
 };
 
 }  // namespace sp

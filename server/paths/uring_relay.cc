@@ -25,6 +25,8 @@ UringRelay::UringRelay(Uring& ring, EventLoop& loop, BufferPool& own_buffers, co
       down_(*this, sockets.remote, sockets.client, counters.bytes_out) {}
 
 UringRelay::~UringRelay() {
+  for (Direction* d : {&up_, &down_})
+    if (d->send_late) ring_.forget(&d->send_op);
   up_.give_back_all();
   down_.give_back_all();
   up_.set_bulk(false);
@@ -176,7 +178,10 @@ void UringRelay::Direction::received(int result, uint32_t flags) {
   if (result < 0 && !cancelled) return relay.fail(-result, src);
   if (result == 0) eof = true;
   else if (result > 0) relay.owner_.relay_activity();
-  send_next();
+  // A bulk direction's send waits for the end of the batch: the send of a light direction whose
+  // completion comes later in it (a ping-pong beside bulk streams) is then submitted first.
+  if (bulk) send_after_batch();
+  else send_next();
   if (bulk && !resume_pending) {
     // A full receive: more is waiting. The next one takes its turn behind the others.
     resume_pending = true;
@@ -252,8 +257,20 @@ void UringRelay::Direction::sent(int result) {
     queue.pop();
   }
   relay.owner_.relay_activity();
-  send_next();
+  if (bulk) send_after_batch();
+  else send_next();
   arm_receive();
+}
+
+void UringRelay::Direction::send_after_batch() {
+  if (send_late) return;
+  send_late = true;
+  relay.ring_.after_batch(&send_op);
+}
+
+void UringRelay::Direction::late_send() {
+  send_late = false;
+  if (!relay.stopping_) send_next();
 }
 
 void UringRelay::Direction::give_back(const Chunk& c) {

@@ -31,7 +31,9 @@
 // ring's bulk directions), so every completion carries a bounded amount; and a direction whose
 // receive came back full re-arms through the back of the loop's ready queue instead of at once,
 // so in the next submission batch the requests of sessions that were waiting (a ping-pong's send)
-// come before the bulk streams' next receives.
+// come before the bulk streams' next receives; and a bulk direction's send is prepared only once
+// the batch's completions were all dispatched (Uring::after_batch), so a light direction's send
+// whose completion came later in the batch is still submitted ahead of it.
 //
 // Every request in flight points at this object, so it must outlive them: stop() cancels them
 // and the owner hears relay_stopped() once none is left; only then may it close the sockets.
@@ -84,6 +86,7 @@ class UringRelay : public Relay {
   struct Send : UringOp {
     explicit Send(Direction& d) : dir(d) {}
     void on_completion(int result, uint32_t) override { dir.sent(result); }
+    void after_batch() override { dir.late_send(); }  // a bulk direction's next send
     Direction& dir;
   };
   struct Chunk {
@@ -143,6 +146,8 @@ class UringRelay : public Relay {
     void more_received(int result, uint32_t flags);  // a multishot receive's, still armed
     void sent(int result);
     void send_next();
+    void send_after_batch();  // send_next() once the batch of completions was dispatched
+    void late_send();
     bool send_linked(const Chunk& c);  // the send and the next receive as one linked pair, if it may
     void linked_send_completed();      // its receive completed: every byte of the front chunk went
     bool in_flight() const { return receiving || sending; }
@@ -172,6 +177,7 @@ class UringRelay : public Relay {
     UringGroup receiving_from = kSmallBuffers;
     bool sending = false;
     bool linked = false;  // the send in flight is linked to the receive in flight
+    bool send_late = false;  // asked Uring::after_batch for send_op
     bool eof = false;
     bool drained = false;   // the last receive left the socket empty: the next one polls first
     bool cancelling = false;  // the multishot receive was asked to stop
