@@ -6,7 +6,7 @@ the longest gap, the kernel's peak TCP memory (/proc/net/sockstat), the segments
 memory-pressure events (nstat deltas), the proxy's peak RSS, and the wall time.
 
     bench/crowd [--modes rw,splice,auto,uring,sockmap] [--reps 5] [--connections 2000]
-                [--length 2M] [--stall 5] [--proxy-arg=--socket-memory=0] [--out DIR]
+                [--length 2M] [--stall 5] [--proxy-arg=--uring-features=all] [--out DIR]
 
 Writes DIR/crowd.json (every run), DIR/crowd.md (medians per mode), and prints progress; Ctrl-C
 stops after the run in progress with what was measured so far.
@@ -145,21 +145,27 @@ def table(runs, modes):
 
     # A run whose client wrote no summary (killed at --timeout) has no stall count: it is counted
     # apart, as unfinished, so that a hang never reads as "0 stalled".
-    L = ["| path | runs | unfinished | stalled conns (max) | longest gap s (median) | wall s | peak TCP MiB | "
-         "proxy RSS MiB | RcvQDrop | pressure events | errors |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    # At the kernel's TCP-memory limit a stall is TCP's retransmission and zero-window-probe backoff,
+    # which strikes a few connections of some runs on any path, direct included: how many runs it
+    # struck says more than the worst one, and the RTOs (TcpTimeouts) show the backoff's cause.
+    L = ["| path | runs | unfinished | stalled conns (max) | runs with a stall | longest gap s (median) | wall s | "
+         "peak TCP MiB | proxy RSS MiB | RcvQDrop | RTOs | pressure events | errors |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in modes:
         rs = [r for r in runs if r["mode"] == m]
         if not rs:
             continue
         drops = statistics.median(r["kernel"]["TcpExtTCPRcvQDrop"] for r in rs)
+        rtos = statistics.median(r["kernel"].get("TcpExtTCPTimeouts", 0) for r in rs)
         pressure = statistics.median(r["kernel"]["TcpExtTCPMemoryPressures"] for r in rs)
         rss = med("peak_proxy_rss_mib", rs)
         unfinished = sum(1 for r in rs if r["messages"] is None)
         finished = [r for r in rs if r["messages"] is not None]  # an unfinished run's gap is unknown, not 0
         L.append(f"| {m} | {len(rs)} | {f'**{unfinished}**' if unfinished else 0} | "
-                 f"{max(r['stalled'] or 0 for r in rs)} | {med('longest_gap_s', finished) if finished else '–'} | "
+                 f"{max(r['stalled'] or 0 for r in rs)} | {sum(1 for r in finished if r['stalled'])} of {len(finished)} | "
+                 f"{med('longest_gap_s', finished) if finished else '–'} | "
                  f"{med('wall_s', rs)} | {med('peak_tcp_mib', rs)} | {'–' if rss is None else rss} | {drops:.0f} | "
-                 f"{pressure:.0f} | {sum(r['errors'] or 0 for r in rs)} |")
+                 f"{rtos:.0f} | {pressure:.0f} | {sum(r['errors'] or 0 for r in rs)} |")
     return L
 
 
@@ -175,7 +181,7 @@ def main(argv=None):
     ap.add_argument("--proxy-arg", action="append", default=[], help="an extra proxy flag (repeatable)")
     ap.add_argument("--compare", default=None, metavar="FLAG",
                     help="also run every mode with this one extra proxy flag, interleaved (an A/B: e.g. "
-                         "--compare=--socket-memory=0)")
+                         "--compare=--uring-features=all)")
     ap.add_argument("--bin-dir", default=os.path.join(REPO, "build", "bin"))
     ap.add_argument("--out", default=None, help="results directory (default: a temporary one)")
     argv = sys.argv[1:] if argv is None else argv
@@ -215,7 +221,8 @@ def main(argv=None):
     text = [f"# crowd: {a.connections} × {a.length} bytes echoed at once", "",
             f"Command: `{' '.join(meta['command'])}`; CPU {meta['cpu_model']}, kernel {meta['kernel']}, "
             f"tcp_mem {meta['tcp_mem']} pages. Medians over {a.reps} interleaved repetitions; "
-            "stalled: connections with no byte moved for ≥ " f"{a.stall:g} s (the maximum over the repetitions).",
+            "stalled: connections with no byte moved for ≥ " f"{a.stall:g} s (the maximum over the repetitions, "
+            "and in how many runs any); RTOs: TCP's retransmission timeouts, machine-wide.",
             ""] + table(runs, modes)
     with open(os.path.join(out, "crowd.md"), "w") as f:
         f.write("\n".join(text) + "\n")

@@ -29,5 +29,19 @@ def test_an_unfinished_runs_gap_is_left_out_and_medians_are_rounded():
     hung = dict(run("direct", None, messages=None, errors=None), longest_gap_s=0)  # killed: no gap measured
     runs = [dict(run("direct", 0), longest_gap_s=3.18), dict(run("direct", 0), longest_gap_s=3.1799999), hung,
             dict(run("direct", 0), longest_gap_s=3.3)]
-    assert row(table(runs, ["direct"]), "direct")[4] == "3.18"
-    assert row(table([hung], ["direct"]), "direct")[4] == "–"
+    assert row(table(runs, ["direct"]), "direct")[5] == "3.18"
+    assert row(table([hung], ["direct"]), "direct")[5] == "–"
+
+
+def test_runs_with_a_stall_are_counted_among_the_finished_ones():
+    runs = [run("uring", 0), run("uring", 2), run("uring", 6), run("uring", None, messages=None, errors=None)]
+    assert row(table(runs, ["uring"]), "uring")[4] == "2 of 3"
+    assert row(table([run("direct", 0)], ["direct"]), "direct")[4] == "0 of 1"
+
+
+def test_the_rtos_are_the_median_of_the_runs():
+    runs = [dict(run("rw", 0), kernel={"TcpExtTCPRcvQDrop": 1, "TcpExtTCPMemoryPressures": 1, "TcpExtTCPTimeouts": t})
+            for t in (130, 7049, 800)]
+    lines = table(runs, ["rw"])
+    assert lines[0].split(" | ")[10] == "RTOs"
+    assert row(lines, "rw")[10] == "800"
