@@ -26,6 +26,7 @@ from spcore.children import Children
 from spcore.modes import MODES
 from spcore.net import free_ports
 
+from . import paths as P
 from .startup import StartupError, wait_listen
 from .util import REPO, log, now_iso, parse_size
 
@@ -98,7 +99,15 @@ def one_run(a, kids, mode, rep, tmp):
                                    "-w", "2"], os.path.join(tmp, f"{rep}.server"))
     wait_listen(server, sport)
     proxy, port = None, sport
-    if mode != "direct":
+    if mode in ("haproxy", "haproxy-splice"):
+        # HAProxy as the bench runs it (bench/spbench/paths.py), with as many threads as our workers.
+        cfg = os.path.join(tmp, f"{rep}.haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(P.haproxy_config(mode, 2, "127.0.0.1", pport, "127.0.0.1", sport, None))
+        proxy = kids.start("proxy", ["haproxy", "-f", cfg, "-db"], os.path.join(tmp, f"{rep}.proxy"))
+        wait_listen(proxy, pport)
+        port = pport
+    elif mode != "direct":
         name, _, extra = mode.partition(" ")
         proxy = kids.start("proxy", [os.path.join(bin_dir, "proxy"), "-s", "127.0.0.1", "-p", str(pport), "-r",
                                      "127.0.0.1", "-c", str(sport), "--mode", name, "-w", "2", "--stats", "off"]
@@ -138,6 +147,15 @@ def one_run(a, kids, mode, rep, tmp):
             "kernel": {k: after.get(k, 0) - before.get(k, 0) for k in NSTAT_KEYS}}
 
 
+def run_order(modes, compare=None):
+    """The paths of one repetition: direct, the modes asked, then each of our modes again with the
+    --compare flag (HAProxy takes no proxy flag)."""
+    order = ["direct"] + [m for m in modes.split(",") if m and m != "direct"]
+    if compare:
+        order += [f"{m} {compare}" for m in order[1:] if not m.startswith("haproxy")]
+    return order
+
+
 def table(runs, modes):
     def med(key, rs):
         vals = [r[key] for r in rs if r.get(key) is not None]
@@ -171,8 +189,8 @@ def table(runs, modes):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--modes", default=",".join(MODES), help="proxy modes, comma-separated (default: all); "
-                    "direct is always run too")
+    ap.add_argument("--modes", default=",".join(MODES), help="proxy modes, comma-separated (default: all), and "
+                    "haproxy or haproxy-splice for HAProxy with 2 threads; direct is always run too")
     ap.add_argument("--reps", type=int, default=5, help="repetitions per path, interleaved (default 5)")
     ap.add_argument("--connections", type=int, default=2000, help="connections at once (default 2000)")
     ap.add_argument("--length", default="2M", help="bytes each connection echoes once (default 2M)")
@@ -187,9 +205,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     a = ap.parse_args(argv)
     a.length = parse_size(a.length)
-    modes = ["direct"] + [m for m in a.modes.split(",") if m]
-    if a.compare:
-        modes += [f"{m} {a.compare}" for m in modes[1:]]
+    modes = run_order(a.modes, a.compare)
     out = a.out or os.path.join("/tmp", f"crowd-{int(time.time())}")
     os.makedirs(out, exist_ok=True)
     tmp = os.path.join(out, "logs")

@@ -45,3 +45,10 @@ def test_the_rtos_are_the_median_of_the_runs():
     lines = table(runs, ["rw"])
     assert lines[0].split(" | ")[10] == "RTOs"
     assert row(lines, "rw")[10] == "800"
+
+
+def test_direct_runs_first_once_and_the_compare_flag_goes_to_our_modes_only():
+    from spbench.crowd import run_order
+    assert run_order("rw,direct,haproxy") == ["direct", "rw", "haproxy"]
+    assert run_order("uring,haproxy-splice", "--uring-features=all") == [
+        "direct", "uring", "haproxy-splice", "uring --uring-features=all"]
