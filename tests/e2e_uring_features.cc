@@ -130,6 +130,33 @@ TEST(UringFeatures, LinkedSendsTakeOneEnterPerHop) {
   EXPECT_GT(per_message("defer_taskrun", "uring_enters"), 3.7) << "without";
 }
 
+// --uring-coalesce: a wait that found nothing ready lasts its time, so at a fixed rate of messages
+// that come one at a time the worker handles several per wake-up; an idle worker does not wake
+// when that time passes with nothing done (the kernel ends a min_wait without a general timeout:
+// the wait always carries one).
+TEST(UringFeatures, ACoalescingWaitTakesFewerEntersPerMessageAndNoneWhileIdle) {
+  if (!(probe_uring_features() & kUringBatchWait)) GTEST_SKIP() << "this kernel has no min_wait (Linux 6.12)";
+  struct Figures {
+    double enters_per_message;
+    double idle_enters;
+  };
+  auto run = [](const char* coalesce_us) {
+    uint16_t stats_port = free_port();
+    ProxyStack stack("uring", {"--uring-coalesce", coalesce_us, "--stats", stats_at(stats_port), "-w", "1"});
+    EXPECT_TRUE(wait_for_port(stats_port));
+    constexpr int kMessages = 16 * 150;  // 16 connections at 2,000 msg/s: 1.2 s
+    expect_clean(client(stack.proxy_port, {"-c", "16", "-n", "150", "--rate", "2000", "-l", "1K"}));
+    auto enters = [&] { return stats_snapshot(stats_port)["workers"][0]["counters"]["uring_enters"].get<double>(); };
+    double after_load = enters();
+    std::this_thread::sleep_for(1s);
+    return Figures{after_load / kMessages, enters() - after_load};
+  };
+  Figures plain = run("0"), coalesced = run("1000");
+  EXPECT_GT(plain.enters_per_message, 1.5) << "a wake-up per hop without coalescing";
+  EXPECT_LT(coalesced.enters_per_message, 0.6 * plain.enters_per_message) << "1 ms coalescing";
+  EXPECT_LT(coalesced.idle_enters, plain.idle_enters + 20) << "an idle worker woke each time min_wait passed";
+}
+
 // A linked receive is issued only once its send completed, so a cancel in the same batch can miss
 // it: sessions cut short (their clients killed mid ping-pong) must still all end. Without the
 // relay shutting the receive side at stop, 2 sessions in 8,000 stayed open for good (a race: this

@@ -105,6 +105,14 @@ DataPaths::DataPaths(const DataPathOptions& options) : options_(options), effect
       uint32_t offered = probe_uring_features();
       options_.uring.features = offered & options_.uring_features;
       announce_uring_features(offered, options_.uring_features);
+      if (options_.uring.coalesce_us > 0 && !(offered & kUringBatchWait)) {
+        log::warn("--uring-coalesce: this kernel lacks io_uring's min_wait (Linux 6.12): each wait ends at its first "
+                  "completion");
+        options_.uring.coalesce_us = 0;
+      } else if (options_.uring.coalesce_us > 0) {
+        log::announce("--mode uring: a wait that finds nothing ready lasts at least ", options_.uring.coalesce_us,
+                      " us (--uring-coalesce)");
+      }
     }
   }
   if (options_.mode == DataPath::kSockmap) {

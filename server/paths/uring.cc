@@ -78,10 +78,12 @@ Uring::Uring(const UringOptions& options, metrics::WorkerCounters& counters)
     : options_(options), counters_(counters), features_(options.features) {
   if (int rc = setup(ring_, options_.entries, features_); rc < 0)
     throw std::system_error(-rc, std::generic_category(), "io_uring_setup");
-  // The batch wait publishes the submission tail itself: it needs the identity slot array that
-  // liburing sets up (and keeps) for a ring like this one.
-  for (unsigned i = 0; features_ & kUringBatchWait && i < ring_.sq.ring_entries; ++i)
-    if (!ring_.sq.array || ring_.sq.array[i] != i) features_ &= ~kUringBatchWait;
+  // The batch wait and coalescing publish the submission tail themselves: they need the identity
+  // slot array that liburing sets up (and keeps) for a ring like this one, and min_wait.
+  bool own_tail = ring_.sq.array != nullptr && (ring_.features & IORING_FEAT_MIN_TIMEOUT);
+  for (unsigned i = 0; own_tail && i < ring_.sq.ring_entries; ++i) own_tail = ring_.sq.array[i] == i;
+  if (!own_tail) features_ &= ~kUringBatchWait;
+  coalesce_us_ = own_tail ? options_.coalesce_us : 0;
   try {
     incremental_ = features_ & kUringIncremental;
     if (incremental_) {
@@ -322,6 +324,10 @@ int Uring::wait(int timeout_ms) {
   // With DEFER_TASKRUN only a wait (GETEVENTS) runs the completions' work: even the one that
   // must not block asks for events.
   if (io_uring_cq_ready(&ring_) > 0 || timeout_ms == 0) return io_uring_submit_and_get_events(&ring_);
+  // Coalescing: at least coalesce_us (counted from now) unless the ring's worth completes, then as
+  // soon as there is one. Fewer wake-ups per message where they come one at a time (a fixed
+  // offered load), each hop delayed by up to that long.
+  if (coalesce_us_ > 0) return uring_abi::submit_and_wait_batch(ring_, options_.entries, coalesce_us_, timeout_ms);
   if (features_ & kUringBatchWait && sends > 0)
     return uring_abi::submit_and_wait_batch(ring_, std::min(sends + 1, options_.entries), kBatchWaitUs, timeout_ms);
   if (timeout_ms < 0) return io_uring_submit_and_wait(&ring_, 1);

@@ -60,6 +60,10 @@ struct UringOptions {
   size_t incremental_buffer_size = kIncrementalBufferMax;
   unsigned incremental_buffers = 128;
   uint32_t features = 0;  // of the kernel's (probe_uring_features()), the ones to use
+  // --uring-coalesce: a wait that found no completion ready lasts at least this long (unless the
+  // ring's worth completes), and then ends at the first (0: it ends at the first at once). Needs
+  // the batch wait's min_wait (Linux 6.12).
+  unsigned coalesce_us = 0;
 };
 
 // Where a receive's bytes are: which buffer, from which byte of it.
@@ -118,6 +122,8 @@ class Uring : public Sleeper {
 
   // The features in effect (those of options.features this ring could set up).
   uint32_t features() const { return features_; }
+  // The coalescing wait in effect, in microseconds (0: none, or the kernel lacks min_wait).
+  unsigned coalesce_us() const { return coalesce_us_; }
   // How many pools there are: 1 with incremental consumption, else 2 (small, large).
   int groups() const { return incremental_ ? 1 : kUringGroups; }
   size_t buffer_size(UringGroup group) const { return groups_[group].size; }
@@ -170,6 +176,7 @@ class Uring : public Sleeper {
   metrics::WorkerCounters& counters_;
   io_uring ring_{};
   uint32_t features_ = 0;
+  unsigned coalesce_us_ = 0;
   bool incremental_ = false;
   Group groups_[kUringGroups];
   unsigned sends_since_wait_ = 0;  // each may complete as it is issued: the batch wait expects them

@@ -50,11 +50,14 @@ int register_buf_ring(io_uring& ring, void* ring_memory, unsigned entries, uint1
 
 int submit_and_wait_batch(io_uring& ring, unsigned wait_nr, unsigned min_wait_us, int timeout_ms) {
   unsigned submit = flush_sq(ring);
-  __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000LL};
+  // Always a general timeout: without one the kernel ends the wait when min_wait passes, with no
+  // completion as well (io_cqring_min_timer_wakeup), and an idle worker would wake every min_wait.
+  __kernel_timespec ts{3600, 0};
+  if (timeout_ms >= 0) ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000LL};
   GetEventsArg arg{};
   arg.sigmask_sz = _NSIG / 8;
   arg.min_wait_usec = min_wait_us;
-  arg.ts = timeout_ms < 0 ? 0 : reinterpret_cast<uint64_t>(&ts);
+  arg.ts = reinterpret_cast<uint64_t>(&ts);
   long rc = ::syscall(__NR_io_uring_enter, ring.ring_fd, submit, wait_nr,
                       IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
   return rc < 0 ? -errno : static_cast<int>(rc);

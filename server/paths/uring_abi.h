@@ -17,7 +17,8 @@ int register_buf_ring(io_uring& ring, void* ring_memory, unsigned entries, uint1
 
 // Hands the kernel every SQE queued since the last submission and waits: for `wait_nr`
 // completions within `min_wait_us`, and after that for at least one (or until `timeout_ms` has
-// passed; -1: no limit). Returns what io_uring_enter returned (-errno on failure).
+// passed; -1: no limit). Returns what io_uring_enter returned (-errno on failure; -ETIME when the
+// timeout passed).
 int submit_and_wait_batch(io_uring& ring, unsigned wait_nr, unsigned min_wait_us, int timeout_ms);
 
 }  // namespace sp::uring_abi
