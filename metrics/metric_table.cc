@@ -82,8 +82,12 @@ const Fields<Snapshot>& top_fields() {
                    [](const Snapshot& s) { return std::string_view(s.mode_effective); });
     text<Snapshot>(f, "uring_features",
                    "--mode uring: the io_uring features in effect, comma-separated (defer_taskrun, batch_wait, "
-                   "incremental, multishot, linked_sends; docs/uring.md); empty in other modes",
+                   "incremental, multishot, linked_sends, connect; docs/uring.md); empty in other modes",
                    [](const Snapshot& s) { return std::string_view(s.uring_features); });
+    number<Snapshot>(f, kGauge, "uring_coalesce_s", 6, "s",
+                     "--mode uring: how long a wait that finds nothing ready lasts at least (--uring-coalesce; "
+                     "docs/uring.md); 0 when off, where the kernel lacks min_wait, and in other modes",
+                     [](const Snapshot& s) { return s.uring_coalesce_us / 1e6; });
     integer<Snapshot>(f, kLabel, "pid", "", "process id", [](const Snapshot& s) { return static_cast<uint64_t>(s.pid); });
     number<Snapshot>(f, kGauge, "uptime_s", 3, "s", "time since the stats thread started, just after the listeners opened",
                      [](const Snapshot& s) { return s.uptime_s; });

@@ -14,6 +14,7 @@ Sampler::Sampler(StatsSource source, double interval_s) : source_(std::move(sour
   layout_.mode = source_.mode;
   layout_.mode_effective = source_.mode_effective.empty() ? source_.mode : source_.mode_effective;
   layout_.uring_features = source_.uring_features;
+  layout_.uring_coalesce_us = source_.uring_coalesce_us;
   layout_.pid = static_cast<int>(::getpid());
   layout_.interval_s = interval_s;
   for (const auto& w : source_.workers) layout_.workers.push_back({w.id, w.tid, w.mode_effective});

@@ -41,6 +41,7 @@ struct StatsSource {
   std::string mode;
   std::string mode_effective;  // empty: the same as mode
   std::string uring_features;  // --mode uring: the io_uring features in effect, comma-separated
+  unsigned uring_coalesce_us = 0;  // --mode uring: the coalescing wait in effect (--uring-coalesce)
   std::vector<Worker> workers;
   std::vector<Thread> threads;  // besides the workers: acceptor, main (the stats thread adds itself)
   std::vector<Listener> listeners;

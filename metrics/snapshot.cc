@@ -62,6 +62,7 @@ Snapshot make_snapshot(const SnapshotLayout& layout, const RawSample& start, con
   s.mode = layout.mode;
   s.mode_effective = layout.mode_effective.empty() ? layout.mode : layout.mode_effective;
   s.uring_features = layout.uring_features;
+  s.uring_coalesce_us = layout.uring_coalesce_us;
   s.pid = layout.pid;
   s.interval_s = layout.interval_s;
   const int64_t window_ns = end.mono_ns - begin.mono_ns;

@@ -83,6 +83,7 @@ struct SnapshotLayout {
   std::string mode;
   std::string mode_effective;
   std::string uring_features;
+  unsigned uring_coalesce_us = 0;
   int pid = 0;
   double interval_s = 1;
   std::vector<WorkerInfo> workers;
@@ -155,6 +156,7 @@ struct Snapshot {
   std::string mode;
   std::string mode_effective;
   std::string uring_features;
+  unsigned uring_coalesce_us = 0;
   int pid = 0;
   double uptime_s = 0;
   double time_unix_s = 0;

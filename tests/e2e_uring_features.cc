@@ -149,6 +149,8 @@ TEST(UringFeatures, ACoalescingWaitTakesFewerEntersPerMessageAndNoneWhileIdle) {
     auto enters = [&] { return stats_snapshot(stats_port)["workers"][0]["counters"]["uring_enters"].get<double>(); };
     double after_load = enters();
     std::this_thread::sleep_for(1s);
+    EXPECT_DOUBLE_EQ(stats_snapshot(stats_port).value("uring_coalesce_s", -1.0), std::stoi(coalesce_us) / 1e6)
+        << "the stats say so";
     return Figures{after_load / kMessages, enters() - after_load};
   };
   Figures plain = run("0"), coalesced = run("1000");

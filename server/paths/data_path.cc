@@ -137,6 +137,10 @@ std::string DataPaths::uring_features() const {
   return effective_ == DataPath::kUring ? uring_feature_list(options_.uring.features) : std::string();
 }
 
+unsigned DataPaths::uring_coalesce_us() const {
+  return effective_ == DataPath::kUring ? options_.uring.coalesce_us : 0;
+}
+
 std::unique_ptr<DataPathWorker> DataPaths::for_worker(int id, EventLoop& loop, metrics::WorkerCounters& counters) {
   return std::unique_ptr<DataPathWorker>(
       new DataPathWorker(options_, effective_, sockmap_.get(), tcp_memory_.get(), id, loop, counters));

@@ -116,6 +116,8 @@ class DataPaths {
   DataPath effective() const { return effective_; }
   // uring: the features in effect ("defer_taskrun,multishot"); else empty.
   std::string uring_features() const;
+  // --mode uring: the coalescing wait in effect, in microseconds (0: none).
+  unsigned uring_coalesce_us() const;
   // On the worker's loop thread: its data path.
   std::unique_ptr<DataPathWorker> for_worker(int id, EventLoop& loop, metrics::WorkerCounters& counters);
 

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
     metrics::StatsSource source = stats_source(server, "proxy", to_string(paths.asked()));
     source.mode_effective = to_string(paths.effective());
     source.uring_features = paths.uring_features();
+    source.uring_coalesce_us = paths.uring_coalesce_us();
     for (const auto& b : backends.backends()) {
       const BackendCounters& c = b->counters();
       source.remotes.push_back({b->spec().where.to_string(), &c.up, &c.weight, &c.active, &c.connects,
