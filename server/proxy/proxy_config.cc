@@ -117,7 +117,8 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
   p.add({0, "uring-coalesce", "MICROSECONDS",
          "--mode uring: a wait that found nothing ready lasts at least this long (unless completions fill the "
          "ring), so what completes meanwhile is handled in one wake-up: fewer wake-ups and less CPU per message "
-         "where messages come one at a time, each hop delayed up to this long (Linux 6.12's min_wait; 0 = off)",
+         "over many connections, each hop delayed up to this long; a lone connection or bulk stream slows down "
+         "(Linux 6.12's min_wait; 0 = off)",
          "0", [&](const std::string& v) { c.paths.uring.coalesce_us = static_cast<unsigned>(parse_int(v, 0, 1'000'000)); }});
   p.add({0, "sockmap-tcp-memory", "PERCENT",
          "--mode sockmap: relay new sessions with splice while the kernel's TCP memory is at or above this "
