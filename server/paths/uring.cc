@@ -325,9 +325,11 @@ int Uring::wait(int timeout_ms) {
   // must not block asks for events.
   if (io_uring_cq_ready(&ring_) > 0 || timeout_ms == 0) return io_uring_submit_and_get_events(&ring_);
   // Coalescing: at least coalesce_us (counted from now) unless the ring's worth completes, then as
-  // soon as there is one. Fewer wake-ups per message where they come one at a time (a fixed
-  // offered load), each hop delayed by up to that long.
-  if (coalesce_us_ > 0) return uring_abi::submit_and_wait_batch(ring_, options_.entries, coalesce_us_, timeout_ms);
+  // soon as there is one. Fewer wake-ups per message where they come one at a time over many
+  // sessions (a fixed offered load), each hop delayed by up to that long; with few sessions each
+  // hop would wait the whole time, so they wake at once.
+  if (coalesce_us_ > 0 && sessions_ >= kCoalesceSessions)
+    return uring_abi::submit_and_wait_batch(ring_, options_.entries, coalesce_us_, timeout_ms);
   if (features_ & kUringBatchWait && sends > 0)
     return uring_abi::submit_and_wait_batch(ring_, std::min(sends + 1, options_.entries), kBatchWaitUs, timeout_ms);
   if (timeout_ms < 0) return io_uring_submit_and_wait(&ring_, 1);

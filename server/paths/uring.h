@@ -61,8 +61,9 @@ struct UringOptions {
   unsigned incremental_buffers = 128;
   uint32_t features = 0;  // of the kernel's (probe_uring_features()), the ones to use
   // --uring-coalesce: a wait that found no completion ready lasts at least this long (unless the
-  // ring's worth completes), and then ends at the first (0: it ends at the first at once). Needs
-  // the batch wait's min_wait (Linux 6.12).
+  // ring's worth completes), and then ends at the first (0: it ends at the first at once), while
+  // the worker relays kCoalesceSessions sessions or more: a lone connection or stream, whose every
+  // hop would wait the whole time, is left alone. Needs the batch wait's min_wait (Linux 6.12).
   unsigned coalesce_us = 0;
 };
 
@@ -142,6 +143,9 @@ class Uring : public Sleeper {
   // Directions whose last receive filled what it asked for: how many share a round of the ring.
   size_t bulk_directions() const { return bulk_directions_; }
   void add_bulk_direction(int delta) { bulk_directions_ += static_cast<size_t>(delta); }
+  // Sessions relaying on the ring: the coalescing wait applies from kCoalesceSessions on.
+  void add_session(int delta) { sessions_ += static_cast<size_t>(delta); }
+  static constexpr size_t kCoalesceSessions = 8;
   // Calls op->after_batch() once every completion of the batch being dispatched was (at once
   // outside one): a bulk direction's send is prepared there, so that the send of a light direction
   // whose completion comes later in the batch is submitted ahead of it. The caller asks once per
@@ -182,6 +186,7 @@ class Uring : public Sleeper {
   unsigned sends_since_wait_ = 0;  // each may complete as it is issued: the batch wait expects them
   unsigned linked_ = 0;            // linked sends whose outcome is not known yet
   size_t bulk_directions_ = 0;
+  size_t sessions_ = 0;
   bool epoll_watched_ = false;
   int epoll_fd_ = -1;
   bool dispatching_ = false;

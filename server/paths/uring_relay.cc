@@ -22,9 +22,12 @@ UringRelay::UringRelay(Uring& ring, EventLoop& loop, BufferPool& own_buffers, co
       client_in_loop_(sockets.client_in_loop),
       remote_in_loop_(sockets.remote_in_loop),
       up_(*this, sockets.client, sockets.remote, counters.bytes_in),
-      down_(*this, sockets.remote, sockets.client, counters.bytes_out) {}
+      down_(*this, sockets.remote, sockets.client, counters.bytes_out) {
+  ring_.add_session(1);
+}
 
 UringRelay::~UringRelay() {
+  ring_.add_session(-1);
   for (Direction* d : {&up_, &down_})
     if (d->send_late) ring_.forget(&d->send_op);
   up_.give_back_all();

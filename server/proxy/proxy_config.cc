@@ -115,10 +115,10 @@ FlagParser make_parser(ProxyConfig& c, RawAddresses& raw) {
          uring_feature_list(kUringDefaultFeatures),
          [&](const std::string& v) { c.paths.uring_features = parse_uring_features(v); }});
   p.add({0, "uring-coalesce", "MICROSECONDS",
-         "--mode uring: a wait that found nothing ready lasts at least this long (unless completions fill the "
-         "ring), so what completes meanwhile is handled in one wake-up: fewer wake-ups and less CPU per message "
-         "over many connections, each hop delayed up to this long; a lone connection or bulk stream slows down "
-         "(Linux 6.12's min_wait; 0 = off)",
+         "--mode uring: while a worker relays " + std::to_string(Uring::kCoalesceSessions) +
+             " sessions or more, a wait that found nothing ready lasts at least this long (unless completions "
+             "fill the ring), so what completes meanwhile is handled in one wake-up: fewer wake-ups and less CPU "
+             "per message, each hop delayed up to this long (Linux 6.12's min_wait; 0 = off)",
          "0", [&](const std::string& v) { c.paths.uring.coalesce_us = static_cast<unsigned>(parse_int(v, 0, 1'000'000)); }});
   p.add({0, "sockmap-tcp-memory", "PERCENT",
          "--mode sockmap: relay new sessions with splice while the kernel's TCP memory is at or above this "
