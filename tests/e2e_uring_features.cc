@@ -131,10 +131,11 @@ TEST(UringFeatures, LinkedSendsTakeOneEnterPerHop) {
 }
 
 // --uring-coalesce: a wait that found nothing ready lasts its time, so at a fixed rate of messages
-// that come one at a time the worker handles several per wake-up; an idle worker does not wake
-// when that time passes with nothing done (the kernel ends a min_wait without a general timeout:
-// the wait always carries one).
-TEST(UringFeatures, ACoalescingWaitTakesFewerEntersPerMessageAndNoneWhileIdle) {
+// that come one at a time over many sessions the worker handles several per wake-up; a lone
+// connection, whose every hop would wait the whole time, is left alone; an idle worker does not
+// wake when that time passes with nothing done (the kernel ends a min_wait without a general
+// timeout: the wait always carries one).
+TEST(UringFeatures, ACoalescingWaitServesManySessionsPerWakeUpAndLeavesALoneOneAndAnIdleWorkerAlone) {
   if (!(probe_uring_features() & kUringBatchWait)) GTEST_SKIP() << "this kernel has no min_wait (Linux 6.12)";
   struct Figures {
     double enters_per_message;
@@ -157,6 +158,13 @@ TEST(UringFeatures, ACoalescingWaitTakesFewerEntersPerMessageAndNoneWhileIdle) {
   EXPECT_GT(plain.enters_per_message, 1.5) << "a wake-up per hop without coalescing";
   EXPECT_LT(coalesced.enters_per_message, 0.6 * plain.enters_per_message) << "1 ms coalescing";
   EXPECT_LT(coalesced.idle_enters, plain.idle_enters + 20) << "an idle worker woke each time min_wait passed";
+
+  uint16_t stats_port = free_port();
+  ProxyStack stack("uring", {"--uring-coalesce", "1000", "--stats", stats_at(stats_port), "-w", "1"});
+  ASSERT_TRUE(wait_for_port(stats_port));
+  ClientRun lone = client(stack.proxy_port, {"-c", "1", "-n", "300", "-l", "1K"});
+  expect_clean(lone);
+  EXPECT_LT(lone.summary["latency_us"]["p50"].get<double>(), 1000) << "a lone connection waited 1 ms a hop";
 }
 
 // A linked receive is issued only once its send completed, so a cancel in the same batch can miss
