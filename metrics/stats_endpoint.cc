@@ -52,7 +52,7 @@ Fd listen_unix(const std::string& path, struct stat* bound) {
   int err = errno;
   ::umask(old_mask);
   if (rc != 0) throw std::system_error(err, std::generic_category(), "stats socket bind " + path);
-  if (::chmod(path.c_str(), 0600) != 0 || ::listen(fd.get(), 1024) != 0 || ::lstat(path.c_str(), bound) != 0) {
+  if (::chmod(path.c_str(), 0600) != 0 || ::listen(fd.get(), kListenBacklog) != 0 || ::lstat(path.c_str(), bound) != 0) {
     err = errno;
     ::unlink(path.c_str());
     throw std::system_error(err, std::generic_category(), "stats socket " + path);

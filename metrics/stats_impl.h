@@ -25,6 +25,9 @@ namespace sp::metrics {
 
 inline constexpr int64_t kFreshNs = 20 * kNsPerMs;   // snapshots this young are reused, not re-sampled
 inline constexpr int64_t kSweepNs = 500 * kNsPerMs;  // how often stalled clients are looked for
+// Connects the listener holds while the stats thread answers earlier ones: a burst of 1,000 idle
+// clients had SYNs dropped and resent a second later with 64.
+inline constexpr int kListenBacklog = 1024;
 
 // Binds and listens on a Unix socket owner-only (0600), replacing a stale socket file from an
 // earlier run but nothing else; `bound` gets the file's identity (stats_endpoint.cc).

@@ -28,7 +28,7 @@ StatsServer::Impl::Impl(const StatsOptions& options, StatsSource source)
     if (endpoint_.kind == StatsEndpoint::Kind::kTcp) {
       auto addresses = resolve(endpoint_.tcp, true);
       if (addresses.empty()) throw std::runtime_error("stats address " + endpoint_.tcp.to_string() + ": nothing to bind");
-      listen_fd_ = listen_tcp(addresses.front(), 1024);
+      listen_fd_ = listen_tcp(addresses.front(), kListenBacklog);
       SocketAddress bound = local_address(listen_fd_.get());
       address = bound.to_string();
       if (!bound.is_loopback())
