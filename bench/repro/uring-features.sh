@@ -29,14 +29,14 @@ for workload in "1" "64" "64@20000"; do
       timeout 60 "$bin/proxy" -s 127.0.0.1:$proxy_port -r 127.0.0.1:$server_port -w 1 \
         --stats 127.0.0.1:$stats_port ${configs[$i]} >/dev/null 2>&1 & proxy=$!; pids+=($proxy)
       sleep 0.4
-      read -r busy0 total0 < <(awk '/^cpu /{print $2+$3+$4+$7+$8, 0}' /proc/stat)
+      read -r busy0 < <(awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat)
       timeout $((secs + 30)) "$bin/tcp_ping_client" -p $proxy_port -c "$conns" -t "$secs" -l 1024 \
         ${rate:+--rate $rate} --json >"$out/client" 2>/dev/null || true
-      read -r busy1 total1 < <(awk '/^cpu /{print $2+$3+$4+$7+$8, 0}' /proc/stat)
+      read -r busy1 < <(awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat)
       echo stats | timeout 5 nc -q1 127.0.0.1 $stats_port >"$out/stats" || true
       kill "$proxy"; wait "$proxy" 2>/dev/null || true
       jq -c --slurpfile s "$out/stats" --arg w "$workload" --argjson i "$i" \
-          --argjson machine "$(( (busy1 - busy0) ))" --argjson hz "$(getconf CLK_TCK)" '{w: $w, i: $i,
+          --argjson machine "$((busy1 - busy0))" --argjson hz "$(getconf CLK_TCK)" '{w: $w, i: $i,
           machine_cpu: ($machine / $hz),
           rate: .throughput.messages_per_s, p50: .latency_us.p50, msgs: .messages,
           cpu: ($s[0].process.cpu.user_s + $s[0].process.cpu.sys_s),
